@@ -1,0 +1,88 @@
+"""``main(argv)``: parse options, run the session, print and write the results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from benchmarks.config import BenchConfig, parse_args
+from benchmarks.plot import write_plot
+from benchmarks.report import format_ratios, format_table, ratios, write_json
+from benchmarks.session import broker, run_session
+from benchmarks.systems import SYSTEMS, unavailable_reason
+
+__all__ = ["main"]
+
+
+def _runnable_systems(config: BenchConfig) -> tuple[list[str], list[str]]:
+    """(systems to run, notes about skipped ones); raises SystemExit for a named, missing one."""
+    runnable: list[str] = []
+    notes: list[str] = []
+    for name in config.systems:
+        reason = unavailable_reason(SYSTEMS[name])
+        if reason is None:
+            runnable.append(name)
+        elif config.systems_explicit:
+            raise SystemExit(f"system {name!r} cannot run: {reason}")
+        else:
+            notes.append(f"skipping {name}: {reason}")
+    return runnable, notes
+
+
+def _meta(
+    config: BenchConfig, systems: Sequence[str], bootstrap: str, started: datetime
+) -> dict[str, Any]:
+    return {
+        "started_at": started.isoformat(),
+        "broker": "embedded tansu" if config.bootstrap is None else bootstrap,
+        "systems": list(systems),
+        "loads": list(config.loads),
+        "requests": {str(load): config.requests_for(load) for load in config.loads},
+        "warmup": {str(load): config.warmup_for(load) for load in config.loads},
+        "seed": config.seed,
+        "payload_bytes": config.payload_bytes,
+        "partitions": config.partitions,
+        "request_timeout_s": config.timeout_s,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when every level produced numbers without errors."""
+    config = parse_args(argv)
+    systems, notes = _runnable_systems(config)
+    for note in notes:
+        print(note, file=sys.stderr)
+    if not systems:
+        print("no system can run here", file=sys.stderr)
+        return 2
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    with broker(config.bootstrap) as bootstrap:
+        results = run_session(config, systems, bootstrap)
+    ratio_rows = ratios(results)
+    print()
+    print(format_table(results))
+    print()
+    print(format_ratios(ratio_rows))
+
+    stem = config.out_dir / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    meta = _meta(config, systems, bootstrap, started) | {
+        "duration_s": round(time.monotonic() - clock, 1)
+    }
+    json_path = stem.with_suffix(".json")
+    write_json(json_path, meta, results, ratio_rows)
+    print(f"\nresults: {json_path}")
+    if config.plot:
+        png_path = stem.with_suffix(".png")
+        skipped = write_plot(png_path, results, f"kafkarpc benchmark ({meta['broker']})")
+        print(skipped or f"plot:    {png_path}", file=sys.stderr if skipped else sys.stdout)
+    return 1 if any(r.failure or r.errors for r in results) else 0

@@ -1,0 +1,142 @@
+"""Command-line options -> a validated, immutable BenchConfig."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.systems import SYSTEMS
+
+__all__ = ["DEFAULT_OUT", "BenchConfig", "parse_args"]
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+DEFAULT_LOADS = (1, 16, 256, 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    bootstrap: str | None
+    loads: tuple[int, ...]
+    requests: int | None
+    """None: max(2000, 8 x load), so high loads still measure several rounds."""
+    warmup: int | None
+    """None: two full windows of in-flight requests, at least 50."""
+    systems: tuple[str, ...]
+    systems_explicit: bool
+    """The user named the systems, so an unavailable one is an error, not a skip."""
+    out_dir: Path
+    seed: int
+    payload_bytes: int
+    partitions: int
+    timeout_s: float
+    level_timeout_s: float
+    plot: bool
+
+    def requests_for(self, load: int) -> int:
+        return self.requests if self.requests is not None else max(2000, 8 * load)
+
+    def warmup_for(self, load: int) -> int:
+        # Two full windows: connections, metadata and the broker's caches settle.
+        return self.warmup if self.warmup is not None else max(50, 2 * load)
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _system_names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in SYSTEMS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown system(s) {unknown or text!r}; choose from {', '.join(SYSTEMS)}"
+        )
+    return names
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Compare kafkarpc with raw confluent-kafka and a hand-rolled aiokafka client.",
+    )
+    parser.add_argument("--bootstrap", help="broker to use (default: start an embedded Tansu)")
+    parser.add_argument(
+        "--loads",
+        type=_positive_ints,
+        default=DEFAULT_LOADS,
+        help="requests in flight, comma-separated (default: 1,16,256,1024)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help="measured requests per system and load (default: max(2000, 8 x load))",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="unmeasured requests before measuring (default: max(50, 2 x load))",
+    )
+    parser.add_argument(
+        "--systems",
+        type=_system_names,
+        default=None,
+        help=f"comma-separated subset of {','.join(SYSTEMS)} (default: every available one)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="directory for the JSON and PNG (default: benchmarks/results/)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="payload and ordering seed")
+    parser.add_argument("--payload-bytes", type=int, default=256, help="request payload size")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions per topic")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s")
+    parser.add_argument(
+        "--level-timeout",
+        type=float,
+        default=180.0,
+        help="cap on the measuring time of one system at one load, s",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> BenchConfig:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.requests is not None and args.requests <= 0:
+        parser.error("--requests must be positive")
+    if args.warmup is not None and args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    if args.payload_bytes < 0 or args.partitions <= 0:
+        parser.error("--payload-bytes must be >= 0 and --partitions > 0")
+    if args.timeout <= 0 or args.level_timeout <= 0:
+        parser.error("timeouts must be positive")
+    return BenchConfig(
+        bootstrap=args.bootstrap,
+        loads=args.loads,
+        requests=args.requests,
+        warmup=args.warmup,
+        systems=args.systems or tuple(SYSTEMS),
+        systems_explicit=args.systems is not None,
+        out_dir=args.out,
+        seed=args.seed,
+        payload_bytes=args.payload_bytes,
+        partitions=args.partitions,
+        timeout_s=args.timeout,
+        level_timeout_s=args.level_timeout,
+        plot=not args.no_plot,
+    )

@@ -1,0 +1,151 @@
+"""Run one (system, load) level: spawn the responder and the client, hand-shake,
+stream progress, and collect both processes' reports.
+
+Both sides run in fresh spawned processes so their memory readings are their
+own, and so no librdkafka thread is inherited across a fork.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from benchmarks import child
+from benchmarks.kafka import TopicSet
+from benchmarks.progress import Progress
+from benchmarks.protocol import ClientReport, ClientSpec, ResponderReport, ResponderSpec
+from benchmarks.stats import LevelResult, failed_level, summarize
+from benchmarks.systems import SystemSpec
+from benchmarks.workload import Workload
+
+__all__ = ["LevelError", "run_level"]
+
+# Process start-up plus a consumer-group join, which Tansu holds ~3 s.
+_READY_TIMEOUT_S = 60.0
+_STOP_TIMEOUT_S = 20.0
+_JOIN_TIMEOUT_S = 10.0
+
+
+class LevelError(Exception):
+    """A process of the level crashed, exited early or hung."""
+
+
+def _receive(conn: Connection, expected: str, who: str, timeout_s: float) -> Any:
+    """Wait for an ``expected`` message, turning a crash, exit or hang into LevelError."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not conn.poll(remaining):
+            raise LevelError(f"{who}: no {expected!r} within {timeout_s:.0f}s")
+        try:
+            kind, body = conn.recv()
+        except EOFError:
+            raise LevelError(f"{who}: process exited before sending {expected!r}") from None
+        if kind == "error":
+            raise LevelError(f"{who} crashed:\n{body}")
+        if kind == expected:
+            return body
+
+
+def _collect_client(conn: Connection, progress: Progress, timeout_s: float) -> ClientReport:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not conn.poll(remaining):
+            raise LevelError(f"client: no result within {timeout_s:.0f}s")
+        try:
+            kind, body = conn.recv()
+        except EOFError:
+            raise LevelError("client: process exited before sending its result") from None
+        if kind == "progress":
+            progress.update(int(body))
+        elif kind == "result":
+            report: ClientReport = body
+            return report
+        elif kind == "error":
+            raise LevelError(f"client crashed:\n{body}")
+
+
+def _reap(process: BaseProcess) -> None:
+    process.join(_JOIN_TIMEOUT_S)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _exchange(
+    system: SystemSpec,
+    client_spec: ClientSpec,
+    responder_spec: ResponderSpec,
+    progress: Progress,
+) -> tuple[ClientReport, ResponderReport]:
+    ctx = multiprocessing.get_context("spawn")
+    responder_conn, responder_end = ctx.Pipe()
+    client_conn, client_end = ctx.Pipe()
+    responder = ctx.Process(
+        target=child.responder_main,
+        args=(system.responder_module, responder_spec, responder_end),
+        name=f"bench-{system.name}-responder",
+        daemon=True,
+    )
+    client = ctx.Process(
+        target=child.client_main,
+        args=(system.client_module, client_spec, client_end),
+        name=f"bench-{system.name}-client",
+        daemon=True,
+    )
+    # Started together so the client's set-up overlaps the responder's group join.
+    responder.start()
+    client.start()
+    # Without closing our copies, a crashed child would never read as EOF here.
+    responder_end.close()
+    client_end.close()
+    try:
+        _receive(responder_conn, "ready", "responder", _READY_TIMEOUT_S)
+        _receive(client_conn, "ready", "client", _READY_TIMEOUT_S)
+        progress.status("running")
+        client_conn.send("go")
+        workload = client_spec.workload
+        client_report = _collect_client(
+            client_conn, progress, workload.deadline_s + 2 * workload.timeout_s + _STOP_TIMEOUT_S
+        )
+        responder_conn.send("stop")
+        responder_report: ResponderReport = _receive(
+            responder_conn, "stopped", "responder", _STOP_TIMEOUT_S
+        )
+        return client_report, responder_report
+    finally:
+        for conn in (client_conn, responder_conn):
+            conn.close()
+        _reap(client)
+        _reap(responder)
+
+
+def run_level(
+    system: SystemSpec,
+    bootstrap: str,
+    topics: TopicSet,
+    workload: Workload,
+    progress: Progress,
+) -> LevelResult:
+    started = time.monotonic()
+    client_spec = ClientSpec(bootstrap, topics, workload)
+    responder_spec = ResponderSpec(bootstrap, topics, group_id=f"bench-{uuid.uuid4().hex[:10]}")
+    try:
+        client_report, responder_report = _exchange(system, client_spec, responder_spec, progress)
+    except LevelError as exc:
+        return failed_level(
+            system.name, workload.load, workload.measured, time.monotonic() - started, str(exc)
+        )
+    return summarize(
+        system.name,
+        workload.load,
+        workload.measured,
+        client_report,
+        responder_report,
+        time.monotonic() - started,
+    )

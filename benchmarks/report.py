@@ -1,0 +1,98 @@
+"""The terminal tables, the kafkarpc-vs-baseline ratios, and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stats import LevelResult
+
+__all__ = ["SUBJECT", "format_ratios", "format_table", "ratios", "write_json"]
+
+SUBJECT = "kafkarpc"
+_BASELINES = ("raw", "handrolled")
+# For latency and memory lower is better; a ratio above 1 means the subject is slower/bigger.
+_RATIO_METRICS = (
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "throughput_rps",
+    "client_rss_mb",
+    "responder_rss_mb",
+)
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(results: Sequence[LevelResult]) -> str:
+    header = (
+        f"{'system':<11} {'load':>5} {'ok':>6} {'err':>5} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'req/s':>9} {'client MB':>10} {'resp. MB':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in sorted(results, key=lambda r: (r.load, r.system)):
+        lines.append(
+            f"{r.system:<11} {r.load:>5} {r.ok:>6} {r.errors:>5} {_num(r.p50_ms, 2):>8} "
+            f"{_num(r.p95_ms, 2):>8} {_num(r.p99_ms, 2):>8} {_num(r.throughput_rps):>9} "
+            f"{_num(r.client_rss_mb):>10} {_num(r.responder_rss_mb):>9}"
+        )
+    problems = [r for r in results if r.failure or r.first_error]
+    for r in problems:
+        reason = (r.failure or r.first_error or "").strip().splitlines()
+        lines.append(f"! {r.system} load={r.load}: {reason[-1] if reason else ''}")
+    return "\n".join(lines)
+
+
+def ratios(results: Sequence[LevelResult]) -> list[dict[str, Any]]:
+    """``kafkarpc / baseline`` per load, baseline and metric; absent when either side is."""
+    by_key = {(r.system, r.load): r for r in results}
+    rows: list[dict[str, Any]] = []
+    for load in sorted({r.load for r in results}):
+        subject = by_key.get((SUBJECT, load))
+        if subject is None:
+            continue
+        for baseline_name in _BASELINES:
+            baseline = by_key.get((baseline_name, load))
+            if baseline is None:
+                continue
+            row: dict[str, Any] = {"load": load, "baseline": baseline_name}
+            for metric in _RATIO_METRICS:
+                mine, theirs = getattr(subject, metric), getattr(baseline, metric)
+                row[metric] = mine / theirs if mine is not None and theirs else None
+            rows.append(row)
+    return rows
+
+
+def format_ratios(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return f"(no {SUBJECT} ratios: run {SUBJECT} together with a baseline)"
+    header = (
+        f"{SUBJECT + ' / baseline':<22} {'load':>5} {'p50':>6} {'p95':>6} {'p99':>6} "
+        f"{'req/s':>6} {'client MB':>10} {'resp. MB':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = [_num(row[m], 2) for m in _RATIO_METRICS]
+        lines.append(
+            f"{SUBJECT + ' / ' + row['baseline']:<22} {row['load']:>5} {cells[0]:>6} "
+            f"{cells[1]:>6} {cells[2]:>6} {cells[3]:>6} {cells[4]:>10} {cells[5]:>9}"
+        )
+    return "\n".join(lines)
+
+
+def write_json(
+    path: Path,
+    meta: dict[str, Any],
+    results: Sequence[LevelResult],
+    ratio_rows: Sequence[dict[str, Any]],
+) -> None:
+    document = {
+        "meta": meta,
+        "results": [r.to_json() for r in results],
+        "ratios": list(ratio_rows),
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")

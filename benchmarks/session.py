@@ -1,0 +1,76 @@
+"""One benchmark session: the broker, then every (load, system) level in turn."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator, Sequence
+
+from benchmarks.config import BenchConfig
+from benchmarks.kafka import TopicAdmin, fresh_topics
+from benchmarks.level import run_level
+from benchmarks.progress import Progress
+from benchmarks.stats import LevelResult
+from benchmarks.systems import SYSTEMS
+from benchmarks.workload import Workload
+
+__all__ = ["broker", "run_session"]
+
+
+@contextlib.contextmanager
+def broker(bootstrap: str | None) -> Iterator[str]:
+    """The given broker, or an embedded Tansu for the duration of the session."""
+    if bootstrap:
+        yield bootstrap
+        return
+    from kafkarpc._broker import embedded_broker
+
+    with embedded_broker() as address:
+        yield address
+
+
+def _workload(config: BenchConfig, load: int, level_seed: int) -> Workload:
+    return Workload(
+        load=load,
+        warmup=config.warmup_for(load),
+        measured=config.requests_for(load),
+        seed=level_seed,
+        payload_bytes=config.payload_bytes,
+        timeout_s=config.timeout_s,
+        deadline_s=config.level_timeout_s,
+    )
+
+
+def run_session(config: BenchConfig, systems: Sequence[str], bootstrap: str) -> list[LevelResult]:
+    rng = random.Random(config.seed)
+    progress = Progress(len(config.loads) * len(systems))
+    admin = TopicAdmin(bootstrap)
+    results: list[LevelResult] = []
+    for load in config.loads:
+        # A seeded shuffle per load: no system always runs first on a cold
+        # broker or last on a busy one, yet a rerun uses the same order.
+        order = rng.sample(list(systems), k=len(systems))
+        for name in order:
+            # Every system sees the same payloads at a given load.
+            workload = _workload(config, load, level_seed=config.seed * 1_000_003 + load)
+            topics = fresh_topics(name, load, config.partitions)
+            progress.start_level(f"{name} load={load}", workload.measured)
+            admin.create(topics)
+            try:
+                result = run_level(SYSTEMS[name], bootstrap, topics, workload, progress)
+            finally:
+                admin.delete(topics)
+            results.append(result)
+            progress.finish_level(_one_line(result))
+    return results
+
+
+def _one_line(result: LevelResult) -> str:
+    if result.failure:
+        return f"FAILED after {result.wall_s:.1f}s (see below)"
+    p50 = "-" if result.p50_ms is None else f"{result.p50_ms:.1f}"
+    p99 = "-" if result.p99_ms is None else f"{result.p99_ms:.1f}"
+    rps = "-" if result.throughput_rps is None else f"{result.throughput_rps:.0f}"
+    return (
+        f"p50 {p50} ms  p99 {p99} ms  {rps} req/s  {result.errors} errors  ({result.wall_s:.1f}s)"
+    )

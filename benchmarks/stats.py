@@ -1,0 +1,108 @@
+"""Turning one level's raw samples into the numbers that are reported."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from benchmarks.protocol import ClientReport, ResponderReport
+
+__all__ = ["LevelResult", "failed_level", "percentile", "summarize"]
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), ``q`` in [0, 100]."""
+    if not sorted_values:
+        raise ValueError("percentile of an empty sequence")
+    rank = (len(sorted_values) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelResult:
+    system: str
+    load: int
+    requests: int
+    ok: int
+    errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    max_ms: float | None
+    throughput_rps: float | None
+    client_rss_mb: float | None
+    """Peak resident memory of the client process."""
+    client_base_rss_mb: float | None
+    """Resident memory after imports, before connecting."""
+    responder_rss_mb: float | None
+    """Peak resident memory of the responder process."""
+    wall_s: float
+    first_error: str | None = None
+    failure: str | None = None
+    """Why the level produced no numbers (a crashed or hung process)."""
+
+    def to_json(self) -> dict[str, Any]:
+        # Microsecond resolution is all a millisecond-scale measurement carries.
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def summarize(
+    system: str,
+    load: int,
+    requests: int,
+    client: ClientReport,
+    responder: ResponderReport | None,
+    wall_s: float,
+) -> LevelResult:
+    samples = client.samples
+    latencies = sorted(samples.latencies_ms)
+    has = bool(latencies)
+    throughput = samples.completed_in_window / samples.window_s if samples.window_s > 0 else None
+    first_error = samples.first_error
+    if samples.deadline_hit:
+        first_error = first_error or "level deadline reached before every request finished"
+    return LevelResult(
+        system=system,
+        load=load,
+        requests=requests,
+        ok=len(latencies),
+        # Failed, timed out, or never answered before the level deadline.
+        errors=requests - len(latencies),
+        p50_ms=percentile(latencies, 50) if has else None,
+        p95_ms=percentile(latencies, 95) if has else None,
+        p99_ms=percentile(latencies, 99) if has else None,
+        mean_ms=sum(latencies) / len(latencies) if has else None,
+        max_ms=latencies[-1] if has else None,
+        throughput_rps=throughput,
+        client_rss_mb=client.rss_peak_mb,
+        client_base_rss_mb=client.rss_base_mb,
+        responder_rss_mb=responder.rss_peak_mb if responder else None,
+        wall_s=wall_s,
+        first_error=first_error,
+    )
+
+
+def failed_level(system: str, load: int, requests: int, wall_s: float, why: str) -> LevelResult:
+    return LevelResult(
+        system=system,
+        load=load,
+        requests=requests,
+        ok=0,
+        errors=requests,
+        p50_ms=None,
+        p95_ms=None,
+        p99_ms=None,
+        mean_ms=None,
+        max_ms=None,
+        throughput_rps=None,
+        client_rss_mb=None,
+        client_base_rss_mb=None,
+        responder_rss_mb=None,
+        wall_s=wall_s,
+        failure=why,
+    )

@@ -1,0 +1,94 @@
+"""kafkarpc: request-response RPC over Apache Kafka.
+
+>>> async with RpcClient("127.0.0.1:9092", service="checkout") as client:  # doctest: +SKIP
+...     reply = await client.request("billing.charge", {"cents": 1200})
+"""
+
+from ._admin import ensure_topics, trio_topics
+from ._circuit import CircuitBreaker, CircuitState
+from ._client import RpcClient
+from ._context import RequestContext
+from ._dlq import DlqHeader, DlqReason
+from ._envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
+from ._exceptions import (
+    BrokerUnavailable,
+    CircuitOpenError,
+    ClientClosed,
+    ConfigurationError,
+    EnvelopeError,
+    InvalidTopicName,
+    KafkaRpcError,
+    LifecycleError,
+    PayloadError,
+    PayloadNotSerializable,
+    PayloadTooLarge,
+    PublishError,
+    RemoteError,
+    RequestError,
+    RequestTimeout,
+    ResponseValidationError,
+    TopicNotFound,
+    TransportError,
+)
+from ._handlers import responder
+from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
+from ._retry import RetryPolicy
+from ._security import Security
+from ._sentinel import UNSET
+from ._server import RpcServer
+from ._stats import ClientStats, ServerStats
+from ._topics import TopicTrio
+from ._transport import Transport
+from ._transport._kafka import KafkaTransport
+from ._transport._memory import MemoryBroker, MemoryTransport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "UNSET",
+    "BrokerUnavailable",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "CircuitState",
+    "ClientClosed",
+    "ClientStats",
+    "ConfigurationError",
+    "DlqHeader",
+    "DlqReason",
+    "Envelope",
+    "EnvelopeError",
+    "ErrorCode",
+    "ErrorPayload",
+    "IdempotencyStore",
+    "InMemoryIdempotencyStore",
+    "InvalidTopicName",
+    "KafkaRpcError",
+    "KafkaTransport",
+    "LifecycleError",
+    "MemoryBroker",
+    "MemoryTransport",
+    "PayloadError",
+    "PayloadNotSerializable",
+    "PayloadTooLarge",
+    "PublishError",
+    "RemoteError",
+    "RequestContext",
+    "RequestError",
+    "RequestTimeout",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "RpcClient",
+    "RpcServer",
+    "Security",
+    "ServerStats",
+    "StoredReply",
+    "TopicNotFound",
+    "TopicTrio",
+    "Transport",
+    "TransportError",
+    "decode_envelope",
+    "encode_envelope",
+    "ensure_topics",
+    "responder",
+    "trio_topics",
+]

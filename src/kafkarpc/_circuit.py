@@ -1,0 +1,94 @@
+"""``CircuitBreaker``: stop calling a dependency that keeps failing."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from dataclasses import dataclass
+
+from ._exceptions import CircuitOpenError, ConfigurationError
+
+__all__ = ["CircuitBreaker", "CircuitState"]
+
+logger = logging.getLogger("kafkarpc.circuit")
+
+
+class CircuitState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CircuitBreaker:
+    """closed -> open after ``failure_threshold`` consecutive failures -> half-open
+    after ``reset_timeout`` seconds, letting ``half_open_max_calls`` probes through ->
+    closed on a probe's success (or open again on its failure)."""
+
+    failure_threshold: int = 5
+    reset_timeout: float = 10.0
+    half_open_max_calls: int = 1
+
+    def __post_init__(self) -> None:
+        if self.failure_threshold < 1:
+            raise ConfigurationError("failure_threshold must be >= 1")
+        if self.reset_timeout <= 0:
+            raise ConfigurationError("reset_timeout must be > 0")
+        if self.half_open_max_calls < 1:
+            raise ConfigurationError("half_open_max_calls must be >= 1")
+
+
+class CircuitTracker:
+    """The live state of one operation's circuit (event-loop confined)."""
+
+    __slots__ = ("_config", "_failures", "_name", "_opened_at", "_probes", "state")
+
+    def __init__(self, config: CircuitBreaker, name: str) -> None:
+        self._config = config
+        self._name = name
+        self.state = CircuitState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probes = 0
+
+    def _move(self, state: CircuitState) -> None:
+        if state is not self.state:
+            logger.warning("circuit %s: %s -> %s", self._name, self.state.value, state.value)
+            self.state = state
+
+    def before_call(self) -> None:
+        """Raise CircuitOpenError, or admit the call (as a probe when half-open)."""
+        if self.state is CircuitState.OPEN:
+            waited = time.monotonic() - self._opened_at
+            if waited < self._config.reset_timeout:
+                raise CircuitOpenError(
+                    f"circuit for {self._name} is open after {self._failures} consecutive "
+                    f"failures; retry in {self._config.reset_timeout - waited:.2f}s",
+                    topic=self._name,
+                    retry_after=self._config.reset_timeout - waited,
+                )
+            self._move(CircuitState.HALF_OPEN)
+            self._probes = 0
+        if self.state is CircuitState.HALF_OPEN:
+            if self._probes >= self._config.half_open_max_calls:
+                raise CircuitOpenError(
+                    f"circuit for {self._name} is half-open and its probe is in flight",
+                    topic=self._name,
+                )
+            self._probes += 1
+
+    def on_success(self) -> None:
+        self._failures = 0
+        self._move(CircuitState.CLOSED)
+
+    def on_failure(self) -> None:
+        self._failures += 1
+        if self.state is CircuitState.HALF_OPEN or self._failures >= self._config.failure_threshold:
+            self._opened_at = time.monotonic()
+            self._move(CircuitState.OPEN)
+
+    def on_abandoned(self) -> None:
+        """A call ended without telling us anything (cancelled): free its probe slot."""
+        if self.state is CircuitState.HALF_OPEN and self._probes > 0:
+            self._probes -= 1

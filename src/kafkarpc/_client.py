@@ -1,0 +1,668 @@
+"""``RpcClient``: ``reply = await client.request(op, payload)`` over Kafka."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar, overload
+
+import anyio
+import pydantic
+from pydantic import BaseModel
+
+from ._circuit import CircuitBreaker, CircuitState, CircuitTracker
+from ._envelope import (
+    ErrorPayload,
+    decode_envelope,
+    encode_envelope,
+    make_envelope,
+    payload_to_dict,
+    validate_event_type,
+)
+from ._exceptions import (
+    CircuitOpenError,
+    ClientClosed,
+    ConfigurationError,
+    EnvelopeError,
+    KafkaRpcError,
+    LifecycleError,
+    PublishError,
+    RemoteError,
+    RequestTimeout,
+    ResponseValidationError,
+    TransportError,
+)
+from ._headers import PRIORITIES, RequestRouting, build_headers
+from ._pending import PendingCall, PendingCalls
+from ._retry import NO_RETRY, RetryPolicy
+from ._security import Security
+from ._sentinel import UNSET, Unset
+from ._stats import ClientStats
+from ._topics import TopicTrio, dlq_topic, event_type_for_topic, validate_topic_name
+from ._transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
+from ._transport._kafka import KafkaTransport
+
+__all__ = ["RpcClient"]
+
+logger = logging.getLogger("kafkarpc.client")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+DEFAULT_TIMEOUT = 5.0
+RESERVED_HEADERS = frozenset(
+    {
+        "content_type",
+        "correlation_id",
+        "message_id",
+        "timestamp",
+        "source",
+        "event_type",
+        "schema_version",
+        "reply_to",
+        "reply_partition",
+        "deadline_ms",
+        "idempotency_key",
+        "retry_count",
+        "max_retries",
+        "partition_key",
+        "priority",
+        "ttl_seconds",
+    }
+)
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def _check_timeout(timeout: float) -> float:
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+        raise ConfigurationError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not timeout > 0 or timeout == float("inf"):
+        raise ConfigurationError(f"timeout must be a finite number > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def _header_correlation_id(record: InboundRecord) -> str | None:
+    for name, value in record.headers:
+        if name == "correlation_id" and value:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+class RpcClient:
+    """Sends requests and resolves their replies.
+
+    >>> async with RpcClient("127.0.0.1:9092", service="checkout") as client:  # doctest: +SKIP
+    ...     reply = await client.request("billing.charge", {"cents": 1200})
+
+    Replies are read by manual partition assignment (no consumer-group join), from
+    the end of each operation's reply topics, assigned before the first request of
+    that operation is sent. Options are keyword-only; per-call arguments override them.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str | None = None,
+        *,
+        service: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_in_flight: int = 10_000,
+        retry: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        reply_partition: int | None = None,
+        version: str = "v1",
+        create_topics: bool = False,
+        topic_partitions: int = 3,
+        security: Security | None = None,
+        config: Mapping[str, Any] | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        if (bootstrap is None) == (transport is None):
+            raise ConfigurationError(
+                "give exactly one of bootstrap (a 'host:port' list) or transport"
+            )
+        if not isinstance(service, str) or not service:
+            raise ConfigurationError("service must be a non-empty str naming this caller")
+        if max_in_flight < 1:
+            raise ConfigurationError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        if reply_partition is not None and reply_partition < 0:
+            raise ConfigurationError(f"reply_partition must be >= 0, got {reply_partition}")
+        self.service = service
+        self._timeout = _check_timeout(timeout)
+        self._retry = retry or NO_RETRY
+        self._breaker_config = circuit_breaker
+        self._reply_partition = reply_partition
+        self._version = version
+        self._create_topics = create_topics
+        self._topic_partitions = topic_partitions
+        self._transport: Transport = transport or KafkaTransport(
+            bootstrap or "", security=security, config=config
+        )
+        self._max_in_flight = max_in_flight
+        self._slots: anyio.Semaphore | None = None
+        self._pending = PendingCalls()
+        self._replies: ReplyConsumer | None = None
+        self._routes: dict[TopicTrio, anyio.Event] = {}
+        self._circuits: dict[TopicTrio, CircuitTracker] = {}
+        self._trios: dict[str, TopicTrio] = {}
+        self._state = _State.NEW
+        self.stats = ClientStats()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Connect and start the reply reader. ``async with`` calls this for you."""
+        if self._state is not _State.NEW:
+            raise LifecycleError(f"client is {self._state.value}; a client starts once")
+        self._slots = anyio.Semaphore(self._max_in_flight)
+        await self._transport.start()
+        try:
+            self._replies = await self._transport.reply_consumer(self._on_replies)
+        except BaseException:
+            await self._transport.aclose()
+            self._state = _State.CLOSED
+            raise
+        self._state = _State.OPEN
+
+    async def aclose(self) -> None:
+        """Fail every pending call with ClientClosed, flush the producer, stop reading."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        self._pending.fail_all(ClientClosed, "the client was closed while the call was pending")
+        with anyio.CancelScope(shield=True):
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _check_open(self) -> None:
+        if self._state is not _State.OPEN:
+            if self._state is _State.NEW:
+                raise LifecycleError("client is not started; use 'async with RpcClient(...)'")
+            raise ClientClosed("the client is closed")
+
+    @property
+    def pending_count(self) -> int:
+        """Calls waiting for a reply right now."""
+        return len(self._pending)
+
+    # ------------------------------------------------------------------ routing
+    def _trio(self, op: str | TopicTrio) -> TopicTrio:
+        if isinstance(op, TopicTrio):
+            return op
+        trio = self._trios.get(op)
+        if trio is None:
+            trio = self._trios[op] = TopicTrio.from_base(op, version=self._version)
+        return trio
+
+    async def _ensure_route(self, trio: TopicTrio) -> None:
+        """Make sure replies of ``trio`` will be seen before its first request goes out."""
+        ready = self._routes.get(trio)
+        if ready is not None:
+            await ready.wait()
+            if trio in self._routes:
+                return
+        ready = self._routes[trio] = anyio.Event()
+        try:
+            if self._create_topics:
+                await self._transport.ensure_topics(
+                    [trio.requested, *trio.reply_topics], partitions=self._topic_partitions
+                )
+            await self._transport.partition_count(trio.requested)
+            assert self._replies is not None
+            await self._replies.assign(trio.reply_topics, partition=self._reply_partition)
+        except BaseException:
+            del self._routes[trio]
+            raise
+        finally:
+            ready.set()
+
+    def circuit_state(self, op: str | TopicTrio) -> CircuitState:
+        """The circuit of ``op``: closed when no breaker is configured or nothing failed."""
+        tracker = self._circuits.get(self._trio(op))
+        return CircuitState.CLOSED if tracker is None else tracker.state
+
+    def _circuit(self, trio: TopicTrio) -> CircuitTracker | None:
+        if self._breaker_config is None:
+            return None
+        tracker = self._circuits.get(trio)
+        if tracker is None:
+            tracker = self._circuits[trio] = CircuitTracker(self._breaker_config, trio.name)
+        return tracker
+
+    # ------------------------------------------------------------------ replies
+    def _on_replies(self, records: list[InboundRecord]) -> None:
+        """Runs on the loop, once per fetched batch."""
+        for record in records:
+            correlation_id = _header_correlation_id(record)
+            if correlation_id is None:
+                # A peer that sends only the JSON envelope: read the id from the body.
+                try:
+                    correlation_id = decode_envelope(record.value).correlation_id
+                except EnvelopeError:
+                    self.stats.undecodable_replies += 1
+                    logger.warning(
+                        "dropped an undecodable reply on %s[%d]@%d",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                    )
+                    continue
+            call = self._pending.get(correlation_id)
+            if call is None:
+                self.stats.late_replies += 1
+                continue
+            call.resolve(record)
+
+    # ------------------------------------------------------------------ calls
+    @overload
+    async def request(
+        self,
+        op: str | TopicTrio,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        response_model: None = None,
+        timeout: float | Unset = UNSET,
+        partition_key: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        retry: RetryPolicy | Unset | None = UNSET,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def request(
+        self,
+        op: str | TopicTrio,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        response_model: type[ModelT],
+        timeout: float | Unset = UNSET,
+        partition_key: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        retry: RetryPolicy | Unset | None = UNSET,
+    ) -> ModelT: ...
+
+    async def request(
+        self,
+        op: str | TopicTrio,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        response_model: type[ModelT] | None = None,
+        timeout: float | Unset = UNSET,
+        partition_key: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        retry: RetryPolicy | Unset | None = UNSET,
+    ) -> dict[str, Any] | ModelT:
+        """Send ``payload`` to ``op`` and return the reply payload.
+
+        Returns a dict, or a ``response_model`` instance. Raises ``RemoteError``
+        for a failure reply, ``RequestTimeout`` when no reply arrives within
+        ``timeout`` seconds (the request's deadline), ``PublishError`` when the
+        broker did not take the request, ``CircuitOpenError`` while the
+        operation's circuit is open. The pending entry is removed in every case.
+        """
+        self._check_open()
+        trio = self._trio(op)
+        budget = self._timeout if timeout is UNSET else _check_timeout(timeout)
+        policy = self._retry if retry is UNSET else (retry or NO_RETRY)
+        body = payload_to_dict(payload)
+        if priority is not None and priority not in PRIORITIES:
+            raise ConfigurationError(
+                f"priority must be one of {sorted(PRIORITIES)}, got {priority!r}"
+            )
+        if headers:
+            clash = RESERVED_HEADERS.intersection(headers)
+            if clash:
+                raise ConfigurationError(
+                    f"headers {sorted(clash)} are set by kafkarpc; "
+                    "use the keyword arguments instead"
+                )
+        if partition_key is not None and not partition_key:
+            raise ConfigurationError("partition_key must be a non-empty str or None")
+
+        started = time.monotonic()
+        deadline = anyio.current_time() + budget
+        deadline_ms = int((time.time() + budget) * 1000)
+        correlation_id = str(uuid.uuid4())
+        circuit = self._circuit(trio)
+        self.stats.requests += 1
+        if circuit is not None:
+            try:
+                circuit.before_call()
+            except CircuitOpenError:
+                self.stats.circuit_rejections += 1
+                raise
+
+        def elapsed() -> float:
+            return time.monotonic() - started
+
+        try:
+            with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                await self._ensure_route(trio)
+            reply = await self._call_with_retries(
+                trio,
+                body,
+                policy=policy,
+                correlation_id=correlation_id,
+                idempotency_key=idempotency_key or correlation_id,
+                partition_key=partition_key,
+                priority=priority,
+                headers=headers,
+                deadline=deadline,
+                deadline_ms=deadline_ms,
+                elapsed=elapsed,
+            )
+            result = self._decode_reply(reply, trio, correlation_id, elapsed())
+        except RemoteError as exc:
+            self.stats.remote_errors += 1
+            if circuit is not None:
+                # A non-retryable error (bad input) proves the dependency is alive.
+                (circuit.on_failure if exc.retryable else circuit.on_success)()
+            raise
+        except (RequestTimeout, PublishError, TimeoutError, TransportError) as exc:
+            if circuit is not None:
+                circuit.on_failure()
+            if isinstance(exc, RequestTimeout | PublishError):
+                raise
+            if isinstance(exc, TimeoutError):
+                self.stats.timeouts += 1
+                raise RequestTimeout(
+                    f"no reply from {trio.requested} within {budget:.3f}s (setting up the route)",
+                    correlation_id=correlation_id,
+                    topic=trio.requested,
+                    elapsed=elapsed(),
+                ) from exc
+            self.stats.publish_errors += 1
+            raise PublishError(
+                f"could not publish to {trio.requested}: {exc}",
+                correlation_id=correlation_id,
+                topic=trio.requested,
+                elapsed=elapsed(),
+            ) from exc
+        except BaseException:
+            if circuit is not None:
+                circuit.on_abandoned()  # cancelled or closed: says nothing about the dependency
+            raise
+        if circuit is not None:
+            circuit.on_success()
+        self.stats.succeeded += 1
+        if response_model is None:
+            return result
+        try:
+            return response_model.model_validate(result)
+        except pydantic.ValidationError as exc:
+            raise ResponseValidationError(
+                f"reply from {trio.completed} does not fit {response_model.__name__}: {exc}",
+                correlation_id=correlation_id,
+                topic=trio.completed,
+                elapsed=elapsed(),
+            ) from exc
+
+    async def _call_with_retries(
+        self,
+        trio: TopicTrio,
+        body: dict[str, Any],
+        *,
+        policy: RetryPolicy,
+        correlation_id: str,
+        idempotency_key: str,
+        partition_key: str | None,
+        priority: str | None,
+        headers: Mapping[str, str | bytes] | None,
+        deadline: float,
+        deadline_ms: int,
+        elapsed: Any,
+    ) -> InboundRecord:
+        assert self._slots is not None
+        try:
+            with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                await self._slots.acquire()
+        except TimeoutError:
+            self.stats.timeouts += 1
+            raise RequestTimeout(
+                f"no free slot for {trio.requested}: {self._max_in_flight} calls in flight "
+                "for the whole deadline",
+                correlation_id=correlation_id,
+                topic=trio.requested,
+                elapsed=elapsed(),
+            ) from None
+        call = self._pending.add(correlation_id)
+        try:
+            attempt = 0
+            async for try_ in policy.retrying(policy.should_retry_call):
+                with try_:
+                    if attempt:
+                        self.stats.retries += 1
+                        call.rearm()
+                    record = self._request_record(
+                        trio,
+                        body,
+                        correlation_id=correlation_id,
+                        idempotency_key=idempotency_key,
+                        partition_key=partition_key,
+                        priority=priority,
+                        headers=headers,
+                        deadline_ms=deadline_ms,
+                        attempt=attempt,
+                        max_retries=policy.max_attempts - 1,
+                    )
+                    attempt += 1
+                    try:
+                        self._transport.produce(record, call.on_delivery)
+                    except (TransportError, LifecycleError) as exc:
+                        call.fail(exc)
+                    await self._wait(call, trio, deadline, elapsed)
+            assert call.reply is not None
+            return call.reply
+        except PublishError as exc:
+            await self._dead_letter_request(trio, body, correlation_id, idempotency_key, exc)
+            raise
+        finally:
+            self._pending.discard(call)
+            self._slots.release()
+
+    async def _wait(
+        self, call: PendingCall, trio: TopicTrio, deadline: float, elapsed: Any
+    ) -> None:
+        with anyio.move_on_after(max(deadline - anyio.current_time(), 0)):
+            await call.done.wait()
+        if call.reply is not None:
+            return
+        if call.error is None:
+            self.stats.timeouts += 1
+            raise RequestTimeout(
+                f"no reply on {trio.completed} or {trio.failed} within the deadline "
+                f"(waited {elapsed():.3f}s)",
+                correlation_id=call.correlation_id,
+                topic=trio.requested,
+                elapsed=elapsed(),
+            )
+        if isinstance(call.error, ClientClosed):
+            call.error.correlation_id = call.correlation_id
+            call.error.topic = trio.requested
+            call.error.elapsed = elapsed()
+            raise call.error
+        self.stats.publish_errors += 1
+        raise PublishError(
+            f"the broker did not accept the request for {trio.requested}: {call.error}",
+            correlation_id=call.correlation_id,
+            topic=trio.requested,
+            elapsed=elapsed(),
+        ) from call.error
+
+    def _request_record(
+        self,
+        trio: TopicTrio,
+        body: dict[str, Any],
+        *,
+        correlation_id: str,
+        idempotency_key: str,
+        partition_key: str | None,
+        priority: str | None,
+        headers: Mapping[str, str | bytes] | None,
+        deadline_ms: int,
+        attempt: int,
+        max_retries: int,
+    ) -> OutboundRecord:
+        envelope = make_envelope(
+            event_type=trio.event_type("requested"),
+            correlation_id=correlation_id,
+            service=self.service,
+            payload=body,
+            version=self._version,
+        )
+        routing = RequestRouting(
+            reply_to=trio.completed,
+            reply_partition=self._reply_partition,
+            deadline_ms=deadline_ms,
+            idempotency_key=idempotency_key,
+            retry_count=attempt,
+            max_retries=max_retries,
+            partition_key=partition_key,
+            priority=priority,
+        )
+        key = (partition_key or correlation_id).encode()
+        return OutboundRecord(
+            topic=trio.requested,
+            value=encode_envelope(envelope),
+            key=key,
+            headers=build_headers(envelope, routing=routing, extra=headers),
+        )
+
+    def _decode_reply(
+        self, record: InboundRecord, trio: TopicTrio, correlation_id: str, elapsed: float
+    ) -> dict[str, Any]:
+        try:
+            envelope = decode_envelope(record.value)
+        except EnvelopeError as exc:
+            raise RemoteError(
+                error_code="INVALID_REPLY",
+                error_message=f"the reply on {record.topic} is not a valid envelope: {exc}",
+                error_type="EnvelopeError",
+                correlation_id=correlation_id,
+                topic=record.topic,
+                elapsed=elapsed,
+            ) from exc
+        if record.topic != trio.failed:
+            return envelope.payload
+        try:
+            failure = ErrorPayload.model_validate(envelope.payload)
+        except pydantic.ValidationError:
+            failure = ErrorPayload(
+                error_code="UNKNOWN_ERROR", error_message=str(envelope.payload)[:500]
+            )
+        raise RemoteError(
+            error_code=failure.error_code,
+            error_message=failure.error_message,
+            error_type=failure.error_type,
+            retryable=failure.retryable,
+            details=failure.details,
+            correlation_id=correlation_id,
+            topic=record.topic,
+            elapsed=elapsed,
+        )
+
+    async def _dead_letter_request(
+        self,
+        trio: TopicTrio,
+        body: dict[str, Any],
+        correlation_id: str,
+        idempotency_key: str,
+        error: BaseException,
+    ) -> None:
+        """After the last publish attempt, park the request in ``{requested}.dlq``."""
+        envelope = make_envelope(
+            event_type=trio.event_type("requested"),
+            correlation_id=correlation_id,
+            service=self.service,
+            payload=body,
+            version=self._version,
+        )
+        extra = {
+            "dlq_original_topic": trio.requested,
+            "dlq_error_type": type(error).__name__,
+            "dlq_error_message": str(error)[:1000],
+            "dlq_reason": "publish_failed",
+            "idempotency_key": idempotency_key,
+        }
+        record = OutboundRecord(
+            topic=dlq_topic(trio.requested),
+            value=encode_envelope(envelope),
+            key=correlation_id.encode(),
+            headers=build_headers(envelope, extra=extra),
+        )
+        try:
+            with anyio.fail_after(5):
+                await self._transport.send(record)
+            self.stats.dead_lettered += 1
+        except (KafkaRpcError, TimeoutError) as exc:
+            logger.error(
+                "could not dead-letter request %s for %s: %s", correlation_id, trio.requested, exc
+            )
+
+    async def publish(
+        self,
+        topic: str,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        event_type: str | None = None,
+        key: str | None = None,
+        correlation_id: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        timeout: float | Unset = UNSET,
+    ) -> str:
+        """Publish one event (no reply expected); returns its ``event_id`` once stored."""
+        self._check_open()
+        validate_topic_name(topic)
+        body = payload_to_dict(payload)
+        budget = self._timeout if timeout is UNSET else _check_timeout(timeout)
+        envelope = make_envelope(
+            event_type=event_type or event_type_for_topic(topic),
+            correlation_id=correlation_id or str(uuid.uuid4()),
+            service=self.service,
+            payload=body,
+            version=self._version,
+        )
+        if event_type is not None:
+            validate_event_type(event_type)
+        record = OutboundRecord(
+            topic=topic,
+            value=encode_envelope(envelope),
+            key=(key or envelope.correlation_id).encode(),
+            headers=build_headers(envelope, extra=headers),
+        )
+        started = time.monotonic()
+        try:
+            with anyio.fail_after(budget):
+                await self._transport.send(record)
+        except (TransportError, TimeoutError) as exc:
+            raise PublishError(
+                f"could not publish to {topic}: {exc}",
+                correlation_id=envelope.correlation_id,
+                topic=topic,
+                elapsed=time.monotonic() - started,
+            ) from exc
+        return envelope.event_id

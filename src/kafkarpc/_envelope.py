@@ -1,0 +1,162 @@
+"""The JSON envelope every message carries (SPEC §2), and its codec.
+
+A peer that only knows this JSON must be able to talk to us, so decoding is
+tolerant where the contract allows (any non-empty correlation id, unknown
+top-level fields kept) and strict where it matters (types, required fields).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable
+
+__all__ = [
+    "Envelope",
+    "ErrorCode",
+    "ErrorPayload",
+    "decode_envelope",
+    "encode_envelope",
+    "make_envelope",
+    "now_iso",
+    "payload_to_dict",
+    "validate_event_type",
+]
+
+_UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+
+
+class ErrorCode(StrEnum):
+    """Well-known ``error_code`` values of a failure payload; peers may send others."""
+
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    HANDLER_ERROR = "HANDLER_ERROR"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    NOT_FOUND = "NOT_FOUND"
+
+
+def validate_event_type(value: str) -> str:
+    """Raise ConfigurationError unless ``value`` is UPPER_SNAKE_CASE (SPEC §2)."""
+    if not isinstance(value, str) or not _UPPER_SNAKE.match(value):
+        raise ConfigurationError(f"event_type must be UPPER_SNAKE_CASE, got {value!r}")
+    return value
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Envelope(BaseModel):
+    """One message on the wire. Unknown top-level fields are preserved."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    event_type: str
+    correlation_id: str = Field(min_length=1)
+    causation_id: str | None = None
+    timestamp: str = Field(default_factory=now_iso)
+    service: str = Field(min_length=1)
+    payload: dict[str, Any]
+    version: str = Field(default="v1", min_length=1)
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("event_type")
+    @classmethod
+    def _upper_snake(cls, value: str) -> str:
+        if not _UPPER_SNAKE.match(value):
+            raise ValueError(f"event_type must be UPPER_SNAKE_CASE, got {value!r}")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _iso8601(cls, value: str) -> str:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"timestamp must be ISO 8601, got {value!r}") from None
+        return value
+
+
+class ErrorPayload(BaseModel):
+    """The payload of a message on a ``failed`` topic."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error_code: str = Field(min_length=1)
+    error_message: str = ""
+    error_type: str = ""
+    retryable: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def payload_to_dict(payload: object) -> dict[str, Any]:
+    """Turn a user payload (dict or pydantic model) into a JSON-ready dict, or raise clearly."""
+    if isinstance(payload, BaseModel):
+        dumped = payload.model_dump(mode="json", by_alias=True)
+    elif isinstance(payload, dict):
+        dumped = payload
+    else:
+        raise PayloadNotSerializable(
+            "payload must be a dict or a pydantic model (a JSON object), "
+            f"got {type(payload).__name__}"
+        )
+    try:
+        # Round-trips through JSON so the caller learns now, not the responder later.
+        return pydantic_core.from_json(pydantic_core.to_json(dumped))  # type: ignore[no-any-return]
+    except (pydantic_core.PydanticSerializationError, ValueError) as exc:
+        raise PayloadNotSerializable(f"payload is not JSON-serializable: {exc}") from exc
+
+
+def make_envelope(
+    *,
+    event_type: str,
+    correlation_id: str,
+    service: str,
+    payload: dict[str, Any],
+    causation_id: str | None = None,
+    version: str = "v1",
+    metadata: dict[str, Any] | None = None,
+) -> Envelope:
+    """Build an envelope from trusted parts without re-validating them (hot path)."""
+    fields: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "timestamp": now_iso(),
+        "service": service,
+        "payload": payload,
+        "version": version,
+        "metadata": metadata,
+    }
+    return Envelope.model_construct(**fields)
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """Envelope -> UTF-8 JSON bytes. ``None`` optional fields are omitted."""
+    try:
+        return envelope.model_dump_json(exclude_none=True).encode()
+    except pydantic_core.PydanticSerializationError as exc:
+        raise PayloadNotSerializable(f"envelope is not JSON-serializable: {exc}") from exc
+
+
+def decode_envelope(data: bytes | str | None) -> Envelope:
+    """Bytes from Kafka -> Envelope, or EnvelopeError naming what is wrong."""
+    if data is None:
+        raise EnvelopeError("message has no value (tombstone); expected a JSON envelope")
+    try:
+        return Envelope.model_validate_json(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors(include_url=False)[:5]
+        )
+        raise EnvelopeError(f"not a valid envelope: {problems}") from exc

@@ -1,0 +1,132 @@
+"""Kafka record headers (SPEC §3): building them on send, reading them on receive.
+
+Headers are optional on receive: everything here degrades to ``None`` when a
+header is missing or malformed, because the envelope alone is a valid message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ._envelope import Envelope
+
+__all__ = ["HeaderList", "RequestRouting", "build_headers", "header_dict", "parse_trace_ids"]
+
+HeaderList = list[tuple[str, bytes]]
+Priority = Literal["low", "normal", "high", "critical"]
+PRIORITIES: frozenset[str] = frozenset({"low", "normal", "high", "critical"})
+
+CONTENT_TYPE = "application/json"
+
+
+def header_dict(raw: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """Kafka's header list -> ``{name: str}``; undecodable values are skipped, last wins."""
+    out: dict[str, str] = {}
+    if not raw:
+        return out
+    for name, value in raw:
+        if value is None:
+            continue
+        try:
+            out[name] = value.decode()
+        except UnicodeDecodeError:
+            continue
+    return out
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def parse_trace_ids(traceparent: str | None) -> tuple[str, str] | None:
+    """W3C ``traceparent`` -> (trace_id, span_id), or None when absent or malformed."""
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    return parts[1], parts[2]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRouting:
+    """The routing headers of a request, as a responder reads them."""
+
+    reply_to: str | None = None
+    reply_partition: int | None = None
+    deadline_ms: int | None = None
+    idempotency_key: str | None = None
+    retry_count: int | None = None
+    max_retries: int | None = None
+    partition_key: str | None = None
+    priority: str | None = None
+    ttl_seconds: int | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RequestRouting:
+        priority = headers.get("priority")
+        return cls(
+            reply_to=headers.get("reply_to") or None,
+            reply_partition=_int_or_none(headers.get("reply_partition")),
+            deadline_ms=_int_or_none(headers.get("deadline_ms")),
+            idempotency_key=headers.get("idempotency_key") or None,
+            retry_count=_int_or_none(headers.get("retry_count")),
+            max_retries=_int_or_none(headers.get("max_retries")),
+            partition_key=headers.get("partition_key") or None,
+            priority=priority if priority in PRIORITIES else None,
+            ttl_seconds=_int_or_none(headers.get("ttl_seconds")),
+            traceparent=headers.get("traceparent") or None,
+            tracestate=headers.get("tracestate") or None,
+        )
+
+    def as_headers(self) -> HeaderList:
+        out: HeaderList = []
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                out.append((name, str(value).encode()))
+        ids = parse_trace_ids(self.traceparent)
+        if ids is not None:
+            out.append(("trace_id", ids[0].encode()))
+            out.append(("span_id", ids[1].encode()))
+        return out
+
+
+def build_headers(
+    envelope: Envelope,
+    *,
+    routing: RequestRouting | None = None,
+    extra: Mapping[str, str | bytes] | None = None,
+) -> HeaderList:
+    """The required header set (SPEC §3) for ``envelope``, plus routing and user headers.
+
+    User headers cannot override the required ones: they describe the envelope
+    and a mismatch would mislead every reader that trusts headers over the body.
+    """
+    headers: HeaderList = [
+        ("content_type", b"application/json"),
+        ("correlation_id", envelope.correlation_id.encode()),
+        ("message_id", envelope.event_id.encode()),
+        ("timestamp", envelope.timestamp.encode()),
+        ("source", envelope.service.encode()),
+        ("event_type", envelope.event_type.encode()),
+        ("schema_version", envelope.version.encode()),
+    ]
+    if routing is not None:
+        headers.extend(routing.as_headers())
+    if extra:
+        reserved = {name for name, _ in headers}
+        for name, value in extra.items():
+            if name in reserved:
+                continue
+            headers.append((name, value if isinstance(value, bytes) else str(value).encode()))
+    return headers

@@ -1,0 +1,603 @@
+"""``RpcServer``: runs ``@server.responder`` handlers as a consumer group."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType, TracebackType
+from typing import Any, ParamSpec, Self, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._context import RequestContext
+from ._dlq import DlqReason, dead_letter_record
+from ._envelope import Envelope, ErrorCode, decode_envelope, encode_envelope, make_envelope
+from ._exceptions import (
+    ConfigurationError,
+    EnvelopeError,
+    KafkaRpcError,
+    LifecycleError,
+    RemoteError,
+)
+from ._handlers import Handler, PayloadInvalid, ResultInvalid, collect_responders
+from ._headers import RequestRouting, build_headers, header_dict
+from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
+from ._retry import RetryPolicy
+from ._security import Security
+from ._sentinel import UNSET, Unset
+from ._stats import ServerStats
+from ._topics import TopicTrio, dlq_topic
+from ._transport import GroupConsumer, InboundRecord, OutboundRecord, Transport
+from ._transport._kafka import KafkaTransport
+
+__all__ = ["RpcServer"]
+
+logger = logging.getLogger("kafkarpc.server")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_SEND_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    SERVING = "serving"
+    STOPPING = "stopping"
+    CLOSED = "closed"
+
+
+class _Outcome:
+    """What a request resolved to: the reply to send and whether to dead-letter it."""
+
+    __slots__ = ("dead_letter", "ok", "payload")
+
+    def __init__(self, ok: bool, payload: dict[str, Any], dead_letter: BaseException | None = None):
+        self.ok = ok
+        self.payload = payload
+        self.dead_letter = dead_letter
+
+
+def _failure(
+    code: str,
+    message: str,
+    *,
+    error_type: str = "",
+    retryable: bool = False,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "error_code": code,
+        "error_message": message,
+        "error_type": error_type,
+        "retryable": retryable,
+        "details": dict(details or {}),
+    }
+
+
+class RpcServer:
+    """Serves requests for registered responders, as one member of ``group_id``.
+
+    Every instance with the same ``group_id`` shares the work: each request is
+    handled once per group. The request's offset is committed only after its
+    reply (or dead letter) is on the broker, so a responder that dies mid-request
+    leaves it to be redelivered.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str | None = None,
+        *,
+        service: str,
+        group_id: str | None = None,
+        max_concurrency: int = 64,
+        retry: RetryPolicy | None = None,
+        idempotency_store: IdempotencyStore | None = None,
+        shutdown_timeout: float = 30.0,
+        create_topics: bool = False,
+        topic_partitions: int = 3,
+        version: str = "v1",
+        security: Security | None = None,
+        config: Mapping[str, Any] | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        if (bootstrap is None) == (transport is None):
+            raise ConfigurationError(
+                "give exactly one of bootstrap (a 'host:port' list) or transport"
+            )
+        if not isinstance(service, str) or not service:
+            raise ConfigurationError("service must be a non-empty str naming this responder")
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        if shutdown_timeout < 0:
+            raise ConfigurationError("shutdown_timeout must be >= 0")
+        self.service = service
+        self.group_id = group_id or service
+        self._max_concurrency = max_concurrency
+        self._retry = retry
+        self._idempotency: IdempotencyStore = idempotency_store or InMemoryIdempotencyStore()
+        self._shutdown_timeout = shutdown_timeout
+        self._create_topics = create_topics
+        self._topic_partitions = topic_partitions
+        self._version = version
+        self._transport: Transport = transport or KafkaTransport(
+            bootstrap or "", security=security, config=config
+        )
+        self._handlers: dict[str, Handler] = {}
+        self._state = _State.NEW
+        self._consumer: GroupConsumer | None = None
+        self._task_group: TaskGroup | None = None
+        self._batches: (
+            tuple[
+                MemoryObjectSendStream[list[InboundRecord]],
+                MemoryObjectReceiveStream[list[InboundRecord]],
+            ]
+            | None
+        ) = None
+        self._in_flight = 0
+        self._idle = anyio.Event()
+        self._executing: dict[str, anyio.Event] = {}
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._slots: anyio.Semaphore | None = None
+        self.stats = ServerStats()
+
+    # ------------------------------------------------------------ registration
+    def responder(
+        self, op: str | TopicTrio, *, retry: RetryPolicy | Unset | None = UNSET
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Register the decorated function as the handler of ``op``.
+
+        The first parameter receives the payload, validated against its type hint
+        (a pydantic model, a TypedDict, ...; ``dict`` or no hint passes it as is).
+        A parameter annotated ``RequestContext`` receives the request's context.
+        Sync functions run in a worker thread.
+        """
+
+        def register(func: Callable[P, R]) -> Callable[P, R]:
+            self.add_responder(op, func, retry=retry)
+            return func
+
+        return register
+
+    def add_responder(
+        self,
+        op: str | TopicTrio,
+        func: Callable[..., Any],
+        *,
+        retry: RetryPolicy | Unset | None = UNSET,
+    ) -> None:
+        if self._state is not _State.NEW:
+            raise LifecycleError("responders must be registered before the server starts")
+        trio = TopicTrio.coerce(op, version=self._version)
+        if trio.requested in self._handlers:
+            raise ConfigurationError(f"{trio.requested} already has a responder")
+        self._handlers[trio.requested] = Handler.build(trio, func, retry)
+
+    def include(self, source: ModuleType | Iterable[Callable[..., Any]]) -> None:
+        """Register every function marked with ``@kafkarpc.responder`` in a module or list."""
+        for func, spec in collect_responders(source):
+            self.add_responder(spec.op, func, retry=spec.retry)
+
+    @property
+    def operations(self) -> list[TopicTrio]:
+        return [handler.trio for handler in self._handlers.values()]
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    # ------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> Self:
+        if self._state is not _State.NEW:
+            raise LifecycleError(f"server is {self._state.value}; a server starts once")
+        if not self._handlers:
+            raise ConfigurationError("no responders registered; use @server.responder(...)")
+        self._state = _State.SERVING
+        self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        self._slots = anyio.Semaphore(self._max_concurrency)
+        await self._transport.start()
+        try:
+            topics = list(self._handlers)
+            if self._create_topics:
+                extra = [
+                    t
+                    for h in self._handlers.values()
+                    for t in (*h.trio.reply_topics, dlq_topic(h.trio.requested))
+                ]
+                await self._transport.ensure_topics(
+                    [*topics, *extra], partitions=self._topic_partitions
+                )
+            for topic in topics:
+                await self._transport.partition_count(topic)
+            self._batches = anyio.create_memory_object_stream[list[InboundRecord]](math.inf)
+            self._task_group = anyio.create_task_group()
+            await self._task_group.__aenter__()
+        except BaseException:
+            self._state = _State.CLOSED
+            await self._transport.aclose()
+            raise
+        try:
+            self._task_group.start_soon(self._dispatch, self._batches[1])
+            self._consumer = await self._transport.group_consumer(
+                topics,
+                group_id=self.group_id,
+                on_batch=self._accept_batch,
+                # Fetched-but-waiting records are cheap; pausing the consumer at every
+                # free slot would cost a refetch each time. Pause only at a high mark.
+                max_in_flight=max(4 * self._max_concurrency, 256),
+            )
+        except BaseException as exc:
+            await self._close(type(exc), exc, exc.__traceback__)
+            raise
+        logger.info("serving %s as group %r", ", ".join(topics), self.group_id)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._close(exc_type, exc, tb)
+
+    async def aclose(self) -> None:
+        """Stop taking requests, let in-flight ones finish (up to shutdown_timeout), commit."""
+        if self._state is _State.SERVING:
+            await self._close(None, None, None)
+
+    async def _close(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if self._state in (_State.STOPPING, _State.CLOSED):
+            return None
+        self._state = _State.STOPPING
+        task_group = self._task_group
+        with anyio.CancelScope(shield=True):
+            if self._consumer is not None:
+                await self._consumer.stop_fetching()
+            if self._batches is not None:
+                self._batches[0].close()
+            with anyio.move_on_after(self._shutdown_timeout) as drain:
+                while self._in_flight:
+                    self._idle = anyio.Event()
+                    await self._idle.wait()
+            if drain.cancelled_caught:
+                logger.warning(
+                    "%d request(s) still running after %.1fs; they will be redelivered",
+                    self._in_flight,
+                    self._shutdown_timeout,
+                )
+            if task_group is not None:
+                task_group.cancel_scope.cancel()
+        suppress: bool | None = None
+        try:
+            if task_group is not None:
+                # Only a cancellation may belong to the task group (a crashed background
+                # task cancels the body); any other error of the body propagates unwrapped.
+                if isinstance(exc, anyio.get_cancelled_exc_class()):
+                    suppress = await task_group.__aexit__(exc_type, exc, tb)
+                else:
+                    await task_group.__aexit__(None, None, None)
+        finally:
+            with anyio.CancelScope(shield=True):
+                if self._consumer is not None:
+                    await self._consumer.aclose()
+                await self._transport.aclose()
+            self._state = _State.CLOSED
+        return suppress
+
+    async def run(self) -> None:
+        """Serve until cancelled, SIGTERM or SIGINT; then shut down gracefully."""
+        async with self:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    logger.info("received %s; shutting down", signal.Signals(signum).name)
+                    return
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled (no signal handling; for use inside your own app)."""
+        async with self:
+            await anyio.sleep_forever()
+
+    # ------------------------------------------------------------ intake
+    def _accept_batch(self, batch: list[InboundRecord]) -> None:
+        if self._batches is None or self._state is not _State.SERVING:
+            return  # not acked: redelivered to whoever owns the partition next
+        try:
+            self._batches[0].send_nowait(batch)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return
+
+    async def _dispatch(self, batches: MemoryObjectReceiveStream[list[InboundRecord]]) -> None:
+        assert self._task_group is not None
+        async with batches:
+            async for batch in batches:
+                for record in batch:
+                    self._in_flight += 1
+                    self._task_group.start_soon(self._handle, record)
+
+    async def _handle(self, record: InboundRecord) -> None:
+        assert self._slots is not None
+        acked = False
+        try:
+            async with self._slots:
+                if self._state is not _State.SERVING:
+                    return  # shutting down: not acked, so the next owner gets it
+                self.stats.received += 1
+                acked = await self._process(record)
+        except Exception:
+            acked = False
+            logger.exception(
+                "internal error handling %s[%d]@%d", record.topic, record.partition, record.offset
+            )
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+        if acked and self._consumer is not None:
+            self._consumer.ack(record)
+
+    # ------------------------------------------------------------ processing
+    async def _process(self, record: InboundRecord) -> bool:
+        """Handle one request; True once its reply or dead letter is on the broker."""
+        handler = self._handlers[record.topic]
+        try:
+            envelope = decode_envelope(record.value)
+        except EnvelopeError as exc:
+            logger.warning(
+                "poison message %s[%d]@%d sent to the DLQ: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            return await self._dead_letter(record, exc, DlqReason.POISON)
+        headers = header_dict(record.headers)
+        routing = RequestRouting.from_headers(headers)
+        context = RequestContext(
+            correlation_id=envelope.correlation_id,
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            caller=envelope.service,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            headers=headers,
+            metadata=envelope.metadata or {},
+            deadline_ms=routing.deadline_ms,
+            idempotency_key=routing.idempotency_key,
+            retry_count=routing.retry_count or 0,
+        )
+        outcome = await self._outcome(handler, envelope, context, routing)
+        delivered = await self._reply(handler.trio, envelope, routing, outcome)
+        if outcome.dead_letter is not None:
+            retries = handler_retry_attempts(self._policy(handler))
+            delivered = (
+                await self._dead_letter(
+                    record, outcome.dead_letter, DlqReason.HANDLER_EXHAUSTED, retry_count=retries
+                )
+                and delivered
+            )
+        return delivered
+
+    def _policy(self, handler: Handler) -> RetryPolicy | None:
+        return self._retry if handler.retry is UNSET else handler.retry
+
+    async def _outcome(
+        self, handler: Handler, envelope: Envelope, context: RequestContext, routing: RequestRouting
+    ) -> _Outcome:
+        if routing.deadline_ms is not None and time.time() * 1000 > routing.deadline_ms:
+            self.stats.deadline_expired += 1
+            return _Outcome(
+                False,
+                _failure(
+                    ErrorCode.DEADLINE_EXCEEDED,
+                    f"the caller's deadline passed {time.time() * 1000 - routing.deadline_ms:.0f}"
+                    " ms "
+                    "before the request was picked up; it was not executed",
+                ),
+            )
+        key = routing.idempotency_key
+        if key is None:
+            return await self._execute(handler, envelope, context)
+        scoped = f"{handler.trio.requested}\x00{key}"
+        while (running := self._executing.get(scoped)) is not None:
+            await running.wait()  # a duplicate of a request being executed right now
+        stored = await self._idempotency.get(scoped)
+        if stored is not None:
+            self.stats.deduplicated += 1
+            return _Outcome(stored.ok, stored.payload)
+        self._executing[scoped] = done = anyio.Event()
+        try:
+            outcome = await self._execute(handler, envelope, context)
+            if outcome.ok or not outcome.payload.get("retryable", False):
+                await self._idempotency.put(scoped, StoredReply(outcome.ok, outcome.payload))
+            return outcome
+        finally:
+            del self._executing[scoped]
+            done.set()
+
+    async def _execute(
+        self, handler: Handler, envelope: Envelope, context: RequestContext
+    ) -> _Outcome:
+        try:
+            argument = handler.parse(envelope.payload)
+        except PayloadInvalid as exc:
+            self.stats.validation_errors += 1
+            return _Outcome(
+                False,
+                _failure(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"payload does not match {handler.func.__name__}'s parameter type",
+                    error_type="ValidationError",
+                    details={"errors": exc.errors},
+                ),
+            )
+        policy = self._policy(handler)
+        attempts = policy.max_attempts if policy is not None else 1
+        assert self._limiter is not None
+        for attempt in range(1, attempts + 1):
+            remaining = context.remaining()
+            if remaining is not None and remaining <= 0:
+                self.stats.deadline_expired += 1
+                return _Outcome(
+                    False,
+                    _failure(
+                        ErrorCode.DEADLINE_EXCEEDED,
+                        f"the caller's deadline passed during attempt {attempt} of the handler",
+                    ),
+                )
+            try:
+                with anyio.fail_after(remaining if remaining is not None else math.inf):
+                    result = await handler.invoke(
+                        argument, _with_attempt(context, attempt), self._limiter
+                    )
+                payload = handler.render(result)
+            except RemoteError as exc:
+                # The handler chose its own failure reply (e.g. NOT_FOUND).
+                return _Outcome(
+                    False,
+                    _failure(
+                        exc.error_code,
+                        exc.error_message,
+                        error_type=exc.error_type or "RemoteError",
+                        retryable=exc.retryable,
+                        details=exc.details,
+                    ),
+                )
+            except TimeoutError as exc:
+                if context.remaining() is not None and (context.remaining() or 0) <= 0:
+                    self.stats.deadline_expired += 1
+                    return _Outcome(
+                        False,
+                        _failure(
+                            ErrorCode.DEADLINE_EXCEEDED,
+                            "the handler was cancelled when the caller's deadline passed",
+                            error_type=type(exc).__name__,
+                        ),
+                    )
+                error: Exception = exc
+            except (ResultInvalid, Exception) as exc:
+                error = exc
+            else:
+                self.stats.succeeded += 1
+                return _Outcome(True, payload)
+            retryable = (
+                policy is not None
+                and isinstance(error, policy.handler_exceptions)
+                and not isinstance(error, ResultInvalid)
+            )
+            if retryable and attempt < attempts:
+                assert policy is not None
+                self.stats.retries += 1
+                logger.info(
+                    "handler %s failed (attempt %d/%d) for %s: %r; retrying",
+                    handler.func.__name__,
+                    attempt,
+                    attempts,
+                    context.correlation_id,
+                    error,
+                )
+                await anyio.sleep(_backoff(policy, attempt))
+                continue
+            self.stats.handler_errors += 1
+            logger.warning(
+                "handler %s failed for %s on %s: %r",
+                handler.func.__name__,
+                context.correlation_id,
+                context.topic,
+                error,
+            )
+            failure = _failure(
+                ErrorCode.HANDLER_ERROR,
+                str(error) or type(error).__name__,
+                error_type=type(error).__name__,
+                retryable=False,
+                details={"attempts": attempt},
+            )
+            # With a retry policy, exhausted requests are also parked for replay.
+            return _Outcome(False, failure, dead_letter=error if policy is not None else None)
+        raise AssertionError("unreachable: the loop returns on its last attempt")
+
+    # ------------------------------------------------------------ output
+    async def _send(self, record: OutboundRecord) -> bool:
+        """Send with a few retries; False when the broker would not take it."""
+        for delay in (*_SEND_RETRY_DELAYS, None):
+            try:
+                await self._transport.send(record)
+                return True
+            except KafkaRpcError as exc:
+                if delay is None:
+                    logger.error("giving up sending to %s: %s", record.topic, exc)
+                    return False
+                logger.warning(
+                    "sending to %s failed (%s); retrying in %.2fs", record.topic, exc, delay
+                )
+                await anyio.sleep(delay)
+        return False
+
+    async def _reply(
+        self, trio: TopicTrio, request: Envelope, routing: RequestRouting, outcome: _Outcome
+    ) -> bool:
+        role = "completed" if outcome.ok else "failed"
+        envelope = make_envelope(
+            event_type=trio.event_type(role),
+            correlation_id=request.correlation_id,
+            causation_id=request.event_id,
+            service=self.service,
+            payload=outcome.payload,
+            version=request.version,
+        )
+        topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
+        passthrough = RequestRouting(traceparent=routing.traceparent, tracestate=routing.tracestate)
+        record = OutboundRecord(
+            topic=topic,
+            value=encode_envelope(envelope),
+            key=request.correlation_id.encode(),
+            headers=build_headers(envelope, routing=passthrough),
+            partition=routing.reply_partition,
+        )
+        return await self._send(record)
+
+    async def _dead_letter(
+        self,
+        record: InboundRecord,
+        error: BaseException,
+        reason: DlqReason,
+        *,
+        retry_count: int = 0,
+    ) -> bool:
+        delivered = await self._send(
+            dead_letter_record(record, error, reason=reason, retry_count=retry_count)
+        )
+        if delivered:
+            self.stats.dead_lettered += 1
+        return delivered
+
+
+def _with_attempt(context: RequestContext, attempt: int) -> RequestContext:
+    if attempt == 1:
+        return context
+    from dataclasses import replace
+
+    return replace(context, attempt=attempt)
+
+
+def _backoff(policy: RetryPolicy, attempt: int) -> float:
+    import random
+
+    delay = min(policy.initial_delay * policy.multiplier ** (attempt - 1), policy.max_delay)
+    return delay + random.uniform(0, policy.jitter)
+
+
+def handler_retry_attempts(policy: RetryPolicy | None) -> int:
+    return 0 if policy is None else policy.max_attempts - 1

@@ -1,0 +1,26 @@
+"""Transports move bytes between kafkarpc and a broker.
+
+``Transport`` is the interface; ``KafkaTransport`` (librdkafka on dedicated
+threads) and ``MemoryTransport`` (an in-process broker for unit tests) implement
+it. Client and server receive one through their constructor.
+"""
+
+from ._base import (
+    DeliveryCallback,
+    GroupConsumer,
+    InboundRecord,
+    OutboundRecord,
+    RecordBatchHandler,
+    ReplyConsumer,
+    Transport,
+)
+
+__all__ = [
+    "DeliveryCallback",
+    "GroupConsumer",
+    "InboundRecord",
+    "OutboundRecord",
+    "RecordBatchHandler",
+    "ReplyConsumer",
+    "Transport",
+]

@@ -1,0 +1,48 @@
+"""Hand work from librdkafka's threads to the event loop without blocking either.
+
+``anyio.from_thread.run_sync`` would block the polling thread until the loop
+runs the callback; a consumer thread then waits on the loop between batches.
+The native "call soon, thread-safe" primitives of asyncio and trio queue the
+callback and return at once, so one batch costs exactly one cheap hop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sniffio
+
+__all__ = ["LoopBridge"]
+
+
+class LoopBridge:
+    """Captured on the event loop; used from any thread to schedule callbacks on it."""
+
+    __slots__ = ("_closed", "_schedule")
+
+    def __init__(self) -> None:
+        library = sniffio.current_async_library()
+        if library == "asyncio":
+            import asyncio
+
+            self._schedule: Callable[..., Any] = asyncio.get_running_loop().call_soon_threadsafe
+        elif library == "trio":
+            import trio
+
+            self._schedule = trio.lowlevel.current_trio_token().run_sync_soon
+        else:  # pragma: no cover - anyio supports only these two
+            raise RuntimeError(f"unsupported async library {library!r}")
+        self._closed = False
+
+    def call_soon(self, callback: Callable[..., object], *args: object) -> bool:
+        """Schedule ``callback(*args)`` on the loop; False once the loop is gone."""
+        if self._closed:
+            return False
+        try:
+            self._schedule(callback, *args)
+        except RuntimeError:
+            # asyncio: loop closed; trio: RunFinishedError (a RuntimeError subclass).
+            self._closed = True
+            return False
+        return True

@@ -1,0 +1,73 @@
+"""The one place where librdkafka errors become kafkarpc exceptions."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+
+from .._exceptions import (
+    BrokerUnavailable,
+    ConfigurationError,
+    KafkaRpcError,
+    PayloadTooLarge,
+    TopicNotFound,
+    TransportError,
+)
+
+__all__ = ["translate_error", "translate_exception"]
+
+_TOPIC_MISSING = {
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+}
+_UNREACHABLE = {
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._TRANSPORT,
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+}
+_TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}
+
+
+def translate_error(
+    error: KafkaError, *, topic: str | None = None, size: int = 0, limit: int = 0
+) -> KafkaRpcError:
+    code = error.code()
+    where = f" (topic {topic!r})" if topic else ""
+    translated: KafkaRpcError
+    if code in _TOPIC_MISSING and topic:
+        translated = TopicNotFound(topic)
+    elif code in _TOO_LARGE:
+        translated = PayloadTooLarge(
+            f"message of {size} bytes is larger than the broker accepts{where}: {error.str()}",
+            size=size,
+            limit=limit,
+        )
+    elif code in _UNREACHABLE:
+        translated = BrokerUnavailable(f"broker unavailable{where}: {error.str()}")
+    elif code == KafkaError._INVALID_ARG:
+        translated = ConfigurationError(f"librdkafka rejected an argument{where}: {error.str()}")
+    else:
+        translated = TransportError(f"kafka error {error.name()}{where}: {error.str()}")
+    # Keep librdkafka's own error reachable for debugging, as ``raise ... from`` would.
+    translated.__cause__ = KafkaException(error)
+    return translated
+
+
+def translate_exception(
+    exc: BaseException, *, topic: str | None = None, size: int = 0, limit: int = 0
+) -> KafkaRpcError:
+    """Translate an exception raised by a confluent-kafka call."""
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        translated = translate_error(exc.args[0], topic=topic, size=size, limit=limit)
+    elif isinstance(exc, BufferError):
+        translated = TransportError(
+            f"producer queue is full{' for ' + repr(topic) if topic else ''}"
+        )
+    else:
+        translated = TransportError(f"kafka client failed: {exc}")
+    translated.__cause__ = exc
+    return translated

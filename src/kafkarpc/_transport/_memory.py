@@ -1,0 +1,280 @@
+"""An in-process broker for unit tests and for users' own tests.
+
+It keeps Kafka's semantics and its limits: topics must exist before use,
+records land in partitions by key, consumer groups split partitions and commit
+offsets, unacknowledged records are redelivered when their owner leaves, and
+records above ``max_message_bytes`` are refused. It never does more than the
+Kafka transport does; the real-broker suite stays the reference.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .._exceptions import LifecycleError, PayloadTooLarge, TopicNotFound
+from ._base import (
+    DeliveryCallback,
+    GroupConsumer,
+    InboundRecord,
+    OutboundRecord,
+    RecordBatchHandler,
+    ReplyConsumer,
+    Transport,
+)
+from ._bridge import LoopBridge
+from ._offsets import OffsetTracker
+
+__all__ = ["MemoryBroker", "MemoryTransport"]
+
+TopicPartitionKey = tuple[str, int]
+
+
+class MemoryBroker:
+    """Shared state of an in-memory cluster; give one to every ``MemoryTransport``."""
+
+    def __init__(self, *, max_message_bytes: int = 1_000_000) -> None:
+        self.max_message_bytes = max_message_bytes
+        self._logs: dict[str, list[list[InboundRecord]]] = {}
+        self._groups: dict[str, _Group] = {}
+        self._readers: list[_MemoryReplyConsumer] = []
+        self._clock = itertools.count(1)
+
+    def create_topic(self, topic: str, partitions: int = 3) -> None:
+        self._logs.setdefault(topic, [[] for _ in range(partitions)])
+
+    def topics(self) -> list[str]:
+        return sorted(self._logs)
+
+    def records(self, topic: str) -> list[InboundRecord]:
+        """Everything stored in ``topic``, partition by partition (for assertions)."""
+        return [r for partition in self._partitions(topic) for r in partition]
+
+    def _partitions(self, topic: str) -> list[list[InboundRecord]]:
+        try:
+            return self._logs[topic]
+        except KeyError:
+            raise TopicNotFound(topic) from None
+
+    def append(self, record: OutboundRecord) -> InboundRecord:
+        partitions = self._partitions(record.topic)
+        if record.partition is not None:
+            if not 0 <= record.partition < len(partitions):
+                raise TopicNotFound(f"{record.topic}[{record.partition}]")
+            index = record.partition
+        elif record.key is not None:
+            index = zlib.crc32(record.key) % len(partitions)
+        else:
+            index = next(self._clock) % len(partitions)
+        log = partitions[index]
+        stored = InboundRecord(
+            topic=record.topic,
+            partition=index,
+            offset=len(log),
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
+            timestamp_ms=next(self._clock),
+        )
+        log.append(stored)
+        for reader in list(self._readers):
+            reader.offer(stored)
+        for group in self._groups.values():
+            group.pump()
+        return stored
+
+    def _group(self, group_id: str) -> _Group:
+        return self._groups.setdefault(group_id, _Group(self))
+
+
+@dataclass(eq=False)
+class _Member:
+    topics: tuple[str, ...]
+    bridge: LoopBridge
+    on_batch: RecordBatchHandler
+    max_in_flight: int
+    tracker: OffsetTracker = field(default_factory=OffsetTracker)
+    positions: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    fetching: bool = True
+
+
+class _Group:
+    def __init__(self, broker: MemoryBroker) -> None:
+        self._broker = broker
+        self.members: list[_Member] = []
+        self.committed: dict[TopicPartitionKey, int] = {}
+
+    def join(self, member: _Member) -> None:
+        self.members.append(member)
+        self.rebalance()
+
+    def leave(self, member: _Member) -> None:
+        self.commit(member)
+        self.members.remove(member)
+        self.rebalance()
+
+    def rebalance(self) -> None:
+        # Eager protocol, like librdkafka's default: everyone restarts from the
+        # committed offsets, so unacknowledged records go to the new owner.
+        for member in self.members:
+            self.commit(member)
+            member.tracker.forget(set(member.positions))
+            member.positions.clear()
+        topics = sorted({t for m in self.members for t in m.topics})
+        keys = [(t, p) for t in topics for p in range(len(self._broker._partitions(t)))]
+        for index, key in enumerate(keys):
+            owners = [m for m in self.members if key[0] in m.topics]
+            if owners:
+                owner = owners[index % len(owners)]
+                owner.positions[key] = self.committed.get(key, 0)
+        self.pump()
+
+    def commit(self, member: _Member) -> None:
+        for topic, partition, offset in member.tracker.take_commits():
+            self.committed[(topic, partition)] = offset
+
+    def pump(self) -> None:
+        for member in self.members:
+            if not member.fetching:
+                continue
+            batch: list[InboundRecord] = []
+            room = member.max_in_flight - member.tracker.in_flight
+            for key, position in member.positions.items():
+                log = self._broker._partitions(key[0])[key[1]]
+                while room > 0 and position < len(log):
+                    record = log[position]
+                    member.tracker.add(key, record.offset)
+                    batch.append(record)
+                    position += 1
+                    room -= 1
+                member.positions[key] = position
+            if batch:
+                member.bridge.call_soon(member.on_batch, batch)
+
+
+class _MemoryReplyConsumer(ReplyConsumer):
+    def __init__(
+        self, broker: MemoryBroker, bridge: LoopBridge, on_batch: RecordBatchHandler
+    ) -> None:
+        self._broker = broker
+        self._bridge = bridge
+        self._on_batch = on_batch
+        self._assigned: set[TopicPartitionKey] = set()
+        broker._readers.append(self)
+
+    def offer(self, record: InboundRecord) -> None:
+        if (record.topic, record.partition) in self._assigned:
+            self._bridge.call_soon(self._on_batch, [record])
+
+    async def assign(self, topics: Sequence[str], *, partition: int | None = None) -> None:
+        for topic in topics:
+            count = len(self._broker._partitions(topic))
+            if partition is not None and partition >= count:
+                raise TopicNotFound(f"{topic}[{partition}]")
+            for p in range(count) if partition is None else [partition]:
+                self._assigned.add((topic, p))
+
+    async def aclose(self) -> None:
+        if self in self._broker._readers:
+            self._broker._readers.remove(self)
+
+
+class _MemoryGroupConsumer(GroupConsumer):
+    def __init__(self, group: _Group, member: _Member) -> None:
+        self._group = group
+        self._member = member
+        self._closed = False
+
+    def ack(self, record: InboundRecord) -> None:
+        self._member.tracker.ack((record.topic, record.partition), record.offset)
+        self._group.commit(self._member)
+        self._group.pump()
+
+    async def stop_fetching(self) -> None:
+        self._member.fetching = False
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._group.leave(self._member)
+
+
+class MemoryTransport(Transport):
+    """A transport backed by a shared ``MemoryBroker`` instead of a cluster."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        self.broker = broker
+        self.max_message_bytes = broker.max_message_bytes
+        self._bridge: LoopBridge | None = None
+        self._closeables: list[ReplyConsumer | GroupConsumer] = []
+        self._closed = False
+
+    async def start(self) -> None:
+        if self._closed:
+            raise LifecycleError("transport is closed")
+        self._bridge = LoopBridge()
+
+    def _require_bridge(self) -> LoopBridge:
+        if self._bridge is None or self._closed:
+            raise LifecycleError(
+                "transport is closed" if self._closed else "transport is not started"
+            )
+        return self._bridge
+
+    def produce(self, record: OutboundRecord, on_delivery: DeliveryCallback) -> None:
+        bridge = self._require_bridge()
+        size = len(record.value) + (len(record.key) if record.key else 0)
+        if size > self.max_message_bytes:
+            raise PayloadTooLarge(
+                f"message for {record.topic!r} is {size} bytes; "
+                f"the limit is {self.max_message_bytes}",
+                size=size,
+                limit=self.max_message_bytes,
+            )
+        try:
+            self.broker.append(record)
+        except TopicNotFound as exc:
+            bridge.call_soon(on_delivery, exc, record)
+        else:
+            bridge.call_soon(on_delivery, None, record)
+
+    async def flush(self, timeout: float) -> None:
+        self._require_bridge()
+
+    async def ensure_topics(self, topics: Sequence[str], *, partitions: int = 3) -> None:
+        for topic in topics:
+            self.broker.create_topic(topic, partitions)
+
+    async def partition_count(self, topic: str) -> int:
+        return len(self.broker._partitions(topic))
+
+    async def reply_consumer(self, on_batch: RecordBatchHandler) -> ReplyConsumer:
+        consumer = _MemoryReplyConsumer(self.broker, self._require_bridge(), on_batch)
+        self._closeables.append(consumer)
+        return consumer
+
+    async def group_consumer(
+        self,
+        topics: Sequence[str],
+        *,
+        group_id: str,
+        on_batch: RecordBatchHandler,
+        max_in_flight: int,
+    ) -> GroupConsumer:
+        for topic in topics:
+            self.broker._partitions(topic)
+        member = _Member(tuple(topics), self._require_bridge(), on_batch, max_in_flight)
+        group = self.broker._group(group_id)
+        group.join(member)
+        consumer = _MemoryGroupConsumer(group, member)
+        self._closeables.append(consumer)
+        return consumer
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        for closeable in reversed(self._closeables):
+            await closeable.aclose()
+        self._closed = True
