@@ -34,6 +34,7 @@ from ._exceptions import (
     RemoteError,
     RequestTimeout,
     ResponseValidationError,
+    TopicNotFound,
     TransportError,
 )
 from ._headers import PRIORITIES, RequestRouting, build_headers
@@ -385,7 +386,7 @@ class RpcClient:
         except (RequestTimeout, PublishError, TimeoutError, TransportError) as exc:
             if circuit is not None:
                 circuit.on_failure()
-            if isinstance(exc, RequestTimeout | PublishError):
+            if isinstance(exc, RequestTimeout | PublishError | TopicNotFound):
                 raise
             if isinstance(exc, TimeoutError):
                 self.stats.timeouts += 1

@@ -1,0 +1,52 @@
+"""Real-broker tests: one embedded Tansu broker per session, fresh topics per test.
+
+The broker fixture ``kafkarpc_broker`` and ``unique_topic_base`` come from the
+package's own pytest plugin (``kafkarpc.testing._plugin``), the same one users get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from kafkarpc import RpcClient, RpcServer
+
+# Tansu holds a JoinGroup for about half the session timeout; 2 s keeps joins ~1 s.
+FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def fast_group() -> dict[str, int]:
+    return dict(FAST_GROUP)
+
+
+@pytest.fixture
+def make_server(kafkarpc_broker: str, unique_topic_base: str) -> Callable[..., RpcServer]:
+    """An RpcServer on the session broker with fast group settings and topic creation."""
+
+    def make(**overrides: Any) -> RpcServer:
+        options: dict[str, Any] = {
+            "service": "test-responder",
+            "group_id": f"group-{unique_topic_base}",
+            "create_topics": True,
+            "config": dict(FAST_GROUP),
+        }
+        options.update(overrides)
+        return RpcServer(kafkarpc_broker, **options)
+
+    return make
+
+
+@pytest.fixture
+async def client(kafkarpc_broker: str) -> AsyncIterator[RpcClient]:
+    async with RpcClient(kafkarpc_broker, service="test-client", create_topics=True) as rpc:
+        yield rpc

@@ -1,0 +1,182 @@
+"""Things go wrong: poison pills, a responder killed mid-request, shutdown under load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from kafkarpc import DlqHeader, RpcClient, RpcServer, TopicTrio, ensure_topics
+
+pytestmark = pytest.mark.anyio
+
+RESPONDER = Path(__file__).with_name("responder_process.py")
+
+
+def _dlq_records(bootstrap: str, topic: str, want: int) -> list[tuple[bytes, dict[str, str]]]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "dlq-inspector"})
+    found: list[tuple[bytes, dict[str, str]]] = []
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+        for _ in range(300):
+            message = consumer.poll(0.1)
+            if message is not None and not message.error():
+                headers = {k: (v or b"").decode() for k, v in message.headers() or []}
+                found.append((message.value(), headers))
+                if len(found) >= want:
+                    break
+    finally:
+        consumer.close()
+    return found
+
+
+async def test_poison_pills_go_to_the_dlq_and_serving_continues(
+    kafkarpc_broker: str,
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    unique_topic_base: str,
+) -> None:
+    trio = TopicTrio.from_base(unique_topic_base)
+    server = make_server()
+
+    @server.responder(trio)
+    async def echo(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    poison = [
+        b"\x00\x01 not json",
+        b'{"event_id": "1", "event_type": "X_REQUESTED"',  # truncated
+        json.dumps({"event_type": "X_REQUESTED", "payload": []}).encode(),  # wrong types
+    ]
+    async with server:
+        producer = Producer({"bootstrap.servers": kafkarpc_broker})
+        for n, pill in enumerate(poison):
+            producer.produce(trio.requested, value=pill, key=f"pill-{n}".encode())
+        producer.flush(10)
+        # The consumer kept going: fresh requests are answered.
+        for n in range(3):
+            assert await client.request(trio, {"n": n}) == {"n": n}
+        records = await anyio.to_thread.run_sync(
+            _dlq_records, kafkarpc_broker, f"{trio.requested}.dlq", len(poison)
+        )
+    assert sorted(value for value, _ in records) == sorted(poison)
+    for _, headers in records:
+        assert headers[DlqHeader.ORIGINAL_TOPIC] == trio.requested
+        assert int(headers[DlqHeader.ORIGINAL_PARTITION]) in range(3)
+        assert int(headers[DlqHeader.ORIGINAL_OFFSET]) >= 0
+        assert headers[DlqHeader.EXCEPTION_FQCN] == "kafkarpc._exceptions.EnvelopeError"
+        assert headers[DlqHeader.EXCEPTION_MESSAGE]
+        assert headers[DlqHeader.REASON] == "poison"
+    assert server.stats.dead_lettered == len(poison)
+
+
+async def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
+    assert process.stdout is not None
+    stdout = process.stdout
+
+    def read_until() -> None:
+        for line in stdout:
+            if line.strip() == expected:
+                return
+        raise AssertionError(f"responder exited before printing {expected!r}")
+
+    with anyio.fail_after(30):
+        await anyio.to_thread.run_sync(read_until, abandon_on_cancel=True)
+
+
+async def test_request_of_a_killed_responder_is_redelivered_and_answered(
+    kafkarpc_broker: str,
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    unique_topic_base: str,
+) -> None:
+    trio = TopicTrio.from_base(unique_topic_base)
+    await ensure_topics(kafkarpc_broker, [trio])
+    group = f"group-{unique_topic_base}"
+    doomed = subprocess.Popen(
+        [sys.executable, str(RESPONDER), kafkarpc_broker, unique_topic_base, group],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        await _wait_for_line(doomed, "ready")
+        reply: dict[str, object] = {}
+
+        async def call() -> None:
+            reply.update(await client.request(trio, {"n": 7, "hang": True}, timeout=30))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await _wait_for_line(doomed, "handling 7")
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(10)
+            # The survivor joins the same group and gets the uncommitted request.
+            survivor = make_server(service="survivor", group_id=group)
+
+            @survivor.responder(trio)
+            async def work(payload: dict[str, object]) -> dict[str, object]:
+                return {"by": "survivor", "n": payload["n"]}
+
+            async with survivor:
+                with anyio.fail_after(30):
+                    while not reply:
+                        await anyio.sleep(0.05)
+        assert reply == {"by": "survivor", "n": 7}
+        assert client.pending_count == 0
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+            doomed.wait()
+
+
+async def test_graceful_shutdown_drains_in_flight_requests_and_commits(
+    make_server: Callable[..., RpcServer], client: RpcClient, unique_topic_base: str
+) -> None:
+    started = anyio.Event()
+    executions: list[int] = []
+    server = make_server()
+
+    @server.responder(unique_topic_base)
+    async def slow(payload: dict[str, int]) -> dict[str, int]:
+        executions.append(payload["n"])
+        if len(executions) == 5:
+            started.set()
+        await anyio.sleep(0.5)
+        return payload
+
+    replies: list[dict[str, int]] = []
+
+    async def call(n: int) -> None:
+        replies.append(await client.request(unique_topic_base, {"n": n}, timeout=20))
+
+    async with anyio.create_task_group() as tg:
+        await server.__aenter__()
+        for n in range(5):
+            tg.start_soon(call, n)
+        with anyio.fail_after(20):
+            await started.wait()
+        await server.aclose()  # while all five are sleeping in the handler
+        assert server.in_flight == 0
+    assert sorted(r["n"] for r in replies) == list(range(5))
+
+    # Offsets were committed: the group's next member does not run them again.
+    again = make_server()
+    rerun: list[int] = []
+
+    @again.responder(unique_topic_base)
+    async def count(payload: dict[str, int]) -> dict[str, int]:
+        rerun.append(payload["n"])
+        return payload
+
+    async with again:
+        assert await client.request(unique_topic_base, {"n": 99}) == {"n": 99}
+    assert rerun == [99]
