@@ -9,6 +9,7 @@ from ._circuit import CircuitBreaker, CircuitState
 from ._client import RpcClient
 from ._context import RequestContext
 from ._dlq import DlqHeader, DlqReason
+from ._dlq_tools import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
 from ._envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from ._exceptions import (
     BrokerUnavailable,
@@ -45,7 +46,6 @@ from ._transport._memory import MemoryBroker, MemoryTransport
 __version__ = "0.1.0"
 
 __all__ = [
-    "UNSET",
     "BrokerUnavailable",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -53,6 +53,7 @@ __all__ = [
     "ClientClosed",
     "ClientStats",
     "ConfigurationError",
+    "DeadLetter",
     "DlqHeader",
     "DlqReason",
     "Envelope",
@@ -72,6 +73,7 @@ __all__ = [
     "PayloadTooLarge",
     "PublishError",
     "RemoteError",
+    "ReplayResult",
     "RequestContext",
     "RequestError",
     "RequestTimeout",
@@ -86,9 +88,12 @@ __all__ = [
     "TopicTrio",
     "Transport",
     "TransportError",
+    "UNSET",
     "decode_envelope",
     "encode_envelope",
     "ensure_topics",
+    "inspect_dlq",
+    "replay_dlq",
     "responder",
     "trio_topics",
 ]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -89,9 +90,28 @@ def _import_module(module_name: str) -> Any:
     except ModuleNotFoundError as exc:
         # Only a missing MODULE (or a parent package) is a usage error; a missing
         # dependency imported by MODULE is a bug in it and keeps its traceback.
-        if exc.name is None or not module_name.startswith(exc.name):
+        missing = exc.name or ""
+        if module_name != missing and not module_name.startswith(f"{missing}."):
             raise
         raise CliError(f"could not import module {module_name!r}: {exc}") from exc
+
+
+def _call_factory(app: str, factory: Callable[..., Any]) -> Any:
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise CliError(
+            f"{app} is a callable that needs arguments; expected a factory taking none"
+        ) from None
+    except ValueError:  # no signature to inspect (some builtins): just try it
+        pass
+    server = factory()
+    if inspect.iscoroutine(server):
+        server.close()  # never awaited: close it so Python does not warn about it
+        raise CliError(
+            f"{app} is an async factory; make it a plain function returning the RpcServer"
+        )
+    return server
 
 
 def load_server(app: str) -> RpcServer:
@@ -106,9 +126,11 @@ def load_server(app: str) -> RpcServer:
         except AttributeError:
             raise CliError(f"module {module_name!r} has no attribute {attr_path!r}") from None
     if callable(target) and not isinstance(target, RpcServer):
-        target = target()  # a factory: build the server only now, with the env in place
+        target = _call_factory(app, target)
     if not isinstance(target, RpcServer):
-        raise CliError(f"{app} is a {type(target).__name__}, not an RpcServer (or a factory of one)")
+        raise CliError(
+            f"{app} is a {type(target).__name__}, not an RpcServer (or a factory of one)"
+        )
     return target
 
 
@@ -166,6 +188,9 @@ def _register_call(commands: Subcommands) -> None:
     )
     for role in ("requested", "completed", "failed"):
         parser.add_argument(f"--{role}", metavar="TOPIC", help=f"explicit {role} topic")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log the client's activity to stderr"
+    )
     parser.set_defaults(handler=_cmd_call)
 
 
@@ -220,6 +245,9 @@ async def _request_once(
 
 
 def _cmd_call(args: argparse.Namespace) -> int:
+    # Quiet by default: while a broker is unreachable librdkafka logs every reconnect,
+    # and the one-line error below already says what failed.
+    _configure_logging("debug" if args.verbose else "critical")
     if not args.bootstrap:
         raise CliError(f"give --bootstrap HOST:PORT or set ${BOOTSTRAP_ENV}")
     if not args.timeout > 0:
@@ -258,49 +286,35 @@ def _register_dev_broker(commands: Subcommands) -> None:
     parser.set_defaults(handler=_cmd_dev_broker)
 
 
-async def _wait_for_exit(broker: EmbeddedBroker) -> int:
+async def _until_signal_or_exit(broker: EmbeddedBroker, signals: AsyncIterator[int]) -> int:
     """Block until SIGINT/SIGTERM (exit 0) or until the broker dies by itself (exit 1)."""
+    outcome = EXIT_OK
     async with anyio.create_task_group() as tasks:
-        outcome = EXIT_OK
 
         async def watch_broker() -> None:
             nonlocal outcome
-            returncode = await anyio.to_thread.run_sync(
-                broker.process.wait, abandon_on_cancel=True
-            )
-            print(f"broker exited with code {returncode}", file=sys.stderr)
+            code = await anyio.to_thread.run_sync(broker.process.wait, abandon_on_cancel=True)
+            print(f"kafkarpc dev-broker: the broker exited with code {code}", file=sys.stderr)
             outcome = EXIT_FAILURE
             tasks.cancel_scope.cancel()
 
         tasks.start_soon(watch_broker)
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                break
+        async for _ in signals:
+            break
         tasks.cancel_scope.cancel()
     return outcome
 
 
 async def _run_dev_broker(port: int | None) -> int:
-    # Listen for signals before the broker exists, so a signal that arrives while it
-    # starts is not lost (the default action would kill us and orphan the broker).
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as early:
+    # Listen for signals before the broker exists: a signal that arrives while it starts
+    # is queued instead of killing us by default and orphaning the broker.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         broker = await anyio.to_thread.run_sync(start_broker, port)
         try:
             print(f"bootstrap: {broker.bootstrap}", flush=True)
-            interrupted = await _pending_signal(early)
-            if interrupted:
-                return EXIT_OK
-            return await _wait_for_exit(broker)
+            return await _until_signal_or_exit(broker, signals)
         finally:
             await anyio.to_thread.run_sync(broker.stop)
-
-
-async def _pending_signal(signals: Any) -> bool:
-    """True when a signal was already queued on ``signals`` (checked without waiting)."""
-    with anyio.move_on_after(0):
-        async for _ in signals:
-            return True
-    return False
 
 
 def _cmd_dev_broker(args: argparse.Namespace) -> int:
@@ -347,10 +361,6 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _REGISTRARS:
         register(commands)
     return parser
-
-
-def _fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
-    parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

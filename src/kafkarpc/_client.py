@@ -15,6 +15,7 @@ import pydantic
 from pydantic import BaseModel
 
 from ._circuit import CircuitBreaker, CircuitState, CircuitTracker
+from ._dlq import DlqReason, dead_letter_record
 from ._envelope import (
     ErrorPayload,
     decode_envelope,
@@ -43,7 +44,7 @@ from ._retry import NO_RETRY, RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
 from ._stats import ClientStats
-from ._topics import TopicTrio, dlq_topic, event_type_for_topic, validate_topic_name
+from ._topics import TopicTrio, event_type_for_topic, validate_topic_name
 from ._transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
 from ._transport._kafka import KafkaTransport
 
@@ -87,6 +88,28 @@ def _check_timeout(timeout: float) -> float:
     if not timeout > 0 or timeout == float("inf"):
         raise ConfigurationError(f"timeout must be a finite number > 0, got {timeout!r}")
     return float(timeout)
+
+
+def _as_call_error(
+    exc: BaseException, trio: TopicTrio, correlation_id: str, elapsed: float
+) -> BaseException:
+    """The error a caller sees for a failure while setting up or sending a call."""
+    if isinstance(exc, RequestTimeout | PublishError | TopicNotFound):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return RequestTimeout(
+            f"no reply from {trio.requested} in time (the deadline passed while "
+            "positioning the reply reader)",
+            correlation_id=correlation_id,
+            topic=trio.requested,
+            elapsed=elapsed,
+        )
+    return PublishError(
+        f"could not publish to {trio.requested}: {exc}",
+        correlation_id=correlation_id,
+        topic=trio.requested,
+        elapsed=elapsed,
+    )
 
 
 def _header_correlation_id(record: InboundRecord) -> str | None:
@@ -383,26 +406,17 @@ class RpcClient:
                 # A non-retryable error (bad input) proves the dependency is alive.
                 (circuit.on_failure if exc.retryable else circuit.on_success)()
             raise
-        except (RequestTimeout, PublishError, TimeoutError, TransportError) as exc:
-            if circuit is not None:
-                circuit.on_failure()
-            if isinstance(exc, RequestTimeout | PublishError | TopicNotFound):
-                raise
-            if isinstance(exc, TimeoutError):
+        except (TimeoutError, PublishError, TransportError) as exc:
+            failure = _as_call_error(exc, trio, correlation_id, elapsed())
+            if isinstance(failure, RequestTimeout):
                 self.stats.timeouts += 1
-                raise RequestTimeout(
-                    f"no reply from {trio.requested} within {budget:.3f}s (setting up the route)",
-                    correlation_id=correlation_id,
-                    topic=trio.requested,
-                    elapsed=elapsed(),
-                ) from exc
-            self.stats.publish_errors += 1
-            raise PublishError(
-                f"could not publish to {trio.requested}: {exc}",
-                correlation_id=correlation_id,
-                topic=trio.requested,
-                elapsed=elapsed(),
-            ) from exc
+            else:
+                self.stats.publish_errors += 1
+            if circuit is not None and not isinstance(failure, TopicNotFound):
+                circuit.on_failure()
+            if failure is exc:
+                raise
+            raise failure from exc
         except BaseException:
             if circuit is not None:
                 circuit.on_abandoned()  # cancelled or closed: says nothing about the dependency
@@ -442,7 +456,6 @@ class RpcClient:
             with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
                 await self._slots.acquire()
         except TimeoutError:
-            self.stats.timeouts += 1
             raise RequestTimeout(
                 f"no free slot for {trio.requested}: {self._max_in_flight} calls in flight "
                 "for the whole deadline",
@@ -453,7 +466,12 @@ class RpcClient:
         call = self._pending.add(correlation_id)
         try:
             attempt = 0
-            async for try_ in policy.retrying(policy.should_retry_call):
+            attempt_budget = policy.attempt_budget(deadline - anyio.current_time())
+            last_record: OutboundRecord | None = None
+            retrying = policy.retrying(
+                policy.should_retry_call, stop_after=max(deadline - anyio.current_time(), 0)
+            )
+            async for try_ in retrying:
                 with try_:
                     if attempt:
                         self.stats.retries += 1
@@ -471,15 +489,18 @@ class RpcClient:
                         max_retries=policy.max_attempts - 1,
                     )
                     attempt += 1
+                    last_record = record
                     try:
                         self._transport.produce(record, call.on_delivery)
                     except (TransportError, LifecycleError) as exc:
                         call.fail(exc)
-                    await self._wait(call, trio, deadline, elapsed)
+                    attempt_deadline = min(deadline, anyio.current_time() + attempt_budget)
+                    await self._wait(call, trio, attempt_deadline, elapsed)
             assert call.reply is not None
             return call.reply
         except PublishError as exc:
-            await self._dead_letter_request(trio, body, correlation_id, idempotency_key, exc)
+            if last_record is not None:
+                await self._dead_letter_request(last_record, exc)
             raise
         finally:
             self._pending.discard(call)
@@ -493,7 +514,6 @@ class RpcClient:
         if call.reply is not None:
             return
         if call.error is None:
-            self.stats.timeouts += 1
             raise RequestTimeout(
                 f"no reply on {trio.completed} or {trio.failed} within the deadline "
                 f"(waited {elapsed():.3f}s)",
@@ -506,7 +526,6 @@ class RpcClient:
             call.error.topic = trio.requested
             call.error.elapsed = elapsed()
             raise call.error
-        self.stats.publish_errors += 1
         raise PublishError(
             f"the broker did not accept the request for {trio.requested}: {call.error}",
             correlation_id=call.correlation_id,
@@ -586,43 +605,23 @@ class RpcClient:
             elapsed=elapsed,
         )
 
-    async def _dead_letter_request(
-        self,
-        trio: TopicTrio,
-        body: dict[str, Any],
-        correlation_id: str,
-        idempotency_key: str,
-        error: BaseException,
-    ) -> None:
+    async def _dead_letter_request(self, record: OutboundRecord, error: BaseException) -> None:
         """After the last publish attempt, park the request in ``{requested}.dlq``."""
-        envelope = make_envelope(
-            event_type=trio.event_type("requested"),
-            correlation_id=correlation_id,
-            service=self.service,
-            payload=body,
-            version=self._version,
+        never_stored = InboundRecord(
+            topic=record.topic,
+            partition=-1,
+            offset=-1,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
         )
-        extra = {
-            "dlq_original_topic": trio.requested,
-            "dlq_error_type": type(error).__name__,
-            "dlq_error_message": str(error)[:1000],
-            "dlq_reason": "publish_failed",
-            "idempotency_key": idempotency_key,
-        }
-        record = OutboundRecord(
-            topic=dlq_topic(trio.requested),
-            value=encode_envelope(envelope),
-            key=correlation_id.encode(),
-            headers=build_headers(envelope, extra=extra),
-        )
+        dead = dead_letter_record(never_stored, error, reason=DlqReason.PUBLISH_FAILED)
         try:
             with anyio.fail_after(5):
-                await self._transport.send(record)
+                await self._transport.send(dead)
             self.stats.dead_lettered += 1
         except (KafkaRpcError, TimeoutError) as exc:
-            logger.error(
-                "could not dead-letter request %s for %s: %s", correlation_id, trio.requested, exc
-            )
+            logger.error("could not dead-letter a request for %s: %s", record.topic, exc)
 
     async def publish(
         self,

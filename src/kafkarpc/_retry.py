@@ -20,8 +20,10 @@ class RetryPolicy:
     Client side, ``PublishError`` (the broker did not take the request) is
     retried; ``retry_timeouts=True`` also re-sends calls that got no reply, with
     the same correlation id and idempotency key, so a slow responder answers
-    once; ``retry_remote=True`` retries remote errors marked ``retryable``.
-    Every retry stays inside the call's deadline.
+    once (``attempt_timeout`` bounds each attempt's wait; by default the call's
+    timeout is split evenly across ``max_attempts``); ``retry_remote=True``
+    retries remote errors marked ``retryable``. Every retry stays inside the
+    call's deadline, and a late reply to an earlier attempt still completes the call.
 
     Responder side the same object retries a handler that raised one of
     ``handler_exceptions``.
@@ -33,6 +35,7 @@ class RetryPolicy:
     multiplier: float = 2.0
     jitter: float = 0.05
     retry_timeouts: bool = False
+    attempt_timeout: float | None = None
     retry_remote: bool = False
     handler_exceptions: tuple[type[BaseException], ...] = (Exception,)
 
@@ -41,6 +44,8 @@ class RetryPolicy:
             raise ConfigurationError(f"max_attempts must be >= 1, got {self.max_attempts}")
         if self.initial_delay < 0 or self.max_delay < 0 or self.jitter < 0:
             raise ConfigurationError("retry delays and jitter must be >= 0")
+        if self.attempt_timeout is not None and not self.attempt_timeout > 0:
+            raise ConfigurationError(f"attempt_timeout must be > 0, got {self.attempt_timeout}")
         if self.multiplier < 1:
             raise ConfigurationError(f"multiplier must be >= 1, got {self.multiplier}")
 
@@ -48,6 +53,14 @@ class RetryPolicy:
         return tenacity.wait_exponential(
             multiplier=self.initial_delay, exp_base=self.multiplier, max=self.max_delay
         ) + tenacity.wait_random(0, self.jitter)
+
+    def attempt_budget(self, total: float) -> float:
+        """How long one attempt waits for its reply, within a call of ``total`` seconds."""
+        if not self.retry_timeouts:
+            return total
+        if self.attempt_timeout is not None:
+            return min(self.attempt_timeout, total)
+        return total / self.max_attempts
 
     def should_retry_call(self, exc: BaseException) -> bool:
         if isinstance(exc, PublishError):

@@ -54,13 +54,25 @@ class _State(enum.Enum):
 
 
 class _Outcome:
-    """What a request resolved to: the reply to send and whether to dead-letter it."""
+    """What a request resolved to: the reply, whether a repeat may reuse it, and
+    whether the request must also be dead-lettered."""
 
-    __slots__ = ("dead_letter", "ok", "payload")
+    __slots__ = ("cacheable", "dead_letter", "ok", "payload")
 
-    def __init__(self, ok: bool, payload: dict[str, Any], dead_letter: BaseException | None = None):
+    def __init__(
+        self,
+        ok: bool,
+        payload: dict[str, Any],
+        *,
+        cacheable: bool = False,
+        dead_letter: BaseException | None = None,
+    ) -> None:
         self.ok = ok
         self.payload = payload
+        # Successes and deliberate answers (validation, a handler's own RemoteError)
+        # are final; crashes and expired deadlines are not, so a retry or a DLQ
+        # replay of the same idempotency key executes again.
+        self.cacheable = cacheable
         self.dead_letter = dead_letter
 
 
@@ -415,11 +427,11 @@ class RpcServer:
         stored = await self._idempotency.get(scoped)
         if stored is not None:
             self.stats.deduplicated += 1
-            return _Outcome(stored.ok, stored.payload)
+            return _Outcome(stored.ok, stored.payload, cacheable=True)
         self._executing[scoped] = done = anyio.Event()
         try:
             outcome = await self._execute(handler, envelope, context)
-            if outcome.ok or not outcome.payload.get("retryable", False):
+            if outcome.cacheable:
                 await self._idempotency.put(scoped, StoredReply(outcome.ok, outcome.payload))
             return outcome
         finally:
@@ -441,6 +453,7 @@ class RpcServer:
                     error_type="ValidationError",
                     details={"errors": exc.errors},
                 ),
+                cacheable=True,
             )
         policy = self._policy(handler)
         attempts = policy.max_attempts if policy is not None else 1
@@ -473,6 +486,7 @@ class RpcServer:
                         retryable=exc.retryable,
                         details=exc.details,
                     ),
+                    cacheable=not exc.retryable,
                 )
             except TimeoutError as exc:
                 if context.remaining() is not None and (context.remaining() or 0) <= 0:
@@ -490,7 +504,7 @@ class RpcServer:
                 error = exc
             else:
                 self.stats.succeeded += 1
-                return _Outcome(True, payload)
+                return _Outcome(True, payload, cacheable=True)
             retryable = (
                 policy is not None
                 and isinstance(error, policy.handler_exceptions)
