@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._exceptions import CircuitOpenError, ConfigurationError
@@ -42,11 +43,18 @@ class CircuitBreaker:
 class CircuitTracker:
     """The live state of one operation's circuit (event-loop confined)."""
 
-    __slots__ = ("_config", "_failures", "_name", "_opened_at", "_probes", "state")
+    __slots__ = ("_config", "_failures", "_name", "_on_change", "_opened_at", "_probes", "state")
 
-    def __init__(self, config: CircuitBreaker, name: str) -> None:
+    def __init__(
+        self,
+        config: CircuitBreaker,
+        name: str,
+        *,
+        on_change: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._config = config
         self._name = name
+        self._on_change = on_change
         self.state = CircuitState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
@@ -56,6 +64,8 @@ class CircuitTracker:
         if state is not self.state:
             logger.warning("circuit %s: %s -> %s", self._name, self.state.value, state.value)
             self.state = state
+            if self._on_change is not None:
+                self._on_change(self._name, state.value)
 
     def before_call(self) -> None:
         """Raise CircuitOpenError, or admit the call (as a probe when half-open)."""

@@ -7,11 +7,14 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
 import anyio
 import pydantic
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Span, TracerProvider
 from pydantic import BaseModel
 
 from ._circuit import CircuitBreaker, CircuitState, CircuitTracker
@@ -44,6 +47,16 @@ from ._retry import NO_RETRY, RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
 from ._stats import ClientStats
+from ._telemetry import (
+    OUTCOME_CANCELLED,
+    OUTCOME_CIRCUIT_OPEN,
+    OUTCOME_OK,
+    OUTCOME_PUBLISH_ERROR,
+    OUTCOME_REMOTE_ERROR,
+    OUTCOME_TIMEOUT,
+    ClientTelemetry,
+    inject_trace_headers,
+)
 from ._topics import TopicTrio, event_type_for_topic, validate_topic_name
 from ._transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
 from ._transport._kafka import KafkaTransport
@@ -88,6 +101,35 @@ def _check_timeout(timeout: float) -> float:
     if not timeout > 0 or timeout == float("inf"):
         raise ConfigurationError(f"timeout must be a finite number > 0, got {timeout!r}")
     return float(timeout)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Call:
+    """One logical call, across all of its attempts."""
+
+    trio: TopicTrio
+    body: dict[str, Any]
+    correlation_id: str
+    idempotency_key: str
+    partition_key: str | None
+    priority: str | None
+    headers: Mapping[str, str | bytes] | None
+    policy: RetryPolicy
+    started: float
+    deadline: float
+    deadline_ms: int
+    span: Span | None = field(default=None)
+
+    @property
+    def key(self) -> bytes:
+        # The caller's partition key keeps e.g. one tenant's requests in order.
+        return (self.partition_key or self.correlation_id).encode()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return max(self.deadline - anyio.current_time(), 0.0)
 
 
 def _as_call_error(
@@ -149,6 +191,8 @@ class RpcClient:
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
         transport: Transport | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         if (bootstrap is None) == (transport is None):
             raise ConfigurationError(
@@ -179,7 +223,9 @@ class RpcClient:
         self._circuits: dict[TopicTrio, CircuitTracker] = {}
         self._trios: dict[str, TopicTrio] = {}
         self._state = _State.NEW
-        self.stats = ClientStats()
+        self._telemetry = ClientTelemetry(
+            tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -222,6 +268,11 @@ class RpcClient:
             if self._state is _State.NEW:
                 raise LifecycleError("client is not started; use 'async with RpcClient(...)'")
             raise ClientClosed("the client is closed")
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of this client's calls (also exported as OpenTelemetry metrics)."""
+        return self._telemetry.stats
 
     @property
     def pending_count(self) -> int:
@@ -269,7 +320,9 @@ class RpcClient:
             return None
         tracker = self._circuits.get(trio)
         if tracker is None:
-            tracker = self._circuits[trio] = CircuitTracker(self._breaker_config, trio.name)
+            tracker = self._circuits[trio] = CircuitTracker(
+                self._breaker_config, trio.name, on_change=self._telemetry.circuit_changed
+            )
         return tracker
 
     # ------------------------------------------------------------------ replies
@@ -282,7 +335,7 @@ class RpcClient:
                 try:
                     correlation_id = decode_envelope(record.value).correlation_id
                 except EnvelopeError:
-                    self.stats.undecodable_replies += 1
+                    self._telemetry.undecodable_reply()
                     logger.warning(
                         "dropped an undecodable reply on %s[%d]@%d",
                         record.topic,
@@ -292,7 +345,7 @@ class RpcClient:
                     continue
             call = self._pending.get(correlation_id)
             if call is None:
-                self.stats.late_replies += 1
+                self._telemetry.unknown_reply()
                 continue
             call.resolve(record)
 
@@ -351,7 +404,6 @@ class RpcClient:
         self._check_open()
         trio = self._trio(op)
         budget = self._timeout if timeout is UNSET else _check_timeout(timeout)
-        policy = self._retry if retry is UNSET else (retry or NO_RETRY)
         body = payload_to_dict(payload)
         if priority is not None and priority not in PRIORITIES:
             raise ConfigurationError(
@@ -366,64 +418,21 @@ class RpcClient:
                 )
         if partition_key is not None and not partition_key:
             raise ConfigurationError("partition_key must be a non-empty str or None")
-
-        started = time.monotonic()
-        deadline = anyio.current_time() + budget
-        deadline_ms = int((time.time() + budget) * 1000)
         correlation_id = str(uuid.uuid4())
-        circuit = self._circuit(trio)
-        self.stats.requests += 1
-        if circuit is not None:
-            try:
-                circuit.before_call()
-            except CircuitOpenError:
-                self.stats.circuit_rejections += 1
-                raise
-
-        def elapsed() -> float:
-            return time.monotonic() - started
-
-        try:
-            with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
-                await self._ensure_route(trio)
-            reply = await self._call_with_retries(
-                trio,
-                body,
-                policy=policy,
-                correlation_id=correlation_id,
-                idempotency_key=idempotency_key or correlation_id,
-                partition_key=partition_key,
-                priority=priority,
-                headers=headers,
-                deadline=deadline,
-                deadline_ms=deadline_ms,
-                elapsed=elapsed,
-            )
-            result = self._decode_reply(reply, trio, correlation_id, elapsed())
-        except RemoteError as exc:
-            self.stats.remote_errors += 1
-            if circuit is not None:
-                # A non-retryable error (bad input) proves the dependency is alive.
-                (circuit.on_failure if exc.retryable else circuit.on_success)()
-            raise
-        except (TimeoutError, PublishError, TransportError) as exc:
-            failure = _as_call_error(exc, trio, correlation_id, elapsed())
-            if isinstance(failure, RequestTimeout):
-                self.stats.timeouts += 1
-            else:
-                self.stats.publish_errors += 1
-            if circuit is not None and not isinstance(failure, TopicNotFound):
-                circuit.on_failure()
-            if failure is exc:
-                raise
-            raise failure from exc
-        except BaseException:
-            if circuit is not None:
-                circuit.on_abandoned()  # cancelled or closed: says nothing about the dependency
-            raise
-        if circuit is not None:
-            circuit.on_success()
-        self.stats.succeeded += 1
+        call = _Call(
+            trio=trio,
+            body=body,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key or correlation_id,
+            partition_key=partition_key,
+            priority=priority,
+            headers=headers,
+            policy=self._retry if retry is UNSET else (retry or NO_RETRY),
+            started=time.monotonic(),
+            deadline=anyio.current_time() + budget,
+            deadline_ms=int((time.time() + budget) * 1000),
+        )
+        result = await self._perform(call)
         if response_model is None:
             return result
         try:
@@ -433,148 +442,161 @@ class RpcClient:
                 f"reply from {trio.completed} does not fit {response_model.__name__}: {exc}",
                 correlation_id=correlation_id,
                 topic=trio.completed,
-                elapsed=elapsed(),
+                elapsed=call.elapsed(),
             ) from exc
 
-    async def _call_with_retries(
-        self,
-        trio: TopicTrio,
-        body: dict[str, Any],
-        *,
-        policy: RetryPolicy,
-        correlation_id: str,
-        idempotency_key: str,
-        partition_key: str | None,
-        priority: str | None,
-        headers: Mapping[str, str | bytes] | None,
-        deadline: float,
-        deadline_ms: int,
-        elapsed: Any,
-    ) -> InboundRecord:
+    async def _perform(self, call: _Call) -> dict[str, Any]:
+        """Run one logical call: circuit, route, attempts, decoding, and its accounting."""
+        telemetry = self._telemetry
+        operation = call.trio.requested
+        circuit = self._circuit(call.trio)
+        telemetry.request_started(operation)
+        outcome: str = OUTCOME_CANCELLED
+        error: BaseException | None = None
+        with telemetry.request_span(operation, call.correlation_id, call.key) as span:
+            call.span = span
+            try:
+                if circuit is not None:
+                    circuit.before_call()
+                with anyio.fail_after(call.remaining()):
+                    await self._ensure_route(call.trio)
+                reply = await self._attempts(call)
+                result = self._decode_reply(reply, call)
+                if circuit is not None:
+                    circuit.on_success()
+                outcome = OUTCOME_OK
+                return result
+            except CircuitOpenError as exc:
+                outcome, error = OUTCOME_CIRCUIT_OPEN, exc
+                raise
+            except RemoteError as exc:
+                outcome, error = OUTCOME_REMOTE_ERROR, exc
+                if circuit is not None:
+                    # A non-retryable answer (bad input) proves the dependency is alive.
+                    (circuit.on_failure if exc.retryable else circuit.on_success)()
+                raise
+            except (TimeoutError, PublishError, TransportError) as exc:
+                failure = _as_call_error(exc, call.trio, call.correlation_id, call.elapsed())
+                timed_out = isinstance(failure, RequestTimeout)
+                outcome = OUTCOME_TIMEOUT if timed_out else OUTCOME_PUBLISH_ERROR
+                error = failure
+                if circuit is not None and not isinstance(failure, TopicNotFound):
+                    circuit.on_failure()
+                if failure is exc:
+                    raise
+                raise failure from exc
+            except BaseException as exc:
+                error = exc
+                if circuit is not None:
+                    circuit.on_abandoned()  # cancelled or closed: says nothing of the dependency
+                raise
+            finally:
+                telemetry.request_finished(operation, outcome, call.started, span, error)
+
+    async def _attempts(self, call: _Call) -> InboundRecord:
+        """Send the request (again, per the retry policy) until a reply settles it."""
         assert self._slots is not None
         try:
-            with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+            with anyio.fail_after(call.remaining()):
                 await self._slots.acquire()
         except TimeoutError:
             raise RequestTimeout(
-                f"no free slot for {trio.requested}: {self._max_in_flight} calls in flight "
-                "for the whole deadline",
-                correlation_id=correlation_id,
-                topic=trio.requested,
-                elapsed=elapsed(),
+                f"no free slot for {call.trio.requested}: {self._max_in_flight} calls stayed "
+                "in flight for the whole deadline",
+                correlation_id=call.correlation_id,
+                topic=call.trio.requested,
+                elapsed=call.elapsed(),
             ) from None
-        call = self._pending.add(correlation_id)
+        pending = self._pending.add(call.correlation_id)
+        policy = call.policy
+        attempt_budget = policy.attempt_budget(call.remaining())
+        record: OutboundRecord | None = None
         try:
             attempt = 0
-            attempt_budget = policy.attempt_budget(deadline - anyio.current_time())
-            last_record: OutboundRecord | None = None
-            retrying = policy.retrying(
-                policy.should_retry_call, stop_after=max(deadline - anyio.current_time(), 0)
-            )
-            async for try_ in retrying:
+            async for try_ in policy.retrying(
+                policy.should_retry_call, stop_after=call.remaining()
+            ):
                 with try_:
                     if attempt:
-                        self.stats.retries += 1
-                        call.rearm()
-                    record = self._request_record(
-                        trio,
-                        body,
-                        correlation_id=correlation_id,
-                        idempotency_key=idempotency_key,
-                        partition_key=partition_key,
-                        priority=priority,
-                        headers=headers,
-                        deadline_ms=deadline_ms,
-                        attempt=attempt,
-                        max_retries=policy.max_attempts - 1,
-                    )
+                        self._telemetry.retried(call.trio.requested, call.span, attempt)
+                        pending.rearm()
+                    record = self._request_record(call, attempt)
                     attempt += 1
-                    last_record = record
                     try:
-                        self._transport.produce(record, call.on_delivery)
+                        self._transport.produce(record, pending.on_delivery)
                     except (TransportError, LifecycleError) as exc:
-                        call.fail(exc)
-                    attempt_deadline = min(deadline, anyio.current_time() + attempt_budget)
-                    await self._wait(call, trio, attempt_deadline, elapsed)
-            assert call.reply is not None
-            return call.reply
+                        pending.fail(exc)
+                    attempt_deadline = min(call.deadline, anyio.current_time() + attempt_budget)
+                    await self._wait(pending, call, attempt_deadline)
+            assert pending.reply is not None
+            return pending.reply
         except PublishError as exc:
-            if last_record is not None:
-                await self._dead_letter_request(last_record, exc)
+            if record is not None:
+                await self._dead_letter_request(record, exc)
             raise
         finally:
-            self._pending.discard(call)
+            self._pending.discard(pending)
             self._slots.release()
 
-    async def _wait(
-        self, call: PendingCall, trio: TopicTrio, deadline: float, elapsed: Any
-    ) -> None:
-        with anyio.move_on_after(max(deadline - anyio.current_time(), 0)):
-            await call.done.wait()
-        if call.reply is not None:
+    async def _wait(self, pending: PendingCall, call: _Call, until: float) -> None:
+        with anyio.move_on_after(max(until - anyio.current_time(), 0)):
+            await pending.done.wait()
+        if pending.reply is not None:
             return
-        if call.error is None:
+        trio = call.trio
+        if pending.error is None:
             raise RequestTimeout(
-                f"no reply on {trio.completed} or {trio.failed} within the deadline "
-                f"(waited {elapsed():.3f}s)",
+                f"no reply on {trio.completed} or {trio.failed} in time "
+                f"(waited {call.elapsed():.3f}s)",
                 correlation_id=call.correlation_id,
                 topic=trio.requested,
-                elapsed=elapsed(),
+                elapsed=call.elapsed(),
             )
-        if isinstance(call.error, ClientClosed):
-            call.error.correlation_id = call.correlation_id
-            call.error.topic = trio.requested
-            call.error.elapsed = elapsed()
-            raise call.error
+        if isinstance(pending.error, ClientClosed):
+            pending.error.correlation_id = call.correlation_id
+            pending.error.topic = trio.requested
+            pending.error.elapsed = call.elapsed()
+            raise pending.error
         raise PublishError(
-            f"the broker did not accept the request for {trio.requested}: {call.error}",
+            f"the broker did not accept the request for {trio.requested}: {pending.error}",
             correlation_id=call.correlation_id,
             topic=trio.requested,
-            elapsed=elapsed(),
-        ) from call.error
+            elapsed=call.elapsed(),
+        ) from pending.error
 
-    def _request_record(
-        self,
-        trio: TopicTrio,
-        body: dict[str, Any],
-        *,
-        correlation_id: str,
-        idempotency_key: str,
-        partition_key: str | None,
-        priority: str | None,
-        headers: Mapping[str, str | bytes] | None,
-        deadline_ms: int,
-        attempt: int,
-        max_retries: int,
-    ) -> OutboundRecord:
+    def _request_record(self, call: _Call, attempt: int) -> OutboundRecord:
+        trio = call.trio
         envelope = make_envelope(
             event_type=trio.event_type("requested"),
-            correlation_id=correlation_id,
+            correlation_id=call.correlation_id,
             service=self.service,
-            payload=body,
+            payload=call.body,
             version=self._version,
+        )
+        traceparent, tracestate = (
+            inject_trace_headers(call.span) if call.span is not None else (None, None)
         )
         routing = RequestRouting(
             reply_to=trio.completed,
             reply_partition=self._reply_partition,
-            deadline_ms=deadline_ms,
-            idempotency_key=idempotency_key,
+            deadline_ms=call.deadline_ms,
+            idempotency_key=call.idempotency_key,
             retry_count=attempt,
-            max_retries=max_retries,
-            partition_key=partition_key,
-            priority=priority,
+            max_retries=call.policy.max_attempts - 1,
+            partition_key=call.partition_key,
+            priority=call.priority,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
-        key = (partition_key or correlation_id).encode()
         return OutboundRecord(
             topic=trio.requested,
             value=encode_envelope(envelope),
-            key=key,
-            headers=build_headers(envelope, routing=routing, extra=headers),
+            key=call.key,
+            headers=build_headers(envelope, routing=routing, extra=call.headers),
         )
 
-    def _decode_reply(
-        self, record: InboundRecord, trio: TopicTrio, correlation_id: str, elapsed: float
-    ) -> dict[str, Any]:
+    def _decode_reply(self, record: InboundRecord, call: _Call) -> dict[str, Any]:
+        trio, correlation_id, elapsed = call.trio, call.correlation_id, call.elapsed()
         try:
             envelope = decode_envelope(record.value)
         except EnvelopeError as exc:
@@ -619,7 +641,7 @@ class RpcClient:
         try:
             with anyio.fail_after(5):
                 await self._transport.send(dead)
-            self.stats.dead_lettered += 1
+            self._telemetry.dead_lettered(dead.topic)
         except (KafkaRpcError, TimeoutError) as exc:
             logger.error("could not dead-letter a request for %s: %s", record.topic, exc)
 

@@ -14,6 +14,8 @@ from typing import Any, ParamSpec, Self, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Span, TracerProvider
 
 from ._context import RequestContext
 from ._dlq import DlqReason, dead_letter_record
@@ -32,6 +34,7 @@ from ._retry import RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
 from ._stats import ServerStats
+from ._telemetry import ServerTelemetry, inject_trace_headers
 from ._topics import TopicTrio, dlq_topic
 from ._transport import GroupConsumer, InboundRecord, OutboundRecord, Transport
 from ._transport._kafka import KafkaTransport
@@ -118,6 +121,8 @@ class RpcServer:
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
         transport: Transport | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         if (bootstrap is None) == (transport is None):
             raise ConfigurationError(
@@ -157,7 +162,9 @@ class RpcServer:
         self._executing: dict[str, anyio.Event] = {}
         self._limiter: anyio.CapacityLimiter | None = None
         self._slots: anyio.Semaphore | None = None
-        self.stats = ServerStats()
+        self._telemetry = ServerTelemetry(
+            self.group_id, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
 
     # ------------------------------------------------------------ registration
     def responder(
@@ -199,6 +206,11 @@ class RpcServer:
     @property
     def operations(self) -> list[TopicTrio]:
         return [handler.trio for handler in self._handlers.values()]
+
+    @property
+    def stats(self) -> ServerStats:
+        """Counters of this server's work (also exported as OpenTelemetry metrics)."""
+        return self._telemetry.stats
 
     @property
     def in_flight(self) -> int:
@@ -344,7 +356,7 @@ class RpcServer:
             async with self._slots:
                 if self._state is not _State.SERVING:
                     return  # shutting down: not acked, so the next owner gets it
-                self.stats.received += 1
+                self._telemetry.received()
                 acked = await self._process(record)
         except Exception:
             acked = False
@@ -389,16 +401,37 @@ class RpcServer:
             idempotency_key=routing.idempotency_key,
             retry_count=routing.retry_count or 0,
         )
-        outcome = await self._outcome(handler, envelope, context, routing)
-        delivered = await self._reply(handler.trio, envelope, routing, outcome)
-        if outcome.dead_letter is not None:
-            retries = handler_retry_attempts(self._policy(handler))
-            delivered = (
-                await self._dead_letter(
-                    record, outcome.dead_letter, DlqReason.HANDLER_EXHAUSTED, retry_count=retries
-                )
-                and delivered
-            )
+        operation = record.topic
+        telemetry = self._telemetry
+        started = time.monotonic()
+        telemetry.handling_started(operation)
+        error_code: str | None = None
+        with telemetry.process_span(
+            record.topic,
+            record.partition,
+            envelope.correlation_id,
+            envelope.event_id,
+            record.key,
+            headers,
+            context.retry_count,
+        ) as span:
+            try:
+                outcome = await self._outcome(handler, envelope, context, routing)
+                if not outcome.ok:
+                    error_code = str(outcome.payload.get("error_code", "ERROR"))
+                delivered = await self._reply(handler.trio, envelope, routing, outcome, span)
+                if outcome.dead_letter is not None:
+                    retries = handler_retry_attempts(self._policy(handler))
+                    parked = await self._dead_letter(
+                        record,
+                        outcome.dead_letter,
+                        DlqReason.HANDLER_EXHAUSTED,
+                        retry_count=retries,
+                    )
+                    delivered = parked and delivered
+            finally:
+                outcome_label = "ok" if error_code is None else error_code.lower()
+                telemetry.handling_finished(operation, outcome_label, started, span, error_code)
         return delivered
 
     def _policy(self, handler: Handler) -> RetryPolicy | None:
@@ -408,7 +441,7 @@ class RpcServer:
         self, handler: Handler, envelope: Envelope, context: RequestContext, routing: RequestRouting
     ) -> _Outcome:
         if routing.deadline_ms is not None and time.time() * 1000 > routing.deadline_ms:
-            self.stats.deadline_expired += 1
+            self._telemetry.deadline_expired(handler.trio.requested)
             return _Outcome(
                 False,
                 _failure(
@@ -426,7 +459,7 @@ class RpcServer:
             await running.wait()  # a duplicate of a request being executed right now
         stored = await self._idempotency.get(scoped)
         if stored is not None:
-            self.stats.deduplicated += 1
+            self._telemetry.deduplicated(handler.trio.requested)
             return _Outcome(stored.ok, stored.payload, cacheable=True)
         self._executing[scoped] = done = anyio.Event()
         try:
@@ -444,7 +477,7 @@ class RpcServer:
         try:
             argument = handler.parse(envelope.payload)
         except PayloadInvalid as exc:
-            self.stats.validation_errors += 1
+            self._telemetry.validation_error(handler.trio.requested)
             return _Outcome(
                 False,
                 _failure(
@@ -461,7 +494,7 @@ class RpcServer:
         for attempt in range(1, attempts + 1):
             remaining = context.remaining()
             if remaining is not None and remaining <= 0:
-                self.stats.deadline_expired += 1
+                self._telemetry.deadline_expired(handler.trio.requested)
                 return _Outcome(
                     False,
                     _failure(
@@ -490,7 +523,7 @@ class RpcServer:
                 )
             except TimeoutError as exc:
                 if context.remaining() is not None and (context.remaining() or 0) <= 0:
-                    self.stats.deadline_expired += 1
+                    self._telemetry.deadline_expired(handler.trio.requested)
                     return _Outcome(
                         False,
                         _failure(
@@ -503,7 +536,7 @@ class RpcServer:
             except (ResultInvalid, Exception) as exc:
                 error = exc
             else:
-                self.stats.succeeded += 1
+                self._telemetry.succeeded()
                 return _Outcome(True, payload, cacheable=True)
             retryable = (
                 policy is not None
@@ -512,7 +545,7 @@ class RpcServer:
             )
             if retryable and attempt < attempts:
                 assert policy is not None
-                self.stats.retries += 1
+                self._telemetry.retried(handler.trio.requested)
                 logger.info(
                     "handler %s failed (attempt %d/%d) for %s: %r; retrying",
                     handler.func.__name__,
@@ -523,7 +556,7 @@ class RpcServer:
                 )
                 await anyio.sleep(_backoff(policy, attempt))
                 continue
-            self.stats.handler_errors += 1
+            self._telemetry.handler_error(handler.trio.requested)
             logger.warning(
                 "handler %s failed for %s on %s: %r",
                 handler.func.__name__,
@@ -560,7 +593,12 @@ class RpcServer:
         return False
 
     async def _reply(
-        self, trio: TopicTrio, request: Envelope, routing: RequestRouting, outcome: _Outcome
+        self,
+        trio: TopicTrio,
+        request: Envelope,
+        routing: RequestRouting,
+        outcome: _Outcome,
+        span: Span,
     ) -> bool:
         role = "completed" if outcome.ok else "failed"
         envelope = make_envelope(
@@ -572,7 +610,12 @@ class RpcServer:
             version=request.version,
         )
         topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
-        passthrough = RequestRouting(traceparent=routing.traceparent, tracestate=routing.tracestate)
+        # The reply continues the trace from this responder's span.
+        traceparent, tracestate = inject_trace_headers(span)
+        passthrough = RequestRouting(
+            traceparent=traceparent or routing.traceparent,
+            tracestate=tracestate or routing.tracestate,
+        )
         record = OutboundRecord(
             topic=topic,
             value=encode_envelope(envelope),
@@ -594,7 +637,7 @@ class RpcServer:
             dead_letter_record(record, error, reason=reason, retry_count=retry_count)
         )
         if delivered:
-            self.stats.dead_lettered += 1
+            self._telemetry.dead_lettered(record.topic)
         return delivered
 
 

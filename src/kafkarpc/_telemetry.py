@@ -1,0 +1,283 @@
+"""Traces, metrics and counters: everything kafkarpc observes, recorded in one place.
+
+Only ``opentelemetry-api`` is used. Without an SDK configured the tracer and
+meter are no-ops, so instrumentation costs next to nothing. Attribute names
+follow the OpenTelemetry messaging semantic conventions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from ._stats import ClientStats, ServerStats
+
+__all__ = ["ClientTelemetry", "ServerTelemetry"]
+
+_INSTRUMENTATION = "kafkarpc"
+_VERSION = "0.1.0"
+_W3C = TraceContextTextMapPropagator()
+
+OUTCOME_OK = "ok"
+OUTCOME_REMOTE_ERROR = "remote_error"
+OUTCOME_TIMEOUT = "timeout"
+OUTCOME_CIRCUIT_OPEN = "circuit_open"
+OUTCOME_PUBLISH_ERROR = "publish_error"
+OUTCOME_CANCELLED = "cancelled"
+
+
+def _tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
+    return trace.get_tracer(_INSTRUMENTATION, _VERSION, tracer_provider=provider)
+
+
+def _meter(provider: metrics.MeterProvider | None) -> metrics.Meter:
+    return metrics.get_meter(_INSTRUMENTATION, _VERSION, meter_provider=provider)
+
+
+def _message_attributes(
+    topic: str, correlation_id: str, message_id: str, key: bytes | None
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.message.id": message_id,
+        "messaging.message.conversation_id": correlation_id,
+    }
+    if key is not None:
+        attributes["messaging.kafka.message.key"] = key.decode(errors="replace")
+    return attributes
+
+
+def inject_trace_headers(span: Span) -> tuple[str | None, str | None]:
+    """W3C ``traceparent``/``tracestate`` of ``span`` (None when not sampled/no SDK)."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+def extract_trace_context(headers: Mapping[str, str]) -> Context:
+    carrier: MutableMapping[str, str] = {
+        k: v for k, v in headers.items() if k in ("traceparent", "tracestate")
+    }
+    return _W3C.extract(carrier)
+
+
+class ClientTelemetry:
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.stats = ClientStats()
+        self._tracer = _tracer(tracer_provider)
+        meter = _meter(meter_provider)
+        self._duration = meter.create_histogram(
+            "kafkarpc.client.request.duration",
+            unit="s",
+            description="Time from sending a request to its outcome",
+        )
+        self._in_flight = meter.create_up_down_counter(
+            "kafkarpc.client.requests.in_flight", description="Requests awaiting a reply"
+        )
+        self._unknown_replies = meter.create_counter(
+            "kafkarpc.client.replies.unknown",
+            description="Replies with no pending call (late, duplicate or another client's)",
+        )
+        self._retries = meter.create_counter(
+            "kafkarpc.client.retries", description="Request attempts after the first"
+        )
+        self._dead_letters = meter.create_counter(
+            "kafkarpc.client.dlq.records",
+            description="Requests parked in a DLQ after publish failed",
+        )
+        self._circuit_changes = meter.create_counter(
+            "kafkarpc.client.circuit.transitions", description="Circuit breaker state changes"
+        )
+
+    @contextmanager
+    def request_span(self, topic: str, correlation_id: str, key: bytes) -> Iterator[Span]:
+        attributes = _message_attributes(topic, correlation_id, correlation_id, key)
+        attributes["messaging.operation.name"] = "send"
+        attributes["messaging.operation.type"] = "send"
+        with self._tracer.start_as_current_span(
+            f"send {topic}",
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            yield span
+
+    def request_started(self, operation: str) -> None:
+        self.stats.requests += 1
+        self._in_flight.add(1, {"kafkarpc.operation": operation})
+
+    def request_finished(
+        self,
+        operation: str,
+        outcome: str,
+        started: float,
+        span: Span | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        stats = self.stats
+        if outcome == OUTCOME_OK:
+            stats.succeeded += 1
+        elif outcome == OUTCOME_REMOTE_ERROR:
+            stats.remote_errors += 1
+        elif outcome == OUTCOME_TIMEOUT:
+            stats.timeouts += 1
+        elif outcome == OUTCOME_PUBLISH_ERROR:
+            stats.publish_errors += 1
+        elif outcome == OUTCOME_CIRCUIT_OPEN:
+            stats.circuit_rejections += 1
+        attributes = {"kafkarpc.operation": operation, "kafkarpc.outcome": outcome}
+        if outcome != OUTCOME_CIRCUIT_OPEN:
+            self._in_flight.add(-1, {"kafkarpc.operation": operation})
+        self._duration.record(time.monotonic() - started, attributes)
+        if span is not None and error is not None:
+            span.set_attribute(
+                "error.type", getattr(error, "error_code", None) or type(error).__qualname__
+            )
+            span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+
+    def retried(self, operation: str, span: Span | None, attempt: int) -> None:
+        self.stats.retries += 1
+        self._retries.add(1, {"kafkarpc.operation": operation})
+        if span is not None:
+            span.set_attribute("messaging.kafka.retry_count", attempt)
+
+    def unknown_reply(self) -> None:
+        self.stats.late_replies += 1
+        self._unknown_replies.add(1)
+
+    def undecodable_reply(self) -> None:
+        self.stats.undecodable_replies += 1
+        self._unknown_replies.add(1, {"kafkarpc.reason": "undecodable"})
+
+    def dead_lettered(self, topic: str) -> None:
+        self.stats.dead_lettered += 1
+        self._dead_letters.add(1, {"messaging.destination.name": topic})
+
+    def circuit_changed(self, operation: str, state: str) -> None:
+        self._circuit_changes.add(
+            1, {"kafkarpc.operation": operation, "kafkarpc.circuit.state": state}
+        )
+
+
+class ServerTelemetry:
+    def __init__(
+        self,
+        group_id: str,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.stats = ServerStats()
+        self._group_id = group_id
+        self._tracer = _tracer(tracer_provider)
+        meter = _meter(meter_provider)
+        self._duration = meter.create_histogram(
+            "kafkarpc.server.handling.duration",
+            unit="s",
+            description="Time from picking up a request to its reply being acknowledged",
+        )
+        self._in_flight = meter.create_up_down_counter(
+            "kafkarpc.server.requests.in_flight", description="Requests being handled"
+        )
+        self._events = meter.create_counter(
+            "kafkarpc.server.events",
+            description="Validation errors, expired deadlines, deduplicated requests, DLQ records",
+        )
+
+    @contextmanager
+    def process_span(
+        self,
+        topic: str,
+        partition: int,
+        correlation_id: str,
+        message_id: str,
+        key: bytes | None,
+        headers: Mapping[str, str],
+        retry_count: int,
+    ) -> Iterator[Span]:
+        attributes = _message_attributes(topic, correlation_id, message_id, key)
+        attributes.update(
+            {
+                "messaging.operation.name": "process",
+                "messaging.operation.type": "process",
+                "messaging.destination.partition.id": str(partition),
+                "messaging.consumer.group.name": self._group_id,
+                "messaging.kafka.retry_count": retry_count,
+            }
+        )
+        with self._tracer.start_as_current_span(
+            f"process {topic}",
+            context=extract_trace_context(headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            yield span
+
+    def received(self) -> None:
+        self.stats.received += 1
+
+    def handling_started(self, operation: str) -> None:
+        self._in_flight.add(1, {"kafkarpc.operation": operation})
+
+    def handling_finished(
+        self,
+        operation: str,
+        outcome: str,
+        started: float,
+        span: Span | None,
+        error_code: str | None,
+    ) -> None:
+        self._in_flight.add(-1, {"kafkarpc.operation": operation})
+        self._duration.record(
+            time.monotonic() - started,
+            {"kafkarpc.operation": operation, "kafkarpc.outcome": outcome},
+        )
+        if span is not None and error_code is not None:
+            span.set_attribute("error.type", error_code)
+            span.set_status(Status(StatusCode.ERROR, error_code))
+
+    def _event(self, name: str, operation: str) -> None:
+        self._events.add(1, {"kafkarpc.operation": operation, "kafkarpc.event": name})
+
+    def succeeded(self) -> None:
+        self.stats.succeeded += 1
+
+    def handler_error(self, operation: str) -> None:
+        self.stats.handler_errors += 1
+        self._event("handler_error", operation)
+
+    def validation_error(self, operation: str) -> None:
+        self.stats.validation_errors += 1
+        self._event("validation_error", operation)
+
+    def deadline_expired(self, operation: str) -> None:
+        self.stats.deadline_expired += 1
+        self._event("deadline_expired", operation)
+
+    def deduplicated(self, operation: str) -> None:
+        self.stats.deduplicated += 1
+        self._event("deduplicated", operation)
+
+    def retried(self, operation: str) -> None:
+        self.stats.retries += 1
+        self._event("retry", operation)
+
+    def dead_lettered(self, operation: str) -> None:
+        self.stats.dead_lettered += 1
+        self._event("dlq_record", operation)
