@@ -4,7 +4,10 @@
 ...     reply = await client.request("billing.charge", {"cents": 1200})
 """
 
+import logging
+
 from ._admin import ensure_topics, trio_topics
+from ._asyncapi import asyncapi_json, generate_asyncapi
 from ._circuit import CircuitBreaker, CircuitState
 from ._client import RpcClient
 from ._context import RequestContext
@@ -32,7 +35,12 @@ from ._exceptions import (
     TransportError,
 )
 from ._handlers import responder
-from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
+from ._idempotency import (
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    SqliteIdempotencyStore,
+    StoredReply,
+)
 from ._retry import RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET
@@ -44,6 +52,9 @@ from ._transport._kafka import KafkaTransport
 from ._transport._memory import MemoryBroker, MemoryTransport
 
 __version__ = "0.1.0"
+
+# A library must not print unless the application configured logging.
+logging.getLogger("kafkarpc").addHandler(logging.NullHandler())
 
 __all__ = [
     "BrokerUnavailable",
@@ -83,15 +94,18 @@ __all__ = [
     "RpcServer",
     "Security",
     "ServerStats",
+    "SqliteIdempotencyStore",
     "StoredReply",
     "TopicNotFound",
     "TopicTrio",
     "Transport",
     "TransportError",
     "UNSET",
+    "asyncapi_json",
     "decode_envelope",
     "encode_envelope",
     "ensure_topics",
+    "generate_asyncapi",
     "inspect_dlq",
     "replay_dlq",
     "responder",

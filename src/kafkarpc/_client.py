@@ -458,8 +458,10 @@ class RpcClient:
             try:
                 if circuit is not None:
                     circuit.before_call()
-                with anyio.fail_after(call.remaining()):
-                    await self._ensure_route(call.trio)
+                route = self._routes.get(call.trio)
+                if route is None or not route.is_set():
+                    with anyio.fail_after(call.remaining()):
+                        await self._ensure_route(call.trio)
                 reply = await self._attempts(call)
                 result = self._decode_reply(reply, call)
                 if circuit is not None:
@@ -497,21 +499,20 @@ class RpcClient:
         """Send the request (again, per the retry policy) until a reply settles it."""
         assert self._slots is not None
         try:
-            with anyio.fail_after(call.remaining()):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise RequestTimeout(
-                f"no free slot for {call.trio.requested}: {self._max_in_flight} calls stayed "
-                "in flight for the whole deadline",
-                correlation_id=call.correlation_id,
-                topic=call.trio.requested,
-                elapsed=call.elapsed(),
-            ) from None
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._wait_for_slot(call)
         pending = self._pending.add(call.correlation_id)
         policy = call.policy
-        attempt_budget = policy.attempt_budget(call.remaining())
         record: OutboundRecord | None = None
         try:
+            if policy.max_attempts == 1:
+                # The default: one attempt, so skip the retry machinery on the hot path.
+                record = self._request_record(call, 0)
+                await self._send_attempt(pending, call, record, call.deadline)
+                assert pending.reply is not None
+                return pending.reply
+            attempt_budget = policy.attempt_budget(call.remaining())
             attempt = 0
             async for try_ in policy.retrying(
                 policy.should_retry_call, stop_after=call.remaining()
@@ -522,12 +523,8 @@ class RpcClient:
                         pending.rearm()
                     record = self._request_record(call, attempt)
                     attempt += 1
-                    try:
-                        self._transport.produce(record, pending.on_delivery)
-                    except (TransportError, LifecycleError) as exc:
-                        pending.fail(exc)
                     attempt_deadline = min(call.deadline, anyio.current_time() + attempt_budget)
-                    await self._wait(pending, call, attempt_deadline)
+                    await self._send_attempt(pending, call, record, attempt_deadline)
             assert pending.reply is not None
             return pending.reply
         except PublishError as exc:
@@ -537,6 +534,30 @@ class RpcClient:
         finally:
             self._pending.discard(pending)
             self._slots.release()
+
+    async def _wait_for_slot(self, call: _Call) -> None:
+        """Backpressure: beyond max_in_flight, callers wait (within their deadline)."""
+        assert self._slots is not None
+        try:
+            with anyio.fail_after(call.remaining()):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"no free slot for {call.trio.requested}: {self._max_in_flight} calls stayed "
+                "in flight for the whole deadline",
+                correlation_id=call.correlation_id,
+                topic=call.trio.requested,
+                elapsed=call.elapsed(),
+            ) from None
+
+    async def _send_attempt(
+        self, pending: PendingCall, call: _Call, record: OutboundRecord, until: float
+    ) -> None:
+        try:
+            self._transport.produce(record, pending.on_delivery)
+        except (TransportError, LifecycleError) as exc:
+            pending.fail(exc)
+        await self._wait(pending, call, until)
 
     async def _wait(self, pending: PendingCall, call: _Call, until: float) -> None:
         with anyio.move_on_after(max(until - anyio.current_time(), 0)):

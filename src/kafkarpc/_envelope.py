@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -101,8 +102,8 @@ def payload_to_dict(payload: object) -> dict[str, Any]:
     """Turn a user payload (dict or pydantic model) into a JSON-ready dict, or raise clearly."""
     if isinstance(payload, BaseModel):
         dumped = payload.model_dump(mode="json", by_alias=True)
-    elif isinstance(payload, dict):
-        dumped = payload
+    elif isinstance(payload, Mapping):
+        dumped = dict(payload)
     else:
         raise PayloadNotSerializable(
             "payload must be a dict or a pydantic model (a JSON object), "

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import anyio
+
 from ._exceptions import ConfigurationError
 
-__all__ = ["IdempotencyStore", "InMemoryIdempotencyStore", "StoredReply"]
+__all__ = [
+    "IdempotencyStore",
+    "InMemoryIdempotencyStore",
+    "SqliteIdempotencyStore",
+    "StoredReply",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +68,56 @@ class InMemoryIdempotencyStore:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+class SqliteIdempotencyStore:
+    """A store shared by the responder processes of one host, in a SQLite file.
+
+    Lets a responder that takes over a dead one's partitions answer the requests
+    the dead one already answered instead of executing them again. Entries older
+    than ``ttl`` seconds are ignored and pruned. For several hosts, implement
+    ``IdempotencyStore`` over a shared database or cache.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, ttl: float = 600.0) -> None:
+        if ttl <= 0:
+            raise ConfigurationError("ttl must be > 0")
+        self._path = os.fspath(path)
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(self._path, check_same_thread=False, timeout=30)
+        with self._lock, self._connection:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute(
+                "CREATE TABLE IF NOT EXISTS replies ("
+                " key TEXT PRIMARY KEY, stored_at REAL NOT NULL, ok INTEGER NOT NULL,"
+                " payload TEXT NOT NULL)"
+            )
+
+    def _get(self, key: str) -> StoredReply | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT stored_at, ok, payload FROM replies WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None or time.time() - row[0] > self._ttl:
+            return None
+        return StoredReply(ok=bool(row[1]), payload=json.loads(row[2]))
+
+    def _put(self, key: str, reply: StoredReply) -> None:
+        now = time.time()
+        with self._lock, self._connection:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO replies (key, stored_at, ok, payload) VALUES (?, ?, ?, ?)",
+                (key, now, int(reply.ok), json.dumps(reply.payload)),
+            )
+            self._connection.execute("DELETE FROM replies WHERE stored_at < ?", (now - self._ttl,))
+
+    async def get(self, key: str) -> StoredReply | None:
+        return await anyio.to_thread.run_sync(self._get, key)
+
+    async def put(self, key: str, reply: StoredReply) -> None:
+        await anyio.to_thread.run_sync(self._put, key, reply)
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

@@ -14,6 +14,7 @@ _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 _VERSION = re.compile(r"^v[0-9]+(\.[0-9]+)*$")
 _ROLE_SUFFIX = re.compile(r"[.-](requested|completed|failed)$")
 _EVENT_TYPE_CHARS = re.compile(r"[^A-Za-z0-9]+")
+_UPPER_SNAKE_PREFIX = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 
 
 def validate_topic_name(name: str) -> str:
@@ -44,7 +45,15 @@ def dlq_topic(topic: str) -> str:
 def _event_prefix_from_stem(stem: str) -> str:
     """``agent.routing`` -> ``AGENT_ROUTING``; longer names keep their last two segments."""
     parts = [p for p in stem.split(".") if p]
-    return _EVENT_TYPE_CHARS.sub("_", "_".join(parts[-2:])).strip("_").upper()
+    return _upper_snake(_EVENT_TYPE_CHARS.sub("_", "_".join(parts[-2:])))
+
+
+def _upper_snake(name: str) -> str:
+    """An UPPER_SNAKE name (SPEC §2); one that would start with a digit gets ``OP_``."""
+    name = re.sub("_+", "_", name.strip("_")).upper()
+    if not name:
+        return "RPC"
+    return name if name[0].isalpha() else f"OP_{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,11 @@ class TopicTrio:
             raise InvalidTopicName("the requested, completed and failed topics must differ")
         if not self.event_prefix:
             object.__setattr__(self, "event_prefix", _derive_prefix(self.requested))
+        elif not _UPPER_SNAKE_PREFIX.match(self.event_prefix):
+            raise InvalidTopicName(
+                "event_prefix must be UPPER_SNAKE_CASE (e.g. CODE_ANALYSIS), "
+                f"got {self.event_prefix!r}"
+            )
 
     @classmethod
     def from_base(cls, base: str, *, version: str = "v1", event_prefix: str = "") -> TopicTrio:
@@ -116,7 +130,7 @@ def _derive_prefix(requested: str) -> str:
     if hyphen_role:
         # dev.x.intelligence.code-analysis-requested -> CODE_ANALYSIS (the seeds' convention)
         last = stem[: hyphen_role.start()].split(".")[-1]
-        return _EVENT_TYPE_CHARS.sub("_", last).strip("_").upper() or "RPC"
+        return _upper_snake(_EVENT_TYPE_CHARS.sub("_", last))
     stem = _ROLE_SUFFIX.sub("", stem)
     return _event_prefix_from_stem(stem) or "RPC"
 
@@ -126,5 +140,4 @@ def event_type_for_topic(topic: str) -> str:
     parts = topic.split(".")
     if len(parts) > 1 and _VERSION.match(parts[-1]):
         parts = parts[:-1]
-    name = _EVENT_TYPE_CHARS.sub("_", "_".join(parts[-3:])).strip("_").upper()
-    return name if name and name[0].isalpha() else f"EVENT_{name}".rstrip("_")
+    return _upper_snake(_EVENT_TYPE_CHARS.sub("_", "_".join(parts[-3:])))

@@ -16,7 +16,12 @@ from kafkarpc import RpcClient, RpcServer
 # Tansu holds a JoinGroup for about half the session timeout; 2 s keeps joins ~1 s.
 FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
 
-pytestmark = pytest.mark.broker
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration needs the broker; mark it so `-m "not broker"` works."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.broker)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """A responder run as its own process by the fault tests (so it can be SIGKILLed).
 
-Usage: python responder_process.py BOOTSTRAP BASE GROUP
-Prints ``ready`` once serving and ``handling <n>`` when a request starts; requests
-with ``{"hang": true}`` never finish, so the process dies with them in flight.
+Usage: python responder_process.py BOOTSTRAP BASE GROUP [IDEMPOTENCY_DB]
+Prints ``ready`` once serving and ``handling <n>`` when a request starts. Requests
+with ``{"hang": true}`` never finish; ``{"work": seconds}`` takes that long.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import sys
 
 import anyio
 
-from kafkarpc import RpcServer
+from kafkarpc import RpcServer, SqliteIdempotencyStore
 
 
-async def main(bootstrap: str, base: str, group: str) -> None:
+async def main(bootstrap: str, base: str, group: str, store_path: str = "") -> None:
     server = RpcServer(
         bootstrap,
         service="doomed-responder",
         group_id=group,
+        idempotency_store=SqliteIdempotencyStore(store_path) if store_path else None,
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     )
 
@@ -27,6 +28,7 @@ async def main(bootstrap: str, base: str, group: str) -> None:
         print(f"handling {payload['n']}", flush=True)
         if payload.get("hang"):
             await anyio.sleep_forever()
+        await anyio.sleep(float(payload.get("work", 0)))  # type: ignore[arg-type]
         return {"by": "doomed", "n": payload["n"]}
 
     async with server:
@@ -35,4 +37,4 @@ async def main(bootstrap: str, base: str, group: str) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:4])
+    anyio.run(main, *sys.argv[1:5])

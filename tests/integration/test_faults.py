@@ -14,7 +14,15 @@ import anyio
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from kafkarpc import DlqHeader, RpcClient, RpcServer, TopicTrio, ensure_topics
+from kafkarpc import (
+    DlqHeader,
+    KafkaRpcError,
+    RpcClient,
+    RpcServer,
+    SqliteIdempotencyStore,
+    TopicTrio,
+    ensure_topics,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +188,76 @@ async def test_graceful_shutdown_drains_in_flight_requests_and_commits(
     async with again:
         assert await client.request(unique_topic_base, {"n": 99}) == {"n": 99}
     assert rerun == [99]
+
+
+async def test_killing_a_responder_under_load_loses_nothing_and_repeats_nothing(
+    kafkarpc_broker: str,
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    unique_topic_base: str,
+    tmp_path: Path,
+) -> None:
+    trio = TopicTrio.from_base(unique_topic_base)
+    await ensure_topics(kafkarpc_broker, [trio])
+    group = f"group-{unique_topic_base}"
+    store_path = tmp_path / "answered.sqlite"
+    store = SqliteIdempotencyStore(store_path)
+    survivor_ran: list[int] = []
+    survivor = make_server(service="survivor", group_id=group, idempotency_store=store)
+
+    @survivor.responder(trio)
+    async def work(payload: dict[str, float]) -> dict[str, object]:
+        survivor_ran.append(int(payload["n"]))
+        await anyio.sleep(payload["work"])
+        return {"by": "survivor", "n": payload["n"]}
+
+    doomed = subprocess.Popen(
+        [
+            sys.executable,
+            str(RESPONDER),
+            kafkarpc_broker,
+            unique_topic_base,
+            group,
+            str(store_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    outcomes: dict[int, object] = {}
+
+    async def call(n: int) -> None:
+        try:
+            outcomes[n] = await client.request(trio, {"n": n, "work": 0.2}, timeout=40)
+        except KafkaRpcError as exc:  # a typed error is an acceptable end; a hang is not
+            outcomes[n] = exc
+
+    try:
+        async with survivor:
+            await _wait_for_line(doomed, "ready")
+            async with anyio.create_task_group() as tg:
+                for n in range(60):
+                    tg.start_soon(call, n)
+                with anyio.fail_after(30):
+                    while not any(
+                        isinstance(o, dict) and o.get("by") == "doomed" for o in outcomes.values()
+                    ):
+                        await anyio.sleep(0.01)
+                doomed.send_signal(signal.SIGKILL)  # with more of its requests in flight
+                doomed.wait(10)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+            doomed.wait()
+        store.close()
+
+    assert sorted(outcomes) == list(range(60)), "every call ended; none hung"
+    replies = {n: o for n, o in outcomes.items() if isinstance(o, dict)}
+    assert len(replies) == 60, f"typed errors instead of replies: {set(outcomes) - set(replies)}"
+    assert all(reply["n"] == n for n, reply in replies.items())
+    by_doomed = {n for n, reply in replies.items() if reply["by"] == "doomed"}
+    assert by_doomed, "the doomed responder answered some requests before it died"
+    # Requests the dead responder answered were redelivered (their offsets were not
+    # all committed) but the survivor answered them from the shared store.
+    assert not by_doomed & set(survivor_ran), "no answered request executed twice"
+    assert client.pending_count == 0

@@ -87,10 +87,9 @@ async def test_two_responders_share_the_load_and_answer_each_request_once(
 
         return server
 
-    async with build("a"), build("b"):
-        async with anyio.create_task_group() as tg:
-            for n in range(60):
-                tg.start_soon(client.request, unique_topic_base, {"n": n})
+    async with build("a"), build("b"), anyio.create_task_group() as tg:
+        for n in range(60):
+            tg.start_soon(client.request, unique_topic_base, {"n": n})
     every = sorted(handled["a"] + handled["b"])
     assert every == list(range(60)), "each request handled exactly once"
     assert handled["a"] and handled["b"], "both group members took a share"

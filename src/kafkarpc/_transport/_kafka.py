@@ -13,6 +13,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -41,8 +42,32 @@ __all__ = ["KafkaTransport"]
 logger = logging.getLogger("kafkarpc.transport")
 librdkafka_logger = logging.getLogger("kafkarpc.librdkafka")
 
+
+class _RepeatFilter(logging.Filter):
+    """librdkafka retries a lost connection every few milliseconds and logs each
+    attempt; let one line per distinct message through every ``window`` seconds."""
+
+    def __init__(self, window: float = 10.0) -> None:
+        super().__init__()
+        self._window = window
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = record.getMessage()
+        now = time.monotonic()
+        if now - self._last.get(key, -self._window) < self._window:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+librdkafka_logger.addFilter(_RepeatFilter())
+
 _POLL_S = 0.1
 _REPLY_POLL_S = 0.05
+_STALL_S = 0.1
 _BATCH_MAX = 500
 _METADATA_TIMEOUT_S = 10.0
 
@@ -271,8 +296,9 @@ class _KafkaReplyConsumer(ReplyConsumer):
     async def assign(self, topics: Sequence[str], *, partition: int | None = None) -> None:
         async with self._assign_lock:
             try:
+                # A deadline may cancel the wait; the lookup finishes on its own.
                 wanted = await anyio.to_thread.run_sync(
-                    self._end_offsets_blocking, list(topics), partition
+                    self._end_offsets_blocking, list(topics), partition, abandon_on_cancel=True
                 )
             except KafkaException as exc:
                 raise translate_exception(exc, topic=topics[0] if topics else None) from exc
@@ -312,6 +338,7 @@ class _KafkaGroupConsumer(GroupConsumer):
         self._max_in_flight = max_in_flight
         self._tracker = OffsetTracker()
         self._paused = False
+        self._stalled_since: float | None = None
         self._fetching = threading.Event()
         self._fetching.set()
         self._first_assignment = threading.Event()
@@ -361,26 +388,40 @@ class _KafkaGroupConsumer(GroupConsumer):
     def _poll_once(self) -> None:
         consumer = self._consumer
         self._commit(consumer, None, asynchronous=True)
-        room = self._max_in_flight - self._tracker.in_flight
-        should_pause = room <= 0 or not self._fetching.is_set()
-        if should_pause != self._paused:
-            assignment = consumer.assignment()
-            if assignment:
-                (consumer.pause if should_pause else consumer.resume)(assignment)
-            self._paused = should_pause
-        if self._paused:
-            # Keep polling (heartbeats, rebalances) while fetching is paused.
-            message = consumer.poll(0.02)
-            if message is not None and message.error() is None:
-                # Fetched before the pause took effect: seek back so it is not lost.
-                record = _to_record(message)
-                consumer.seek(TopicPartition(record.topic, record.partition, record.offset))
+        if not self._fetching.is_set():
+            self._set_paused(consumer, True)
+            consumer.poll(_POLL_S)  # keep serving heartbeats and rebalances while stopping
             return
+        if self._tracker.in_flight >= self._max_in_flight:
+            # Full: wait for an ack instead of pausing. pause() throws away what
+            # librdkafka prefetched and resume() fetches it again, which costs far
+            # more than the wait. Only a long stall pauses, so that rebalance
+            # callbacks (served inside poll) are not held up.
+            if self._tracker.wait_for_room(self._max_in_flight, _STALL_S):
+                self._stalled_since = None
+            elif self._stalled_since is None:
+                self._stalled_since = time.monotonic()
+            elif time.monotonic() - self._stalled_since > _STALL_S * 10:
+                self._set_paused(consumer, True)
+                consumer.poll(_POLL_S)
+            return
+        self._stalled_since = None
+        self._set_paused(consumer, False)
+        room = self._max_in_flight - self._tracker.in_flight
         records = _usable(_drain(consumer, min(room, _BATCH_MAX)), "request consumer")
         if records:
             for record in records:
                 self._tracker.add((record.topic, record.partition), record.offset)
             self._bridge.call_soon(self._on_batch, records)
+
+    def _set_paused(self, consumer: Consumer, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        assignment = consumer.assignment()
+        if assignment:
+            # Paused partitions resume from the last record handed out; nothing is lost.
+            (consumer.pause if paused else consumer.resume)(assignment)
+        self._paused = paused
 
     def _close_blocking(self) -> None:
         self._commit(self._consumer, None, asynchronous=False)
@@ -486,7 +527,10 @@ class KafkaTransport(Transport):
         assert admin is not None
 
         def create() -> None:
-            existing = set(admin.list_topics(timeout=_METADATA_TIMEOUT_S).topics)
+            try:
+                existing = set(admin.list_topics(timeout=_METADATA_TIMEOUT_S).topics)
+            except KafkaException as exc:
+                raise translate_exception(exc) from exc
             missing = [
                 NewTopic(t, partitions, 1) for t in dict.fromkeys(topics) if t not in existing
             ]
@@ -501,13 +545,15 @@ class KafkaTransport(Transport):
                     if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                         raise translate_exception(exc, topic=topic) from exc
 
-        await anyio.to_thread.run_sync(create)
+        await anyio.to_thread.run_sync(create, abandon_on_cancel=True)
 
     async def partition_count(self, topic: str) -> int:
         self._require_started()
         assert self._admin is not None
         try:
-            return await anyio.to_thread.run_sync(_partition_count_blocking, self._admin, topic)
+            return await anyio.to_thread.run_sync(
+                _partition_count_blocking, self._admin, topic, abandon_on_cancel=True
+            )
         except KafkaException as exc:
             raise translate_exception(exc, topic=topic) from exc
 

@@ -73,6 +73,11 @@ class OffsetTracker:
                     state.dirty = False
         return out
 
+    def wait_for_room(self, limit: int, timeout: float) -> bool:
+        """Block until fewer than ``limit`` records are in flight (or ``timeout``)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._in_flight < limit, timeout=timeout)
+
     def wait_drained(self, keys: set[TopicPartitionKey], timeout: float) -> bool:
         """Block until no record of ``keys`` is in flight (a rebalance gives them away)."""
 

@@ -1,0 +1,43 @@
+"""``kafkarpc asyncapi MODULE:ATTR``: the AsyncAPI 3.0 contract of a server's responders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .._asyncapi import asyncapi_json
+from ._common import EXIT_OK, Subcommands
+from ._serve import load_server
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "asyncapi",
+        help="write the AsyncAPI 3.0 document of a server's responders",
+        description=(
+            "Import MODULE:ATTR (as `serve` does, without connecting) and write an AsyncAPI "
+            "3.0 document: the topic trio of each responder as channels, the request/reply "
+            "operations, and message schemas from the handlers' pydantic types."
+        ),
+    )
+    parser.add_argument("app", metavar="MODULE:ATTR", help="e.g. myservice.app:server")
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    parser.add_argument("--title", help="info.title (default: the server's service name)")
+    parser.add_argument("--api-version", default="1.0.0", help="info.version (default: 1.0.0)")
+    parser.add_argument("--bootstrap", metavar="HOST:PORT", help="broker list for `servers`")
+    parser.set_defaults(handler=_cmd_asyncapi)
+
+
+def _cmd_asyncapi(args: argparse.Namespace) -> int:
+    server = load_server(args.app)
+    document = asyncapi_json(
+        server, title=args.title, version=args.api_version, bootstrap=args.bootstrap
+    )
+    if args.output is None:
+        sys.stdout.write(document + "\n")
+    else:
+        args.output.write_text(document + "\n", encoding="utf-8")
+    return EXIT_OK

@@ -1,0 +1,143 @@
+"""``kafkarpc call OP PAYLOAD``: one request from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import anyio
+
+from .._client import DEFAULT_TIMEOUT, RpcClient
+from .._exceptions import ConfigurationError, KafkaRpcError, RemoteError, RequestTimeout
+from .._topics import TopicTrio
+from ._common import (
+    BOOTSTRAP_ENV,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_UNDELIVERED,
+    CliError,
+    Subcommands,
+    configure_logging,
+)
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "call",
+        help="send one request and print the reply",
+        description=(
+            "Send PAYLOAD (a JSON object; '-' reads it from stdin; default {}) to OP and "
+            "print the reply payload as JSON on stdout. OP is a base name such as "
+            "agent.routing; for topics that do not follow {base}.requested.{version}, "
+            "give --requested, --completed and --failed instead of OP."
+        ),
+        epilog=(
+            "exit codes: 0 reply printed, 1 failure reply (its payload is printed as JSON on "
+            "stderr), 2 bad arguments, 3 no reply within --timeout, 4 request not delivered"
+        ),
+    )
+    parser.add_argument("op", nargs="?", metavar="OP", help="operation base name")
+    parser.add_argument("payload", nargs="?", metavar="PAYLOAD", help="request payload (JSON)")
+    parser.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT",
+        default=os.environ.get(BOOTSTRAP_ENV),
+        help=f"broker list (default: ${BOOTSTRAP_ENV})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for the reply (default: {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--service", default="kafkarpc-cli", help="the caller's service name in the envelope"
+    )
+    for role in ("requested", "completed", "failed"):
+        parser.add_argument(f"--{role}", metavar="TOPIC", help=f"explicit {role} topic")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log the client's activity to stderr"
+    )
+    parser.set_defaults(handler=_cmd_call)
+
+
+def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]:
+    """The operation and the raw payload argument, from OP or the explicit topic names."""
+    explicit = [args.requested, args.completed, args.failed]
+    if not any(explicit):
+        if args.op is None:
+            raise CliError("give OP, or --requested, --completed and --failed")
+        return args.op, args.payload
+    if not all(explicit):
+        raise CliError("--requested, --completed and --failed go together; give all three")
+    if args.payload is not None:
+        raise CliError("give either OP or the explicit topic names, not both")
+    try:
+        trio = TopicTrio(requested=args.requested, completed=args.completed, failed=args.failed)
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from exc
+    # With explicit topics, the one positional argument is the payload.
+    return trio, args.op
+
+
+def _parse_payload(raw: str | None) -> dict[str, Any]:
+    text = sys.stdin.read() if raw == "-" else (raw or "{}")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"PAYLOAD is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise CliError(f"PAYLOAD must be a JSON object, got {type(payload).__name__}")
+    return payload
+
+
+def _failure_json(exc: RemoteError) -> str:
+    return json.dumps(
+        {
+            "error_code": exc.error_code,
+            "error_message": exc.error_message,
+            "error_type": exc.error_type,
+            "retryable": exc.retryable,
+            "details": exc.details,
+            "correlation_id": exc.correlation_id,
+        }
+    )
+
+
+async def _request_once(
+    bootstrap: str, service: str, timeout: float, op: str | TopicTrio, payload: dict[str, Any]
+) -> dict[str, Any]:
+    async with RpcClient(bootstrap, service=service, timeout=timeout) as client:
+        return await client.request(op, payload)
+
+
+def _cmd_call(args: argparse.Namespace) -> int:
+    # Quiet by default: while a broker is unreachable librdkafka logs every reconnect,
+    # and the one-line error below already says what failed.
+    configure_logging("debug" if args.verbose else "critical")
+    if not args.bootstrap:
+        raise CliError(f"give --bootstrap HOST:PORT or set ${BOOTSTRAP_ENV}")
+    if not args.timeout > 0:
+        raise CliError(f"--timeout must be > 0, got {args.timeout:g}")
+    op, raw_payload = _call_target(args)
+    payload = _parse_payload(raw_payload)
+    try:
+        reply = anyio.run(_request_once, args.bootstrap, args.service, args.timeout, op, payload)
+    except RemoteError as exc:
+        print(_failure_json(exc), file=sys.stderr)
+        return EXIT_FAILURE
+    except RequestTimeout as exc:
+        raise CliError(str(exc), EXIT_TIMEOUT) from exc
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from exc
+    except KafkaRpcError as exc:
+        raise CliError(str(exc), EXIT_UNDELIVERED) from exc
+    print(json.dumps(reply))
+    return EXIT_OK

@@ -1,0 +1,28 @@
+"""``kafkarpc demo``: the quick start in one process."""
+
+from __future__ import annotations
+
+import argparse
+
+from .._exceptions import KafkaRpcError
+from ._common import EXIT_FAILURE, EXIT_OK, CliError, Subcommands
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run the quick start: embedded broker, responder and client in one process",
+    )
+    parser.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .._demo import run_demo
+
+    try:
+        run_demo()
+    except KafkaRpcError as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from exc
+    return EXIT_OK

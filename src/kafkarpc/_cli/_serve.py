@@ -1,0 +1,113 @@
+"""``kafkarpc serve MODULE:ATTR``: run an RpcServer defined in the user's code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from .._exceptions import ConfigurationError, KafkaRpcError
+from .._server import RpcServer
+from ._common import BOOTSTRAP_ENV, EXIT_FAILURE, EXIT_OK, CliError, Subcommands, configure_logging
+
+__all__ = ["load_server", "register"]
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run an RpcServer defined in your code",
+        description=(
+            "Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning "
+            "one) and serve until SIGTERM or SIGINT, then drain in-flight requests and exit. "
+            "The current directory is importable, like `python -m`."
+        ),
+    )
+    parser.add_argument("app", metavar="MODULE:ATTR", help="e.g. myservice.app:server")
+    parser.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT",
+        help=f"exported as ${BOOTSTRAP_ENV} before MODULE is imported, for your code to read",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="level of the log written to stderr (default: info)",
+    )
+    parser.set_defaults(handler=_cmd_serve)
+
+
+def _import_module(module_name: str) -> Any:
+    # uvicorn does the same: `serve app:server` finds app.py in the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only a missing MODULE (or a parent package) is a usage error; a missing
+        # dependency imported by MODULE is a bug in it and keeps its traceback.
+        missing = exc.name or ""
+        if module_name != missing and not module_name.startswith(f"{missing}."):
+            raise
+        raise CliError(f"could not import module {module_name!r}: {exc}") from exc
+
+
+def _call_factory(app: str, factory: Callable[..., Any]) -> Any:
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise CliError(
+            f"{app} is a callable that needs arguments; expected a factory taking none"
+        ) from None
+    except ValueError:  # no signature to inspect (some builtins): just try it
+        pass
+    server = factory()
+    if inspect.iscoroutine(server):
+        server.close()  # never awaited: close it so Python does not warn about it
+        raise CliError(
+            f"{app} is an async factory; make it a plain function returning the RpcServer"
+        )
+    return server
+
+
+def load_server(app: str) -> RpcServer:
+    """Resolve ``module:attr`` (``attr`` may be dotted) to an RpcServer."""
+    module_name, _, attr_path = app.partition(":")
+    if not module_name or not attr_path:
+        raise CliError(f"expected MODULE:ATTR (e.g. myservice.app:server), got {app!r}")
+    target = _import_module(module_name)
+    for attr in attr_path.split("."):
+        try:
+            target = getattr(target, attr)
+        except AttributeError:
+            raise CliError(f"module {module_name!r} has no attribute {attr_path!r}") from None
+    if callable(target) and not isinstance(target, RpcServer):
+        target = _call_factory(app, target)
+    if not isinstance(target, RpcServer):
+        raise CliError(
+            f"{app} is not an RpcServer or a zero-argument factory returning one "
+            f"(got {type(target).__name__})"
+        )
+    return target
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    if args.bootstrap:
+        os.environ[BOOTSTRAP_ENV] = args.bootstrap
+    server = load_server(args.app)
+    try:
+        # RpcServer.run handles SIGTERM/SIGINT itself and drains before returning.
+        anyio.run(server.run)
+    except ConfigurationError as exc:  # e.g. no responders registered
+        raise CliError(str(exc)) from exc
+    except KafkaRpcError as exc:  # e.g. the broker is unreachable or a topic is missing
+        raise CliError(str(exc), EXIT_FAILURE) from exc
+    return EXIT_OK
