@@ -13,14 +13,14 @@ from typing import Any
 from benchmarks.config import BenchConfig, parse_args
 from benchmarks.plot import write_plot
 from benchmarks.report import format_ratios, format_table, ratios, write_json
-from benchmarks.session import broker, run_session
+from benchmarks.session import SetupError, broker, run_session
 from benchmarks.systems import SYSTEMS, unavailable_reason
 
 __all__ = ["main"]
 
 
 def _runnable_systems(config: BenchConfig) -> tuple[list[str], list[str]]:
-    """(systems to run, notes about skipped ones); raises SystemExit for a named, missing one."""
+    """(systems to run, notes about skipped ones); a named but missing one is a SetupError."""
     runnable: list[str] = []
     notes: list[str] = []
     for name in config.systems:
@@ -28,7 +28,7 @@ def _runnable_systems(config: BenchConfig) -> tuple[list[str], list[str]]:
         if reason is None:
             runnable.append(name)
         elif config.systems_explicit:
-            raise SystemExit(f"system {name!r} cannot run: {reason}")
+            raise SetupError(f"system {name!r} cannot run: {reason}")
         else:
             notes.append(f"skipping {name}: {reason}")
     return runnable, notes
@@ -48,6 +48,7 @@ def _meta(
         "payload_bytes": config.payload_bytes,
         "partitions": config.partitions,
         "request_timeout_s": config.timeout_s,
+        "kafkarpc_config": config.kafkarpc_config,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -55,19 +56,27 @@ def _meta(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; 0 when every level produced numbers without errors."""
+    """Run the benchmark.
+
+    Returns 0 when every level answered every request, 1 when some level had
+    errors or failed (the numbers are still printed and written), 2 when the
+    benchmark could not start. Bad options exit through argparse as usual.
+    """
     config = parse_args(argv)
-    systems, notes = _runnable_systems(config)
-    for note in notes:
-        print(note, file=sys.stderr)
-    if not systems:
-        print("no system can run here", file=sys.stderr)
+    try:
+        systems, notes = _runnable_systems(config)
+        for note in notes:
+            print(note, file=sys.stderr)
+        if not systems:
+            raise SetupError("no system can run here")
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+        started = datetime.now(UTC)
+        clock = time.monotonic()
+        with broker(config.bootstrap) as bootstrap:
+            results = run_session(config, systems, bootstrap)
+    except SetupError as exc:
+        print(f"benchmark not run: {exc}", file=sys.stderr)
         return 2
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC)
-    clock = time.monotonic()
-    with broker(config.bootstrap) as bootstrap:
-        results = run_session(config, systems, bootstrap)
     ratio_rows = ratios(results)
     print()
     print(format_table(results))

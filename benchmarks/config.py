@@ -33,6 +33,8 @@ class BenchConfig:
     timeout_s: float
     level_timeout_s: float
     plot: bool
+    kafkarpc_config: dict[str, str]
+    """librdkafka overrides for the kafkarpc client and responder."""
 
     def requests_for(self, load: int) -> int:
         return self.requests if self.requests is not None else max(2000, 8 * load)
@@ -62,6 +64,13 @@ def _system_names(text: str) -> tuple[str, ...]:
             f"unknown system(s) {unknown or text!r}; choose from {', '.join(SYSTEMS)}"
         )
     return names
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
         default=180.0,
         help="cap on the measuring time of one system at one load, s",
     )
+    parser.add_argument(
+        "--kafkarpc-config",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="librdkafka property for kafkarpc's client and responder (repeatable)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     return parser
 
@@ -139,4 +156,5 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
         timeout_s=args.timeout,
         level_timeout_s=args.level_timeout,
         plot=not args.no_plot,
+        kafkarpc_config=dict(args.kafkarpc_config),
     )

@@ -112,7 +112,13 @@ class TopicAdmin:
     AdminClient torn down with requests still queued logs a purge warning."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._admin = AdminClient({"bootstrap.servers": bootstrap})
+        # Its failures surface as exceptions; librdkafka's own log would repeat
+        # an unreachable broker twenty times a second.
+        self._admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
+
+    def check_reachable(self) -> None:
+        """Raise KafkaException when the broker does not answer a metadata request."""
+        self._admin.list_topics(timeout=_ADMIN_TIMEOUT_S)
 
     def create(self, topics: TopicSet) -> None:
         futures = self._admin.create_topics(

@@ -8,7 +8,7 @@ harness: ``("ready", None)``, then ``("stopped", ResponderReport)`` or ``("error
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 from benchmarks.kafka import TopicSet
@@ -30,6 +30,8 @@ class ClientSpec:
     bootstrap: str
     topics: TopicSet
     workload: Workload
+    extra_config: dict[str, str] = field(default_factory=dict)
+    """librdkafka overrides for systems that accept them (--kafkarpc-config)."""
     service: str = "bench-client"
 
 
@@ -38,6 +40,7 @@ class ResponderSpec:
     bootstrap: str
     topics: TopicSet
     group_id: str
+    extra_config: dict[str, str] = field(default_factory=dict)
     service: str = "bench-responder"
 
 

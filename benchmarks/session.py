@@ -6,6 +6,8 @@ import contextlib
 import random
 from collections.abc import Iterator, Sequence
 
+from confluent_kafka import KafkaException
+
 from benchmarks.config import BenchConfig
 from benchmarks.kafka import TopicAdmin, fresh_topics
 from benchmarks.level import run_level
@@ -14,7 +16,11 @@ from benchmarks.stats import LevelResult
 from benchmarks.systems import SYSTEMS
 from benchmarks.workload import Workload
 
-__all__ = ["broker", "run_session"]
+__all__ = ["SetupError", "broker", "run_session"]
+
+
+class SetupError(Exception):
+    """The benchmark cannot start; the message says what to do."""
 
 
 @contextlib.contextmanager
@@ -23,10 +29,21 @@ def broker(bootstrap: str | None) -> Iterator[str]:
     if bootstrap:
         yield bootstrap
         return
-    from kafkarpc._broker import embedded_broker
-
-    with embedded_broker() as address:
-        yield address
+    try:
+        from kafkarpc._broker import start_broker
+    except ImportError as exc:
+        raise SetupError(
+            "the embedded broker comes with kafkarpc: pip install -e '.[broker]' "
+            "(or PYTHONPATH=src), or pass --bootstrap HOST:PORT"
+        ) from exc
+    try:
+        embedded = start_broker()
+    except Exception as exc:  # BrokerUnavailable or an OSError from the binary
+        raise SetupError(f"could not start the embedded broker: {exc}") from exc
+    try:
+        yield embedded.bootstrap
+    finally:
+        embedded.stop()
 
 
 def _workload(config: BenchConfig, load: int, level_seed: int) -> Workload:
@@ -45,6 +62,10 @@ def run_session(config: BenchConfig, systems: Sequence[str], bootstrap: str) -> 
     rng = random.Random(config.seed)
     progress = Progress(len(config.loads) * len(systems))
     admin = TopicAdmin(bootstrap)
+    try:
+        admin.check_reachable()
+    except KafkaException as exc:
+        raise SetupError(f"broker {bootstrap} is not reachable: {exc}") from exc
     results: list[LevelResult] = []
     for load in config.loads:
         # A seeded shuffle per load: no system always runs first on a cold
@@ -55,9 +76,13 @@ def run_session(config: BenchConfig, systems: Sequence[str], bootstrap: str) -> 
             workload = _workload(config, load, level_seed=config.seed * 1_000_003 + load)
             topics = fresh_topics(name, load, config.partitions)
             progress.start_level(f"{name} load={load}", workload.measured)
-            admin.create(topics)
             try:
-                result = run_level(SYSTEMS[name], bootstrap, topics, workload, progress)
+                admin.create(topics)
+            except (KafkaException, TimeoutError) as exc:
+                raise SetupError(f"cannot create topics on {bootstrap}: {exc}") from exc
+            try:
+                extra = config.kafkarpc_config if name == "kafkarpc" else {}
+                result = run_level(SYSTEMS[name], bootstrap, topics, workload, progress, extra)
             finally:
                 admin.delete(topics)
             results.append(result)

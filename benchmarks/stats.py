@@ -41,6 +41,8 @@ class LevelResult:
     """Resident memory after imports, before connecting."""
     responder_rss_mb: float | None
     """Peak resident memory of the responder process."""
+    responder_handled: int | None
+    """Requests the responder answered, warm-up and tail included: a sanity check."""
     wall_s: float
     first_error: str | None = None
     failure: str | None = None
@@ -56,7 +58,7 @@ def summarize(
     load: int,
     requests: int,
     client: ClientReport,
-    responder: ResponderReport | None,
+    responder: ResponderReport,
     wall_s: float,
 ) -> LevelResult:
     samples = client.samples
@@ -81,7 +83,8 @@ def summarize(
         throughput_rps=throughput,
         client_rss_mb=client.rss_peak_mb,
         client_base_rss_mb=client.rss_base_mb,
-        responder_rss_mb=responder.rss_peak_mb if responder else None,
+        responder_rss_mb=responder.rss_peak_mb,
+        responder_handled=responder.handled,
         wall_s=wall_s,
         first_error=first_error,
     )
@@ -103,6 +106,7 @@ def failed_level(system: str, load: int, requests: int, wall_s: float, why: str)
         client_rss_mb=None,
         client_base_rss_mb=None,
         responder_rss_mb=None,
+        responder_handled=None,
         wall_s=wall_s,
         failure=why,
     )

@@ -502,6 +502,14 @@ class RpcClient:
             self._slots.acquire_nowait()
         except anyio.WouldBlock:
             await self._wait_for_slot(call)
+            if self._state is not _State.OPEN:  # closed while this call waited
+                self._slots.release()
+                raise ClientClosed(
+                    "the client was closed while the call waited for a free slot",
+                    correlation_id=call.correlation_id,
+                    topic=call.trio.requested,
+                    elapsed=call.elapsed(),
+                ) from None
         pending = self._pending.add(call.correlation_id)
         policy = call.policy
         record: OutboundRecord | None = None
@@ -519,6 +527,15 @@ class RpcClient:
             ):
                 with try_:
                     if attempt:
+                        if call.remaining() <= 0:
+                            # The backoff sleep ran past the deadline: no late resend.
+                            raise RequestTimeout(
+                                f"no reply from {call.trio.requested} before the deadline "
+                                f"({attempt} attempts)",
+                                correlation_id=call.correlation_id,
+                                topic=call.trio.requested,
+                                elapsed=call.elapsed(),
+                            )
                         self._telemetry.retried(call.trio.requested, call.span, attempt)
                         pending.rearm()
                     record = self._request_record(call, attempt)
@@ -555,7 +572,9 @@ class RpcClient:
     ) -> None:
         try:
             self._transport.produce(record, pending.on_delivery)
-        except (TransportError, LifecycleError) as exc:
+        except LifecycleError:
+            pending.fail(ClientClosed("the client was closed while the call was pending"))
+        except TransportError as exc:
             pending.fail(exc)
         await self._wait(pending, call, until)
 

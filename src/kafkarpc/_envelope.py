@@ -43,9 +43,12 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
 
 
+_OPTIONAL_FIELDS = ("causation_id", "metadata")
+
+
 def validate_event_type(value: str) -> str:
     """Raise ConfigurationError unless ``value`` is UPPER_SNAKE_CASE (SPEC §2)."""
-    if not isinstance(value, str) or not _UPPER_SNAKE.match(value):
+    if not isinstance(value, str) or not _UPPER_SNAKE.fullmatch(value):
         raise ConfigurationError(f"event_type must be UPPER_SNAKE_CASE, got {value!r}")
     return value
 
@@ -72,7 +75,7 @@ class Envelope(BaseModel):
     @field_validator("event_type")
     @classmethod
     def _upper_snake(cls, value: str) -> str:
-        if not _UPPER_SNAKE.match(value):
+        if not _UPPER_SNAKE.fullmatch(value):
             raise ValueError(f"event_type must be UPPER_SNAKE_CASE, got {value!r}")
         return value
 
@@ -144,7 +147,10 @@ def make_envelope(
 def encode_envelope(envelope: Envelope) -> bytes:
     """Envelope -> UTF-8 JSON bytes. ``None`` optional fields are omitted."""
     try:
-        return envelope.model_dump_json(exclude_none=True).encode()
+        # Omit our own optional fields when unset, but keep a peer's unknown fields
+        # exactly, null included (SPEC §2: unknown fields are preserved).
+        unset = {name for name in _OPTIONAL_FIELDS if getattr(envelope, name) is None}
+        return envelope.model_dump_json(exclude=unset).encode()
     except pydantic_core.PydanticSerializationError as exc:
         raise PayloadNotSerializable(f"envelope is not JSON-serializable: {exc}") from exc
 

@@ -96,6 +96,7 @@ class ResultInvalid(Exception):
 class Handler:
     trio: TopicTrio
     func: Callable[..., Any]
+    name: str
     retry: RetryPolicy | Unset | None
     payload_param: str | None
     payload_adapter: TypeAdapter[Any] | None
@@ -110,16 +111,23 @@ class Handler:
         if not callable(func):
             raise ConfigurationError(f"responder must be callable, got {func!r}")
         signature = inspect.signature(func)
+        # A partial's annotations live on the wrapped function; the arguments it
+        # already binds are not the payload's to fill.
+        bound = func.keywords if isinstance(func, functools.partial) else {}
+        target = func.func if isinstance(func, functools.partial) else func
+        name_of = getattr(target, "__name__", repr(target))
         try:
-            hints = typing.get_type_hints(func)
+            hints = typing.get_type_hints(target)
         except Exception as exc:  # unresolvable forward references
             raise ConfigurationError(f"cannot resolve type hints of {func!r}: {exc}") from exc
         payload_param = context_param = None
         payload_adapter = None
         for name, param in signature.parameters.items():
+            if name in bound:
+                continue
             annotation = hints.get(name, inspect.Parameter.empty)
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise ConfigurationError(f"responder {func.__name__} cannot take *args/**kwargs")
+                raise ConfigurationError(f"responder {name_of} cannot take *args/**kwargs")
             if annotation is RequestContext:
                 context_param = name
             elif payload_param is None:
@@ -128,17 +136,17 @@ class Handler:
                     payload_adapter = TypeAdapter(annotation)
             else:
                 raise ConfigurationError(
-                    f"responder {func.__name__} takes one payload parameter and optionally "
+                    f"responder {name_of} takes one payload parameter and optionally "
                     f"one RequestContext; {name!r} is extra"
                 )
         returns = hints.get("return", inspect.Parameter.empty)
         result_adapter = None
         if not _is_passthrough(returns) and returns is not type(None):
             result_adapter = TypeAdapter(returns)
-        target = func.func if isinstance(func, functools.partial) else func
         return cls(
             trio=trio,
             func=func,
+            name=name_of,
             retry=retry,
             payload_param=payload_param,
             payload_adapter=payload_adapter,
@@ -166,7 +174,7 @@ class Handler:
             dumped = result
         if not isinstance(dumped, dict):
             raise ResultInvalid(
-                f"responder {self.func.__name__} returned {type(result).__name__}; "
+                f"responder {self.name} returned {type(result).__name__}; "
                 "a reply payload must be a JSON object (dict or pydantic model)"
             )
         # Fail here, inside the handler's error handling, not in the producer.

@@ -25,7 +25,9 @@ from ._exceptions import (
     EnvelopeError,
     KafkaRpcError,
     LifecycleError,
+    PayloadTooLarge,
     RemoteError,
+    TopicNotFound,
 )
 from ._handlers import Handler, PayloadInvalid, ResultInvalid, collect_responders
 from ._headers import RequestRouting, build_headers, header_dict
@@ -47,6 +49,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _SEND_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+_PERMANENT_SEND_ERRORS = (PayloadTooLarge, TopicNotFound, ConfigurationError)
 
 
 class _State(enum.Enum):
@@ -77,6 +80,11 @@ class _Outcome:
         # replay of the same idempotency key executes again.
         self.cacheable = cacheable
         self.dead_letter = dead_letter
+
+    def become_failure(self, payload: dict[str, Any]) -> None:
+        self.ok = False
+        self.payload = payload
+        self.cacheable = False
 
 
 def _failure(
@@ -417,9 +425,11 @@ class RpcServer:
         ) as span:
             try:
                 outcome = await self._outcome(handler, envelope, context, routing)
-                if not outcome.ok:
-                    error_code = str(outcome.payload.get("error_code", "ERROR"))
                 delivered = await self._reply(handler.trio, envelope, routing, outcome, span)
+                if outcome.ok:
+                    telemetry.succeeded()
+                else:
+                    error_code = str(outcome.payload.get("error_code", "ERROR"))
                 if outcome.dead_letter is not None:
                     retries = handler_retry_attempts(self._policy(handler))
                     parked = await self._dead_letter(
@@ -482,7 +492,7 @@ class RpcServer:
                 False,
                 _failure(
                     ErrorCode.VALIDATION_ERROR,
-                    f"payload does not match {handler.func.__name__}'s parameter type",
+                    f"payload does not match {handler.name}'s parameter type",
                     error_type="ValidationError",
                     details={"errors": exc.errors},
                 ),
@@ -536,7 +546,6 @@ class RpcServer:
             except (ResultInvalid, Exception) as exc:
                 error = exc
             else:
-                self._telemetry.succeeded()
                 return _Outcome(True, payload, cacheable=True)
             retryable = (
                 policy is not None
@@ -548,7 +557,7 @@ class RpcServer:
                 self._telemetry.retried(handler.trio.requested)
                 logger.info(
                     "handler %s failed (attempt %d/%d) for %s: %r; retrying",
-                    handler.func.__name__,
+                    handler.name,
                     attempt,
                     attempts,
                     context.correlation_id,
@@ -559,7 +568,7 @@ class RpcServer:
             self._telemetry.handler_error(handler.trio.requested)
             logger.warning(
                 "handler %s failed for %s on %s: %r",
-                handler.func.__name__,
+                handler.name,
                 context.correlation_id,
                 context.topic,
                 error,
@@ -576,21 +585,23 @@ class RpcServer:
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
     # ------------------------------------------------------------ output
-    async def _send(self, record: OutboundRecord) -> bool:
-        """Send with a few retries; False when the broker would not take it."""
+    async def _send(self, record: OutboundRecord) -> KafkaRpcError | None:
+        """Send, retrying transient failures; the error if the broker would not take it."""
         for delay in (*_SEND_RETRY_DELAYS, None):
             try:
                 await self._transport.send(record)
-                return True
+                return None
+            except _PERMANENT_SEND_ERRORS as exc:
+                return exc  # retrying cannot fix these
             except KafkaRpcError as exc:
                 if delay is None:
                     logger.error("giving up sending to %s: %s", record.topic, exc)
-                    return False
+                    return exc
                 logger.warning(
                     "sending to %s failed (%s); retrying in %.2fs", record.topic, exc, delay
                 )
                 await anyio.sleep(delay)
-        return False
+        raise AssertionError("unreachable: the last delay is None")
 
     async def _reply(
         self,
@@ -600,30 +611,57 @@ class RpcServer:
         outcome: _Outcome,
         span: Span,
     ) -> bool:
-        role = "completed" if outcome.ok else "failed"
-        envelope = make_envelope(
-            event_type=trio.event_type(role),
-            correlation_id=request.correlation_id,
-            causation_id=request.event_id,
-            service=self.service,
-            payload=outcome.payload,
-            version=request.version,
-        )
-        topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
+        """Send the reply; True once the broker has it. May turn ``outcome`` into a failure."""
         # The reply continues the trace from this responder's span.
         traceparent, tracestate = inject_trace_headers(span)
         passthrough = RequestRouting(
             traceparent=traceparent or routing.traceparent,
             tracestate=tracestate or routing.tracestate,
         )
-        record = OutboundRecord(
-            topic=topic,
-            value=encode_envelope(envelope),
-            key=request.correlation_id.encode(),
-            headers=build_headers(envelope, routing=passthrough),
-            partition=routing.reply_partition,
-        )
-        return await self._send(record)
+        topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
+        partition = routing.reply_partition
+        for _ in range(3):
+            envelope = make_envelope(
+                event_type=trio.event_type("completed" if outcome.ok else "failed"),
+                correlation_id=request.correlation_id,
+                causation_id=request.event_id,
+                service=self.service,
+                payload=outcome.payload,
+                version=request.version,
+            )
+            record = OutboundRecord(
+                topic=topic,
+                value=encode_envelope(envelope),
+                key=request.correlation_id.encode(),
+                headers=build_headers(envelope, routing=passthrough),
+                partition=partition,
+            )
+            error = await self._send(record)
+            if error is None:
+                return True
+            if isinstance(error, TopicNotFound) and (topic, partition) != (trio.completed, None):
+                # A bogus reply_to or reply_partition must not strand the request:
+                # answer on the operation's own topics instead.
+                logger.warning(
+                    "reply route %s[%s] of %s does not exist; replying on %s",
+                    topic, partition, request.correlation_id, trio.name,
+                )  # fmt: skip
+                topic = trio.completed if outcome.ok else trio.failed
+                partition = None
+                continue
+            if isinstance(error, PayloadTooLarge) and outcome.ok:
+                outcome.become_failure(
+                    _failure(
+                        "REPLY_TOO_LARGE",
+                        f"the reply is {error.size} bytes; the broker accepts {error.limit}",
+                        error_type="PayloadTooLarge",
+                        details={"size": error.size, "limit": error.limit},
+                    )
+                )
+                topic, partition = trio.failed, None
+                continue
+            return False
+        return False
 
     async def _dead_letter(
         self,
@@ -633,9 +671,10 @@ class RpcServer:
         *,
         retry_count: int = 0,
     ) -> bool:
-        delivered = await self._send(
+        failure = await self._send(
             dead_letter_record(record, error, reason=reason, retry_count=retry_count)
         )
+        delivered = failure is None
         if delivered:
             self._telemetry.dead_lettered(record.topic)
         return delivered

@@ -29,8 +29,8 @@ def validate_topic_name(name: str) -> str:
         raise InvalidTopicName(
             f"topic name is {len(name)} characters; Kafka allows at most {MAX_TOPIC_LENGTH}"
         )
-    if not _LEGAL_TOPIC.match(name):
-        bad = sorted({c for c in name if not _LEGAL_TOPIC.match(c)})
+    if not _LEGAL_TOPIC.fullmatch(name):
+        bad = sorted({c for c in name if not _LEGAL_TOPIC.fullmatch(c)})
         raise InvalidTopicName(
             f"topic name {name!r} has illegal characters {bad}; Kafka allows [a-zA-Z0-9._-]"
         )
@@ -83,7 +83,7 @@ class TopicTrio:
             raise InvalidTopicName("the requested, completed and failed topics must differ")
         if not self.event_prefix:
             object.__setattr__(self, "event_prefix", _derive_prefix(self.requested))
-        elif not _UPPER_SNAKE_PREFIX.match(self.event_prefix):
+        elif not _UPPER_SNAKE_PREFIX.fullmatch(self.event_prefix):
             raise InvalidTopicName(
                 "event_prefix must be UPPER_SNAKE_CASE (e.g. CODE_ANALYSIS), "
                 f"got {self.event_prefix!r}"
@@ -94,7 +94,7 @@ class TopicTrio:
         """``{base}.requested.{version}``, ``{base}.completed.{version}``, ``{base}.failed...``."""
         if not isinstance(base, str) or not base.strip("."):
             raise InvalidTopicName(f"operation name must be a non-empty str, got {base!r}")
-        if not _VERSION.match(version):
+        if not _VERSION.fullmatch(version):
             raise InvalidTopicName(f"version must look like 'v1' or 'v1.2', got {version!r}")
         return cls(
             requested=f"{base}.requested.{version}",
@@ -123,7 +123,7 @@ class TopicTrio:
 
 def _derive_prefix(requested: str) -> str:
     parts = requested.split(".")
-    if len(parts) > 1 and _VERSION.match(parts[-1]):
+    if len(parts) > 1 and _VERSION.fullmatch(parts[-1]):
         parts = parts[:-1]
     stem = ".".join(parts)
     hyphen_role = re.search(r"-(requested|completed|failed)$", stem)
@@ -138,6 +138,6 @@ def _derive_prefix(requested: str) -> str:
 def event_type_for_topic(topic: str) -> str:
     """Event type for a plain topic: ``agent.routing.decided.v1`` -> ``AGENT_ROUTING_DECIDED``."""
     parts = topic.split(".")
-    if len(parts) > 1 and _VERSION.match(parts[-1]):
+    if len(parts) > 1 and _VERSION.fullmatch(parts[-1]):
         parts = parts[:-1]
     return _upper_snake(_EVENT_TYPE_CHARS.sub("_", "_".join(parts[-3:])))

@@ -1,0 +1,73 @@
+"""The system under test: kafkarpc's RpcClient against kafkarpc's RpcServer.
+
+Both sides run with the library's defaults, except the responder group's
+session timeout, lowered to what the raw responder uses so that the group join
+(Tansu holds it for about half the session timeout) costs the same start-up
+time. ``--kafkarpc-config KEY=VALUE`` adds librdkafka overrides to both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from benchmarks.aio import run_closed_loop
+from benchmarks.kafka import TopicSet
+from benchmarks.protocol import ClientLink, ClientSpec, ResponderLink, ResponderSpec
+from benchmarks.tracker import LoadTracker, Samples
+from kafkarpc import RpcClient, RpcServer, TopicTrio
+
+__all__ = ["run_client", "serve"]
+
+_RESPONDER_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def _trio(topics: TopicSet) -> TopicTrio:
+    # The same names and event types the raw and handrolled systems use.
+    return TopicTrio.from_base(topics.base, event_prefix="BENCH_ECHO")
+
+
+async def _serve(spec: ResponderSpec, link: ResponderLink) -> int:
+    handled = 0
+
+    async def echo(payload: dict[str, Any]) -> dict[str, Any]:
+        nonlocal handled
+        handled += 1
+        return payload
+
+    server = RpcServer(
+        spec.bootstrap,
+        service=spec.service,
+        group_id=spec.group_id,
+        config={**_RESPONDER_CONFIG, **spec.extra_config},
+    )
+    server.add_responder(_trio(spec.topics), echo)
+    # Entering returns once the group join produced an assignment.
+    async with server:
+        link.ready()
+        await asyncio.to_thread(link.wait_for_stop)
+    return handled
+
+
+def serve(spec: ResponderSpec, link: ResponderLink) -> int:
+    return asyncio.run(_serve(spec, link))
+
+
+async def _run(spec: ClientSpec, link: ClientLink) -> Samples:
+    trio = _trio(spec.topics)
+    async with RpcClient(
+        spec.bootstrap,
+        service=spec.service,
+        timeout=spec.workload.timeout_s,
+        config=dict(spec.extra_config) or None,
+    ) as client:
+        # The reply topics are assigned on the first request of the operation;
+        # the warm-up pays for that, the measured requests do not.
+        await asyncio.to_thread(link.ready)
+        tracker = LoadTracker(spec.workload, link.progress)
+        await run_closed_loop(lambda payload: client.request(trio, payload), tracker)
+        return tracker.samples()
+
+
+def run_client(spec: ClientSpec, link: ClientLink) -> Samples:
+    return asyncio.run(_run(spec, link))

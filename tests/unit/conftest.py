@@ -1,0 +1,91 @@
+"""Shared fixtures for the unit suite: an in-memory broker per test, both async backends."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+import pytest
+
+import kafkarpc
+from kafkarpc import MemoryBroker, MemoryTransport, TopicTrio
+from kafkarpc._transport import InboundRecord
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    """A fresh in-memory cluster for one test."""
+    return MemoryBroker()
+
+
+def create_trio(broker: MemoryBroker, op: str, *, partitions: int = 3) -> TopicTrio:
+    """Create the request/completed/failed topics and the request DLQ of ``op``."""
+    trio = TopicTrio.from_base(op)
+    for topic in (trio.requested, trio.completed, trio.failed, f"{trio.requested}.dlq"):
+        broker.create_topic(topic, partitions)
+    return trio
+
+
+@pytest.fixture
+def make_trio(broker: MemoryBroker) -> Callable[..., TopicTrio]:
+    def make(op: str, *, partitions: int = 3) -> TopicTrio:
+        return create_trio(broker, op, partitions=partitions)
+
+    return make
+
+
+@pytest.fixture
+def make_client(broker: MemoryBroker) -> Callable[..., kafkarpc.RpcClient]:
+    """An RpcClient on its own MemoryTransport of the test's broker (not started)."""
+
+    def make(**options: object) -> kafkarpc.RpcClient:
+        options.setdefault("service", "test-client")
+        return kafkarpc.RpcClient(transport=MemoryTransport(broker), **options)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def make_server(broker: MemoryBroker) -> Callable[..., kafkarpc.RpcServer]:
+    """An RpcServer on its own MemoryTransport of the test's broker (not started)."""
+
+    def make(**options: object) -> kafkarpc.RpcServer:
+        options.setdefault("service", "test-server")
+        return kafkarpc.RpcServer(transport=MemoryTransport(broker), **options)  # type: ignore[arg-type]
+
+    return make
+
+
+async def _wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    with anyio.fail_after(timeout):
+        while True:
+            if predicate():
+                return
+            await anyio.sleep(0.005)
+
+
+WaitUntil = Callable[..., Awaitable[None]]
+WaitForRecords = Callable[..., Awaitable[list[InboundRecord]]]
+
+
+@pytest.fixture
+def wait_until() -> WaitUntil:
+    """``await wait_until(lambda: condition)``: poll until true (bounded by a timeout)."""
+    return _wait_until
+
+
+@pytest.fixture
+def wait_for_records(broker: MemoryBroker) -> WaitForRecords:
+    """Poll ``broker.records(topic)`` until it holds at least ``count`` records (bounded)."""
+
+    async def wait(topic: str, count: int = 1, *, timeout: float = 5.0) -> list[InboundRecord]:
+        await _wait_until(lambda: len(broker.records(topic)) >= count, timeout=timeout)
+        return broker.records(topic)
+
+    return wait

@@ -1,0 +1,239 @@
+"""RetryPolicy: validation, what a client call retries, and the backoff it uses."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kafkarpc import (
+    CircuitOpenError,
+    ClientClosed,
+    ConfigurationError,
+    MemoryBroker,
+    MemoryTransport,
+    PayloadTooLarge,
+    PublishError,
+    RemoteError,
+    RequestTimeout,
+    RetryPolicy,
+    RpcClient,
+    TopicTrio,
+    decode_envelope,
+)
+from kafkarpc._envelope import encode_envelope, make_envelope
+from kafkarpc._headers import build_headers, header_dict
+from kafkarpc._transport import OutboundRecord
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_attempts": 0},
+        {"max_attempts": -1},
+        {"initial_delay": -0.1},
+        {"max_delay": -1},
+        {"jitter": -0.01},
+        {"multiplier": 0.5},
+    ],
+)
+def test_bad_policies_are_configuration_errors(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        RetryPolicy(**options)
+
+
+def test_defaults_are_sane() -> None:
+    policy = RetryPolicy()
+    assert policy.max_attempts >= 1
+    assert policy.retry_timeouts is False
+    assert policy.retry_remote is False
+
+
+def test_policy_is_immutable() -> None:
+    policy = RetryPolicy()
+    with pytest.raises(AttributeError):
+        policy.max_attempts = 9  # type: ignore[misc]
+
+
+def remote(retryable: bool) -> RemoteError:
+    return RemoteError(error_code="X", error_message="y", retryable=retryable)
+
+
+def test_publish_errors_are_always_retried() -> None:
+    assert RetryPolicy().should_retry_call(PublishError("broker said no")) is True
+
+
+def test_timeouts_retry_only_when_asked() -> None:
+    timeout = RequestTimeout("late")
+    assert RetryPolicy().should_retry_call(timeout) is False
+    assert RetryPolicy(retry_timeouts=True).should_retry_call(timeout) is True
+
+
+def test_remote_errors_retry_only_when_asked_and_retryable() -> None:
+    assert RetryPolicy().should_retry_call(remote(True)) is False
+    assert RetryPolicy(retry_remote=True).should_retry_call(remote(True)) is True
+    assert RetryPolicy(retry_remote=True).should_retry_call(remote(False)) is False
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("x"),
+        PayloadTooLarge("big", size=2, limit=1),
+        CircuitOpenError("open"),
+        ClientClosed("closed"),
+        KeyboardInterrupt(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_other_errors_are_not_retried(exc: BaseException) -> None:
+    policy = RetryPolicy(retry_timeouts=True, retry_remote=True)
+    assert policy.should_retry_call(exc) is False
+
+
+@given(
+    attempts=st.integers(min_value=1, max_value=10),
+    initial=st.floats(min_value=0, max_value=1),
+    multiplier=st.floats(min_value=1, max_value=4),
+    max_delay=st.floats(min_value=0, max_value=5),
+    jitter=st.floats(min_value=0, max_value=0.5),
+)
+def test_backoff_stays_within_max_delay_plus_jitter(
+    attempts: int, initial: float, multiplier: float, max_delay: float, jitter: float
+) -> None:
+    import tenacity
+
+    policy = RetryPolicy(
+        max_attempts=attempts,
+        initial_delay=initial,
+        multiplier=multiplier,
+        max_delay=max_delay,
+        jitter=jitter,
+    )
+    wait = policy.wait_strategy()
+    for attempt in range(1, attempts + 1):
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state.attempt_number = attempt
+        delay = wait(state)
+        assert 0 <= delay <= max_delay + jitter + 1e-9
+        assert not math.isnan(delay)
+
+
+@pytest.mark.anyio
+async def test_retrying_stops_after_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
+    calls = 0
+
+    async def run() -> None:
+        nonlocal calls
+        async for attempt in policy.retrying(policy.should_retry_call):
+            with attempt:
+                calls += 1
+                raise PublishError("no")
+
+    with pytest.raises(PublishError):
+        await run()
+    assert calls == 3
+
+
+@pytest.mark.anyio
+async def test_retrying_does_not_retry_what_it_should_not() -> None:
+    policy = RetryPolicy(max_attempts=5, initial_delay=0, jitter=0)
+    calls = 0
+
+    async def run() -> None:
+        nonlocal calls
+        async for attempt in policy.retrying(policy.should_retry_call):
+            with attempt:
+                calls += 1
+                raise remote(True)
+
+    with pytest.raises(RemoteError):
+        await run()
+    assert calls == 1
+
+
+class TimedTransport(MemoryTransport):
+    """A MemoryTransport that remembers when each record was produced."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        super().__init__(broker)
+        self.sent: list[tuple[float, OutboundRecord]] = []
+
+    def produce(self, record: OutboundRecord, on_delivery: Any) -> None:
+        self.sent.append((time.time(), record))
+        super().produce(record, on_delivery)
+
+
+async def answer_retries_only(broker: MemoryBroker, trio: TopicTrio) -> None:
+    """A slow responder: the first attempt of every call is lost, retries are answered."""
+    seen: set[tuple[int, int]] = set()
+    while True:
+        for record in broker.records(trio.requested):
+            if (record.partition, record.offset) in seen:
+                continue
+            seen.add((record.partition, record.offset))
+            if header_dict(record.headers).get("retry_count") == "0":
+                continue
+            request = decode_envelope(record.value)
+            reply = make_envelope(
+                event_type=trio.event_type("completed"),
+                correlation_id=request.correlation_id,
+                service="peer",
+                payload={"attempt": header_dict(record.headers)["retry_count"]},
+            )
+            broker.append(
+                OutboundRecord(
+                    topic=trio.completed,
+                    value=encode_envelope(reply),
+                    headers=build_headers(reply),
+                )
+            )
+        await anyio.sleep(0.002)
+
+
+@pytest.mark.anyio
+async def test_client_retry_on_timeout_succeeds_within_the_deadline(
+    broker, make_client, make_trio
+) -> None:
+    # retry_timeouts=True re-sends a call that got no reply, and every retry stays
+    # inside the call's deadline: a lost first attempt must not eat the whole budget.
+    trio = make_trio("slow.op")
+    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0, retry_timeouts=True)
+    async with make_client(retry=policy) as client, anyio.create_task_group() as tg:
+        tg.start_soon(answer_retries_only, broker, trio)
+        reply = await client.request("slow.op", {}, timeout=1.5)
+        tg.cancel_scope.cancel()
+    assert reply["attempt"] != "0"
+    assert client.stats.retries >= 1
+    assert client.pending_count == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("initial_delay", [0, 0.25])
+async def test_client_timeout_retries_reuse_ids_and_respect_the_deadline(
+    broker, make_trio, initial_delay
+) -> None:
+    # With a 0.3 s call and 3 attempts, a 0.25 s backoff would land the second attempt
+    # after the deadline: it must not be sent then.
+    trio = make_trio("slow.op")
+    transport = TimedTransport(broker)
+    policy = RetryPolicy(max_attempts=3, initial_delay=initial_delay, jitter=0, retry_timeouts=True)
+    async with RpcClient(service="c", transport=transport, retry=policy) as client:
+        with pytest.raises(RequestTimeout):
+            await client.request("slow.op", {}, timeout=0.3)
+        assert client.pending_count == 0
+    attempts = [(at, r) for at, r in transport.sent if r.topic == trio.requested]
+    assert attempts
+    headers = [header_dict(r.headers) for _, r in attempts]
+    assert len({decode_envelope(r.value).correlation_id for _, r in attempts}) == 1
+    assert len({h["idempotency_key"] for h in headers}) == 1
+    assert [int(h["retry_count"]) for h in headers] == list(range(len(attempts)))
+    for (at, _), h in zip(attempts, headers, strict=True):
+        # 5 ms of slack for the ms rounding of deadline_ms; a late retry is ~50 ms late.
+        assert at * 1000 <= int(h["deadline_ms"]) + 5, "an attempt was sent after the deadline"
