@@ -42,6 +42,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import PRIORITIES, RequestRouting, build_headers
+from ._logging import PayloadPreview, about, preview
 from ._pending import PendingCall, PendingCalls
 from ._retry import NO_RETRY, RetryPolicy
 from ._security import Security
@@ -193,6 +194,7 @@ class RpcClient:
         transport: Transport | None = None,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        payload_preview: PayloadPreview | None = None,
     ) -> None:
         if (bootstrap is None) == (transport is None):
             raise ConfigurationError(
@@ -205,6 +207,7 @@ class RpcClient:
         if reply_partition is not None and reply_partition < 0:
             raise ConfigurationError(f"reply_partition must be >= 0, got {reply_partition}")
         self.service = service
+        self._payload_preview = payload_preview
         self._timeout = _check_timeout(timeout)
         self._retry = retry or NO_RETRY
         self._breaker_config = circuit_breaker
@@ -341,6 +344,7 @@ class RpcClient:
                         record.topic,
                         record.partition,
                         record.offset,
+                        extra=about(None, record.topic),
                     )
                     continue
             call = self._pending.get(correlation_id)
@@ -606,6 +610,15 @@ class RpcClient:
 
     def _request_record(self, call: _Call, attempt: int) -> OutboundRecord:
         trio = call.trio
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "request %s (attempt %d) to %s: %s",
+                call.correlation_id,
+                attempt + 1,
+                trio.requested,
+                preview(self._payload_preview, call.body),
+                extra=about(call.correlation_id, trio.requested),
+            )
         envelope = make_envelope(
             event_type=trio.event_type("requested"),
             correlation_id=call.correlation_id,
@@ -683,7 +696,12 @@ class RpcClient:
                 await self._transport.send(dead)
             self._telemetry.dead_lettered(dead.topic)
         except (KafkaRpcError, TimeoutError) as exc:
-            logger.error("could not dead-letter a request for %s: %s", record.topic, exc)
+            logger.error(
+                "could not dead-letter a request for %s: %s",
+                record.topic,
+                exc,
+                extra=about(None, record.topic),
+            )
 
     async def publish(
         self,

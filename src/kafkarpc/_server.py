@@ -32,6 +32,7 @@ from ._exceptions import (
 from ._handlers import Handler, PayloadInvalid, ResultInvalid, collect_responders
 from ._headers import RequestRouting, build_headers, header_dict
 from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
+from ._logging import PayloadPreview, about, preview
 from ._retry import RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
@@ -131,6 +132,7 @@ class RpcServer:
         transport: Transport | None = None,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        payload_preview: PayloadPreview | None = None,
     ) -> None:
         if (bootstrap is None) == (transport is None):
             raise ConfigurationError(
@@ -144,6 +146,7 @@ class RpcServer:
             raise ConfigurationError("shutdown_timeout must be >= 0")
         self.service = service
         self.group_id = group_id or service
+        self._payload_preview = payload_preview
         self._max_concurrency = max_concurrency
         self._retry = retry
         self._idempotency: IdempotencyStore = idempotency_store or InMemoryIdempotencyStore()
@@ -369,7 +372,11 @@ class RpcServer:
         except Exception:
             acked = False
             logger.exception(
-                "internal error handling %s[%d]@%d", record.topic, record.partition, record.offset
+                "internal error handling %s[%d]@%d",
+                record.topic,
+                record.partition,
+                record.offset,
+                extra=about(None, record.topic),
             )
         finally:
             self._in_flight -= 1
@@ -391,6 +398,7 @@ class RpcServer:
                 record.partition,
                 record.offset,
                 exc,
+                extra=about(None, record.topic),
             )
             return await self._dead_letter(record, exc, DlqReason.POISON)
         headers = header_dict(record.headers)
@@ -410,6 +418,14 @@ class RpcServer:
             retry_count=routing.retry_count or 0,
         )
         operation = record.topic
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "handling %s from %s: %s",
+                envelope.correlation_id,
+                envelope.service,
+                preview(self._payload_preview, envelope.payload),
+                extra=about(envelope.correlation_id, record.topic),
+            )
         telemetry = self._telemetry
         started = time.monotonic()
         telemetry.handling_started(operation)
@@ -562,6 +578,7 @@ class RpcServer:
                     attempts,
                     context.correlation_id,
                     error,
+                    extra=about(context.correlation_id, context.topic),
                 )
                 await anyio.sleep(_backoff(policy, attempt))
                 continue
@@ -572,6 +589,7 @@ class RpcServer:
                 context.correlation_id,
                 context.topic,
                 error,
+                extra=about(context.correlation_id, context.topic),
             )
             failure = _failure(
                 ErrorCode.HANDLER_ERROR,
@@ -595,10 +613,19 @@ class RpcServer:
                 return exc  # retrying cannot fix these
             except KafkaRpcError as exc:
                 if delay is None:
-                    logger.error("giving up sending to %s: %s", record.topic, exc)
+                    logger.error(
+                        "giving up sending to %s: %s",
+                        record.topic,
+                        exc,
+                        extra=about(None, record.topic),
+                    )
                     return exc
                 logger.warning(
-                    "sending to %s failed (%s); retrying in %.2fs", record.topic, exc, delay
+                    "sending to %s failed (%s); retrying in %.2fs",
+                    record.topic,
+                    exc,
+                    delay,
+                    extra=about(None, record.topic),
                 )
                 await anyio.sleep(delay)
         raise AssertionError("unreachable: the last delay is None")
@@ -645,6 +672,7 @@ class RpcServer:
                 logger.warning(
                     "reply route %s[%s] of %s does not exist; replying on %s",
                     topic, partition, request.correlation_id, trio.name,
+                    extra=about(request.correlation_id, trio.requested),
                 )  # fmt: skip
                 topic = trio.completed if outcome.ok else trio.failed
                 partition = None
