@@ -549,7 +549,7 @@ def test_invalid_requests_are_rejected(doc: dict[str, Any], envelope: dict[str, 
             "completed", reply_envelope("failed", RECEIPT), id="reply-with-failure-event-type"
         ),
         pytest.param("completed", {**reply_envelope("completed", RECEIPT), "causation_id": None}),
-        pytest.param("completed", reply_envelope("completed", {**RECEIPT, "total": "lots"})),
+        pytest.param("completed", reply_envelope("completed", {**RECEIPT, "total": ["lots"]})),
         pytest.param("failed", reply_envelope("failed", {"error_message": "no code"})),
         pytest.param(
             "failed",
