@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,8 +22,7 @@ from ._dlq import DlqReason, dead_letter_record
 from ._envelope import (
     ErrorPayload,
     decode_envelope,
-    encode_envelope,
-    make_envelope,
+    new_message,
     payload_to_dict,
     validate_event_type,
 )
@@ -42,6 +41,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._headers import PRIORITIES, RequestRouting, build_headers
+from ._ids import new_uuid
 from ._logging import PayloadPreview, about, preview
 from ._pending import PendingCall, PendingCalls
 from ._retry import NO_RETRY, RetryPolicy
@@ -57,6 +57,7 @@ from ._telemetry import (
     OUTCOME_TIMEOUT,
     ClientTelemetry,
     inject_trace_headers,
+    parent_span_id,
 )
 from ._topics import TopicTrio, event_type_for_topic, validate_topic_name
 from ._transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
@@ -422,7 +423,7 @@ class RpcClient:
                 )
         if partition_key is not None and not partition_key:
             raise ConfigurationError("partition_key must be a non-empty str or None")
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_uuid()
         call = _Call(
             trio=trio,
             body=body,
@@ -486,8 +487,11 @@ class RpcClient:
                 timed_out = isinstance(failure, RequestTimeout)
                 outcome = OUTCOME_TIMEOUT if timed_out else OUTCOME_PUBLISH_ERROR
                 error = failure
-                if circuit is not None and not isinstance(failure, TopicNotFound):
-                    circuit.on_failure()
+                if circuit is not None:
+                    if isinstance(failure, TopicNotFound):
+                        circuit.on_abandoned()  # a setup error says nothing of the dependency
+                    else:
+                        circuit.on_failure()
                 if failure is exc:
                     raise
                 raise failure from exc
@@ -546,6 +550,9 @@ class RpcClient:
                     attempt += 1
                     attempt_deadline = min(call.deadline, anyio.current_time() + attempt_budget)
                     await self._send_attempt(pending, call, record, attempt_deadline)
+                    if policy.retry_remote and pending.reply is not None:
+                        # Raises RemoteError for a failure reply, which the policy may retry.
+                        self._decode_reply(pending.reply, call)
             assert pending.reply is not None
             return pending.reply
         except PublishError as exc:
@@ -619,16 +626,14 @@ class RpcClient:
                 preview(self._payload_preview, call.body),
                 extra=about(call.correlation_id, trio.requested),
             )
-        envelope = make_envelope(
+        message = new_message(
             event_type=trio.event_type("requested"),
             correlation_id=call.correlation_id,
             service=self.service,
             payload=call.body,
             version=self._version,
         )
-        traceparent, tracestate = (
-            inject_trace_headers(call.span) if call.span is not None else (None, None)
-        )
+        traceparent, tracestate = inject_trace_headers(call.span)
         routing = RequestRouting(
             reply_to=trio.completed,
             reply_partition=self._reply_partition,
@@ -640,12 +645,14 @@ class RpcClient:
             priority=call.priority,
             traceparent=traceparent,
             tracestate=tracestate,
+            parent_span_id=parent_span_id(call.span),
+            ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
         )
         return OutboundRecord(
             topic=trio.requested,
-            value=encode_envelope(envelope),
+            value=message.value,
             key=call.key,
-            headers=build_headers(envelope, routing=routing, extra=call.headers),
+            headers=build_headers(message, routing=routing, extra=call.headers),
         )
 
     def _decode_reply(self, record: InboundRecord, call: _Call) -> dict[str, Any]:
@@ -719,18 +726,18 @@ class RpcClient:
         validate_topic_name(topic)
         body = payload_to_dict(payload)
         budget = self._timeout if timeout is UNSET else _check_timeout(timeout)
-        envelope = make_envelope(
+        if event_type is not None:
+            validate_event_type(event_type)
+        envelope = new_message(
             event_type=event_type or event_type_for_topic(topic),
-            correlation_id=correlation_id or str(uuid.uuid4()),
+            correlation_id=correlation_id or new_uuid(),
             service=self.service,
             payload=body,
             version=self._version,
         )
-        if event_type is not None:
-            validate_event_type(event_type)
         record = OutboundRecord(
             topic=topic,
-            value=encode_envelope(envelope),
+            value=envelope.value,
             key=(key or envelope.correlation_id).encode(),
             headers=build_headers(envelope, extra=headers),
         )

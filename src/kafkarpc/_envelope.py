@@ -8,8 +8,8 @@ top-level fields kept) and strict where it matters (types, required fields).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -18,6 +18,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable
+from ._ids import new_uuid
 
 __all__ = [
     "Envelope",
@@ -25,7 +26,9 @@ __all__ = [
     "ErrorPayload",
     "decode_envelope",
     "encode_envelope",
+    "OutgoingMessage",
     "make_envelope",
+    "new_message",
     "now_iso",
     "payload_to_dict",
     "validate_event_type",
@@ -41,6 +44,7 @@ class ErrorCode(StrEnum):
     HANDLER_ERROR = "HANDLER_ERROR"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     NOT_FOUND = "NOT_FOUND"
+    REPLY_TOO_LARGE = "REPLY_TOO_LARGE"
 
 
 _OPTIONAL_FIELDS = ("causation_id", "metadata")
@@ -62,7 +66,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    event_id: str = Field(default_factory=new_uuid, min_length=1)
     event_type: str
     correlation_id: str = Field(min_length=1)
     causation_id: str | None = None
@@ -119,6 +123,53 @@ def payload_to_dict(payload: object) -> dict[str, Any]:
         raise PayloadNotSerializable(f"payload is not JSON-serializable: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A freshly built envelope, already encoded: what the hot send paths need."""
+
+    event_id: str
+    event_type: str
+    correlation_id: str
+    timestamp: str
+    service: str
+    version: str
+    value: bytes
+
+
+def new_message(
+    *,
+    event_type: str,
+    correlation_id: str,
+    service: str,
+    payload: Mapping[str, Any],
+    causation_id: str | None = None,
+    version: str = "v1",
+) -> OutgoingMessage:
+    """Encode a new envelope from trusted parts.
+
+    Skips building a pydantic model: a plain dict through pydantic-core's JSON
+    encoder costs a third as much, and every part was validated where it came in.
+    """
+    event_id = new_uuid()
+    timestamp = now_iso()
+    fields: dict[str, Any] = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "correlation_id": correlation_id,
+        "timestamp": timestamp,
+        "service": service,
+        "payload": payload,
+        "version": version,
+    }
+    if causation_id is not None:
+        fields["causation_id"] = causation_id
+    try:
+        value = pydantic_core.to_json(fields)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise PayloadNotSerializable(f"envelope is not JSON-serializable: {exc}") from exc
+    return OutgoingMessage(event_id, event_type, correlation_id, timestamp, service, version, value)
+
+
 def make_envelope(
     *,
     event_type: str,
@@ -131,7 +182,7 @@ def make_envelope(
 ) -> Envelope:
     """Build an envelope from trusted parts without re-validating them (hot path)."""
     fields: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_uuid(),
         "event_type": event_type,
         "correlation_id": correlation_id,
         "causation_id": causation_id,

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from ._envelope import Envelope
+from typing import Literal, Protocol
 
 __all__ = ["HeaderList", "RequestRouting", "build_headers", "header_dict", "parse_trace_ids"]
 
@@ -70,6 +68,7 @@ class RequestRouting:
     ttl_seconds: int | None = None
     traceparent: str | None = None
     tracestate: str | None = None
+    parent_span_id: str | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RequestRouting:
@@ -86,6 +85,7 @@ class RequestRouting:
             ttl_seconds=_int_or_none(headers.get("ttl_seconds")),
             traceparent=headers.get("traceparent") or None,
             tracestate=headers.get("tracestate") or None,
+            parent_span_id=headers.get("parent_span_id") or None,
         )
 
     def as_headers(self) -> HeaderList:
@@ -101,8 +101,25 @@ class RequestRouting:
         return out
 
 
+class _Described(Protocol):
+    """What the required headers describe: an ``Envelope`` or an ``OutgoingMessage``."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def correlation_id(self) -> str: ...
+    @property
+    def timestamp(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+
+
 def build_headers(
-    envelope: Envelope,
+    envelope: _Described,
     *,
     routing: RequestRouting | None = None,
     extra: Mapping[str, str | bytes] | None = None,

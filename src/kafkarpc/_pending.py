@@ -37,8 +37,8 @@ class PendingCall:
     def rearm(self) -> None:
         """Reset for another attempt of the same call (a retry)."""
         self.error = None
-        if self.reply is None:
-            self.done = anyio.Event()
+        self.reply = None
+        self.done = anyio.Event()
 
 
 class PendingCalls:

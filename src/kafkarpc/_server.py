@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import enum
+import functools
 import logging
 import math
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from types import ModuleType, TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -19,12 +23,13 @@ from opentelemetry.trace import Span, TracerProvider
 
 from ._context import RequestContext
 from ._dlq import DlqReason, dead_letter_record
-from ._envelope import Envelope, ErrorCode, decode_envelope, encode_envelope, make_envelope
+from ._envelope import Envelope, ErrorCode, decode_envelope, new_message
 from ._exceptions import (
     ConfigurationError,
     EnvelopeError,
     KafkaRpcError,
     LifecycleError,
+    PayloadNotSerializable,
     PayloadTooLarge,
     RemoteError,
     TopicNotFound,
@@ -37,7 +42,7 @@ from ._retry import RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
 from ._stats import ServerStats
-from ._telemetry import ServerTelemetry, inject_trace_headers
+from ._telemetry import ServerTelemetry, inject_trace_headers, parent_span_id
 from ._topics import TopicTrio, dlq_topic
 from ._transport import GroupConsumer, InboundRecord, OutboundRecord, Transport
 from ._transport._kafka import KafkaTransport
@@ -64,7 +69,7 @@ class _Outcome:
     """What a request resolved to: the reply, whether a repeat may reuse it, and
     whether the request must also be dead-lettered."""
 
-    __slots__ = ("cacheable", "dead_letter", "ok", "payload")
+    __slots__ = ("attempts", "cacheable", "dead_letter", "ok", "payload")
 
     def __init__(
         self,
@@ -73,7 +78,9 @@ class _Outcome:
         *,
         cacheable: bool = False,
         dead_letter: BaseException | None = None,
+        attempts: int = 1,
     ) -> None:
+        self.attempts = attempts
         self.ok = ok
         self.payload = payload
         # Successes and deliberate answers (validation, a handler's own RemoteError)
@@ -161,18 +168,18 @@ class RpcServer:
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
-        self._batches: (
+        self._records: (
             tuple[
-                MemoryObjectSendStream[list[InboundRecord]],
-                MemoryObjectReceiveStream[list[InboundRecord]],
+                MemoryObjectSendStream[InboundRecord],
+                MemoryObjectReceiveStream[InboundRecord],
             ]
             | None
         ) = None
         self._in_flight = 0
         self._idle = anyio.Event()
         self._executing: dict[str, anyio.Event] = {}
+        self._key_order = _KeyOrder()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._slots: anyio.Semaphore | None = None
         self._telemetry = ServerTelemetry(
             self.group_id, tracer_provider=tracer_provider, meter_provider=meter_provider
         )
@@ -235,7 +242,6 @@ class RpcServer:
             raise ConfigurationError("no responders registered; use @server.responder(...)")
         self._state = _State.SERVING
         self._limiter = anyio.CapacityLimiter(self._max_concurrency)
-        self._slots = anyio.Semaphore(self._max_concurrency)
         await self._transport.start()
         try:
             topics = list(self._handlers)
@@ -250,7 +256,7 @@ class RpcServer:
                 )
             for topic in topics:
                 await self._transport.partition_count(topic)
-            self._batches = anyio.create_memory_object_stream[list[InboundRecord]](math.inf)
+            self._records = anyio.create_memory_object_stream[InboundRecord](math.inf)
             self._task_group = anyio.create_task_group()
             await self._task_group.__aenter__()
         except BaseException:
@@ -258,7 +264,9 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
-            self._task_group.start_soon(self._dispatch, self._batches[1])
+            with self._records[1] as records:
+                for _ in range(self._max_concurrency):
+                    self._task_group.start_soon(self._worker, records.clone())
             self._consumer = await self._transport.group_consumer(
                 topics,
                 group_id=self.group_id,
@@ -299,8 +307,8 @@ class RpcServer:
         with anyio.CancelScope(shield=True):
             if self._consumer is not None:
                 await self._consumer.stop_fetching()
-            if self._batches is not None:
-                self._batches[0].close()
+            if self._records is not None:
+                self._records[0].close()
             with anyio.move_on_after(self._shutdown_timeout) as drain:
                 while self._in_flight:
                     self._idle = anyio.Event()
@@ -345,32 +353,32 @@ class RpcServer:
 
     # ------------------------------------------------------------ intake
     def _accept_batch(self, batch: list[InboundRecord]) -> None:
-        if self._batches is None or self._state is not _State.SERVING:
+        if self._records is None or self._state is not _State.SERVING:
             return  # not acked: redelivered to whoever owns the partition next
+        send = self._records[0].send_nowait
         try:
-            self._batches[0].send_nowait(batch)
+            for record in batch:
+                send(record)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             return
 
-    async def _dispatch(self, batches: MemoryObjectReceiveStream[list[InboundRecord]]) -> None:
-        assert self._task_group is not None
-        async with batches:
-            async for batch in batches:
-                for record in batch:
-                    self._in_flight += 1
-                    self._task_group.start_soon(self._handle, record)
+    async def _worker(self, records: MemoryObjectReceiveStream[InboundRecord]) -> None:
+        """One of ``max_concurrency`` workers; a fixed pool bounds concurrency and
+        costs no task creation per request."""
+        async with records:
+            async for record in records:
+                if self._state is not _State.SERVING:
+                    continue  # shutting down: not acked, so the next owner gets it
+                await self._handle(record)
 
     async def _handle(self, record: InboundRecord) -> None:
-        assert self._slots is not None
-        acked = False
+        self._in_flight += 1
+        self._telemetry.received()
+        settlement = _Settlement(record, self._settled)
+        handled = False
         try:
-            async with self._slots:
-                if self._state is not _State.SERVING:
-                    return  # shutting down: not acked, so the next owner gets it
-                self._telemetry.received()
-                acked = await self._process(record)
+            handled = await self._process(record, settlement)
         except Exception:
-            acked = False
             logger.exception(
                 "internal error handling %s[%d]@%d",
                 record.topic,
@@ -379,15 +387,24 @@ class RpcServer:
                 extra=about(None, record.topic),
             )
         finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
-        if acked and self._consumer is not None:
-            self._consumer.ack(record)
+            settlement.finish(handled)
+
+    def _settled(self, record: InboundRecord, delivered: bool) -> None:
+        """Everything sent for ``record`` reached the broker (or could not)."""
+        if delivered and self._consumer is not None:
+            self._consumer.ack(record)  # only now may its offset be committed
+        self._in_flight -= 1
+        if not self._in_flight:
+            self._idle.set()
 
     # ------------------------------------------------------------ processing
-    async def _process(self, record: InboundRecord) -> bool:
-        """Handle one request; True once its reply or dead letter is on the broker."""
+    async def _process(self, record: InboundRecord, settlement: _Settlement) -> bool:
+        """Handle one request and hand its reply (and dead letter) to the producer.
+
+        Returns False when something could not be sent; the request is then not
+        acknowledged and is redelivered. ``settlement`` acks it once the broker
+        has everything sent for it.
+        """
         handler = self._handlers[record.topic]
         try:
             envelope = decode_envelope(record.value)
@@ -400,9 +417,9 @@ class RpcServer:
                 exc,
                 extra=about(None, record.topic),
             )
-            return await self._dead_letter(record, exc, DlqReason.POISON)
+            return await self._dead_letter(record, exc, DlqReason.POISON, settlement=settlement)
         headers = header_dict(record.headers)
-        routing = RequestRouting.from_headers(headers)
+        routing = _with_effective_deadline(RequestRouting.from_headers(headers), envelope)
         context = RequestContext(
             correlation_id=envelope.correlation_id,
             event_id=envelope.event_id,
@@ -440,19 +457,31 @@ class RpcServer:
             context.retry_count,
         ) as span:
             try:
-                outcome = await self._outcome(handler, envelope, context, routing)
-                delivered = await self._reply(handler.trio, envelope, routing, outcome, span)
+                if routing.partition_key is None:
+                    outcome = await self._outcome(handler, envelope, context, routing)
+                    delivered = await self._reply(
+                        handler.trio, envelope, routing, outcome, span, settlement=settlement
+                    )
+                else:
+                    # Requests sharing a partition key (e.g. one tenant's) are handled
+                    # and answered in the order they were fetched, one at a time.
+                    async with self._key_order.hold(routing.partition_key):
+                        outcome = await self._outcome(handler, envelope, context, routing)
+                        delivered = await self._reply(
+                            handler.trio, envelope, routing, outcome, span, settlement=settlement
+                        )
                 if outcome.ok:
                     telemetry.succeeded()
                 else:
                     error_code = str(outcome.payload.get("error_code", "ERROR"))
                 if outcome.dead_letter is not None:
-                    retries = handler_retry_attempts(self._policy(handler))
+                    retries = outcome.attempts - 1
                     parked = await self._dead_letter(
                         record,
                         outcome.dead_letter,
                         DlqReason.HANDLER_EXHAUSTED,
                         retry_count=retries,
+                        settlement=settlement,
                     )
                     delivered = parked and delivered
             finally:
@@ -529,10 +558,26 @@ class RpcServer:
                     ),
                 )
             try:
-                with anyio.fail_after(remaining if remaining is not None else math.inf):
+                if remaining is None:
                     result = await handler.invoke(
                         argument, _with_attempt(context, attempt), self._limiter
                     )
+                else:
+                    # A bare CancelScope: fail_after's context-manager wrapper costs more
+                    # than the rest of a request's bookkeeping on this path.
+                    with anyio.CancelScope(deadline=anyio.current_time() + remaining) as scope:
+                        result = await handler.invoke(
+                            argument, _with_attempt(context, attempt), self._limiter
+                        )
+                    if scope.cancelled_caught:
+                        self._telemetry.deadline_expired(handler.trio.requested)
+                        return _Outcome(
+                            False,
+                            _failure(
+                                ErrorCode.DEADLINE_EXCEEDED,
+                                "the handler was cancelled when the caller's deadline passed",
+                            ),
+                        )
                 payload = handler.render(result)
             except RemoteError as exc:
                 # The handler chose its own failure reply (e.g. NOT_FOUND).
@@ -547,18 +592,6 @@ class RpcServer:
                     ),
                     cacheable=not exc.retryable,
                 )
-            except TimeoutError as exc:
-                if context.remaining() is not None and (context.remaining() or 0) <= 0:
-                    self._telemetry.deadline_expired(handler.trio.requested)
-                    return _Outcome(
-                        False,
-                        _failure(
-                            ErrorCode.DEADLINE_EXCEEDED,
-                            "the handler was cancelled when the caller's deadline passed",
-                            error_type=type(exc).__name__,
-                        ),
-                    )
-                error: Exception = exc
             except (ResultInvalid, Exception) as exc:
                 error = exc
             else:
@@ -599,7 +632,12 @@ class RpcServer:
                 details={"attempts": attempt},
             )
             # With a retry policy, exhausted requests are also parked for replay.
-            return _Outcome(False, failure, dead_letter=error if policy is not None else None)
+            return _Outcome(
+                False,
+                failure,
+                dead_letter=error if policy is not None else None,
+                attempts=attempt,
+            )
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
     # ------------------------------------------------------------ output
@@ -636,34 +674,58 @@ class RpcServer:
         request: Envelope,
         routing: RequestRouting,
         outcome: _Outcome,
-        span: Span,
+        span: Span | None,
+        *,
+        settlement: _Settlement | None = None,
     ) -> bool:
-        """Send the reply; True once the broker has it. May turn ``outcome`` into a failure."""
+        """Send the reply; may turn ``outcome`` into a failure (e.g. a reply too large).
+
+        With a ``settlement`` the reply is handed to the producer and this returns
+        at once; a delivery that fails later is retried by a background task, which
+        runs this method again without one. Without it, this waits for the broker.
+        """
         # The reply continues the trace from this responder's span.
         traceparent, tracestate = inject_trace_headers(span)
         passthrough = RequestRouting(
             traceparent=traceparent or routing.traceparent,
             tracestate=tracestate or routing.tracestate,
+            parent_span_id=parent_span_id(span),
         )
         topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
         partition = routing.reply_partition
         for _ in range(3):
-            envelope = make_envelope(
-                event_type=trio.event_type("completed" if outcome.ok else "failed"),
-                correlation_id=request.correlation_id,
-                causation_id=request.event_id,
-                service=self.service,
-                payload=outcome.payload,
-                version=request.version,
-            )
+            try:
+                message = new_message(
+                    event_type=trio.event_type("completed" if outcome.ok else "failed"),
+                    correlation_id=request.correlation_id,
+                    causation_id=request.event_id,
+                    service=self.service,
+                    payload=outcome.payload,
+                    version=request.version,
+                )
+            except PayloadNotSerializable as exc:
+                # The handler returned (or raised with) something JSON cannot carry.
+                outcome.become_failure(
+                    _failure(
+                        ErrorCode.HANDLER_ERROR,
+                        f"the reply is not JSON-serializable: {exc}",
+                        error_type="PayloadNotSerializable",
+                    )
+                )
+                topic, partition = trio.failed, None
+                continue
             record = OutboundRecord(
                 topic=topic,
-                value=encode_envelope(envelope),
+                value=message.value,
                 key=request.correlation_id.encode(),
-                headers=build_headers(envelope, routing=passthrough),
+                headers=build_headers(message, routing=passthrough),
                 partition=partition,
             )
-            error = await self._send(record)
+            if settlement is None:
+                error = await self._send(record)
+            else:
+                retry = functools.partial(self._reply, trio, request, routing, outcome, span)
+                error = self._submit(record, settlement, retry)
             if error is None:
                 return True
             if isinstance(error, TopicNotFound) and (topic, partition) != (trio.completed, None):
@@ -680,7 +742,7 @@ class RpcServer:
             if isinstance(error, PayloadTooLarge) and outcome.ok:
                 outcome.become_failure(
                     _failure(
-                        "REPLY_TOO_LARGE",
+                        ErrorCode.REPLY_TOO_LARGE,
                         f"the reply is {error.size} bytes; the broker accepts {error.limit}",
                         error_type="PayloadTooLarge",
                         details={"size": error.size, "limit": error.limit},
@@ -698,14 +760,122 @@ class RpcServer:
         reason: DlqReason,
         *,
         retry_count: int = 0,
+        settlement: _Settlement | None = None,
     ) -> bool:
-        failure = await self._send(
-            dead_letter_record(record, error, reason=reason, retry_count=retry_count)
-        )
-        delivered = failure is None
-        if delivered:
+        dead = dead_letter_record(record, error, reason=reason, retry_count=retry_count)
+        if settlement is None:
+            failure = await self._send(dead)
+        else:
+            retry = functools.partial(
+                self._dead_letter, record, error, reason, retry_count=retry_count
+            )
+            failure = self._submit(dead, settlement, retry)
+        if failure is None:
             self._telemetry.dead_lettered(record.topic)
-        return delivered
+        return failure is None
+
+    def _submit(
+        self,
+        record: OutboundRecord,
+        settlement: _Settlement,
+        retry: Callable[[], Awaitable[bool]],
+    ) -> KafkaRpcError | None:
+        """Hand ``record`` to the producer without waiting for the broker.
+
+        A worker waiting for acknowledgements would leave requests queued behind
+        it; the settlement waits instead. A permanent error is returned at once;
+        a transient one (now or at delivery) is retried by ``retry`` in a task.
+        """
+        settlement.expect()
+        try:
+            self._transport.produce(record, functools.partial(self._delivered, settlement, retry))
+        except _PERMANENT_SEND_ERRORS as exc:
+            settlement.finish(True)  # nothing is outstanding; the caller handles exc
+            return exc
+        except KafkaRpcError:
+            self._start_retry(settlement, retry)
+        return None
+
+    def _delivered(
+        self,
+        settlement: _Settlement,
+        retry: Callable[[], Awaitable[bool]],
+        error: Exception | None,
+        _record: OutboundRecord,
+    ) -> None:
+        if error is None:
+            settlement.finish(True)
+        else:
+            self._start_retry(settlement, retry)
+
+    def _start_retry(self, settlement: _Settlement, retry: Callable[[], Awaitable[bool]]) -> None:
+        if self._task_group is None:
+            settlement.finish(False)
+            return
+        self._task_group.start_soon(self._retry_delivery, settlement, retry)
+
+    @staticmethod
+    async def _retry_delivery(
+        settlement: _Settlement, retry: Callable[[], Awaitable[bool]]
+    ) -> None:
+        delivered = False
+        try:
+            delivered = await retry()
+        finally:
+            settlement.finish(delivered)
+
+
+class _KeyOrder:
+    """One FIFO lock per partition key in use; a key's lock goes when its last user does.
+
+    Workers take records in fetch order and reach ``hold`` without awaiting in
+    between, and anyio's locks are fair, so a key's requests run in fetch order.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (anyio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class _Settlement:
+    """Acknowledges a request once everything sent on its behalf is settled.
+
+    Starts with one outstanding part (the handling itself); every record handed to
+    the producer adds one. When the count reaches zero, ``on_settled`` learns
+    whether all parts succeeded.
+    """
+
+    __slots__ = ("_delivered", "_on_settled", "_outstanding", "_record")
+
+    def __init__(
+        self, record: InboundRecord, on_settled: Callable[[InboundRecord, bool], None]
+    ) -> None:
+        self._record = record
+        self._on_settled = on_settled
+        self._outstanding = 1
+        self._delivered = True
+
+    def expect(self) -> None:
+        self._outstanding += 1
+
+    def finish(self, delivered: bool) -> None:
+        self._delivered = self._delivered and delivered
+        self._outstanding -= 1
+        if self._outstanding == 0:
+            self._on_settled(self._record, self._delivered)
 
 
 def _with_attempt(context: RequestContext, attempt: int) -> RequestContext:
@@ -723,5 +893,18 @@ def _backoff(policy: RetryPolicy, attempt: int) -> float:
     return delay + random.uniform(0, policy.jitter)
 
 
-def handler_retry_attempts(policy: RetryPolicy | None) -> int:
-    return 0 if policy is None else policy.max_attempts - 1
+def _with_effective_deadline(routing: RequestRouting, envelope: Envelope) -> RequestRouting:
+    """A peer may bound a request with ``ttl_seconds`` (from its timestamp) instead
+    of ``deadline_ms``; the earlier of the two applies."""
+    if routing.ttl_seconds is None:
+        return routing
+    try:
+        sent = datetime.fromisoformat(envelope.timestamp)
+    except ValueError:
+        return routing
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    expires_ms = int((sent.timestamp() + routing.ttl_seconds) * 1000)
+    if routing.deadline_ms is not None and routing.deadline_ms <= expires_ms:
+        return routing
+    return dataclasses.replace(routing, deadline_ms=expires_ms)

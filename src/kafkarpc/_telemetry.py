@@ -37,6 +37,34 @@ def _tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
     return trace.get_tracer(_INSTRUMENTATION, _VERSION, tracer_provider=provider)
 
 
+class _TracingSwitch:
+    """Whether spans are worth making: not while no SDK is installed, when even a
+    no-op span costs more than the rest of a request's bookkeeping.
+
+    An application may install its SDK after creating a client, so an absent SDK
+    is looked for again (at most once a second: the lookup reads the environment);
+    once installed, OpenTelemetry never replaces it.
+    """
+
+    __slots__ = ("_checked_at", "_enabled", "_explicit")
+
+    def __init__(self, explicit: trace.TracerProvider | None) -> None:
+        self._explicit = explicit
+        self._enabled = explicit is not None and not isinstance(explicit, trace.NoOpTracerProvider)
+        self._checked_at = float("-inf")
+
+    def __call__(self) -> bool:
+        if self._enabled or self._explicit is not None:
+            return self._enabled
+        now = time.monotonic()
+        if now - self._checked_at >= 1.0:
+            self._checked_at = now
+            self._enabled = not isinstance(
+                trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+            )
+        return self._enabled
+
+
 def _meter(provider: metrics.MeterProvider | None) -> metrics.Meter:
     return metrics.get_meter(_INSTRUMENTATION, _VERSION, meter_provider=provider)
 
@@ -55,11 +83,20 @@ def _message_attributes(
     return attributes
 
 
-def inject_trace_headers(span: Span) -> tuple[str | None, str | None]:
+def inject_trace_headers(span: Span | None) -> tuple[str | None, str | None]:
     """W3C ``traceparent``/``tracestate`` of ``span`` (None when not sampled/no SDK)."""
+    if span is None:
+        return None, None
     carrier: dict[str, str] = {}
     _W3C.inject(carrier, context=trace.set_span_in_context(span))
     return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+def parent_span_id(span: Span | None) -> str | None:
+    """The id of ``span``'s parent (SPEC §3 ``parent_span_id``), when it has one."""
+    parent = getattr(span, "parent", None)
+    span_id = getattr(parent, "span_id", 0)
+    return format(span_id, "016x") if span_id else None
 
 
 def extract_trace_context(headers: Mapping[str, str]) -> Context:
@@ -77,6 +114,7 @@ class ClientTelemetry:
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self.stats = ClientStats()
+        self._tracing = _TracingSwitch(tracer_provider)
         self._tracer = _tracer(tracer_provider)
         meter = _meter(meter_provider)
         self._duration = meter.create_histogram(
@@ -103,7 +141,10 @@ class ClientTelemetry:
         )
 
     @contextmanager
-    def request_span(self, topic: str, correlation_id: str, key: bytes) -> Iterator[Span]:
+    def request_span(self, topic: str, correlation_id: str, key: bytes) -> Iterator[Span | None]:
+        if not self._tracing():
+            yield None
+            return
         attributes = _message_attributes(topic, correlation_id, correlation_id, key)
         attributes["messaging.operation.name"] = "send"
         attributes["messaging.operation.type"] = "send"
@@ -140,8 +181,7 @@ class ClientTelemetry:
         elif outcome == OUTCOME_CIRCUIT_OPEN:
             stats.circuit_rejections += 1
         attributes = {"kafkarpc.operation": operation, "kafkarpc.outcome": outcome}
-        if outcome != OUTCOME_CIRCUIT_OPEN:
-            self._in_flight.add(-1, {"kafkarpc.operation": operation})
+        self._in_flight.add(-1, {"kafkarpc.operation": operation})
         self._duration.record(time.monotonic() - started, attributes)
         if span is not None and error is not None:
             span.set_attribute(
@@ -183,6 +223,7 @@ class ServerTelemetry:
     ) -> None:
         self.stats = ServerStats()
         self._group_id = group_id
+        self._tracing = _TracingSwitch(tracer_provider)
         self._tracer = _tracer(tracer_provider)
         meter = _meter(meter_provider)
         self._duration = meter.create_histogram(
@@ -208,7 +249,10 @@ class ServerTelemetry:
         key: bytes | None,
         headers: Mapping[str, str],
         retry_count: int,
-    ) -> Iterator[Span]:
+    ) -> Iterator[Span | None]:
+        if not self._tracing():
+            yield None
+            return
         attributes = _message_attributes(topic, correlation_id, message_id, key)
         attributes.update(
             {

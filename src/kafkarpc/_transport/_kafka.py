@@ -68,6 +68,7 @@ librdkafka_logger.addFilter(_RepeatFilter())
 _POLL_S = 0.1
 _REPLY_POLL_S = 0.05
 _STALL_S = 0.1
+_COMMIT_INTERVAL_S = 0.2
 _BATCH_MAX = 500
 _METADATA_TIMEOUT_S = 10.0
 
@@ -339,6 +340,7 @@ class _KafkaGroupConsumer(GroupConsumer):
         self._tracker = OffsetTracker()
         self._paused = False
         self._stalled_since: float | None = None
+        self._last_commit = 0.0
         self._fetching = threading.Event()
         self._fetching.set()
         self._first_assignment = threading.Event()
@@ -387,7 +389,12 @@ class _KafkaGroupConsumer(GroupConsumer):
 
     def _poll_once(self) -> None:
         consumer = self._consumer
-        self._commit(consumer, None, asynchronous=True)
+        now = time.monotonic()
+        if now - self._last_commit >= _COMMIT_INTERVAL_S:
+            # A commit is a broker round trip; batching them costs only a little more
+            # redelivery after a crash (revoke and close still commit everything).
+            self._commit(consumer, None, asynchronous=True)
+            self._last_commit = now
         if not self._fetching.is_set():
             self._set_paused(consumer, True)
             consumer.poll(_POLL_S)  # keep serving heartbeats and rebalances while stopping

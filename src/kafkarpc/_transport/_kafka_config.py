@@ -26,6 +26,10 @@ PRODUCER: dict[str, ConfigValue] = {
     "linger.ms": 0,
     # A request that cannot be delivered in 30 s is long past any RPC deadline.
     "message.timeout.ms": 30_000,
+    # Unlimited in-flight requests send one tiny batch per message under load;
+    # capping them lets the next batch fill while one is in flight. Measured at
+    # 128 calls in flight: 2.5k req/s unlimited, 3.3k with 5 (see docs/benchmarks.md).
+    "max.in.flight.requests.per.connection": 5,
     "acks": "all",
 }
 
