@@ -179,6 +179,8 @@ class RpcServer:
         self._idle = anyio.Event()
         self._executing: dict[str, anyio.Event] = {}
         self._key_order = _KeyOrder()
+        self._workers_running = 0
+        self._workers_done = anyio.Event()
         self._limiter: anyio.CapacityLimiter | None = None
         self._telemetry = ServerTelemetry(
             self.group_id, tracer_provider=tracer_provider, meter_provider=meter_provider
@@ -264,6 +266,7 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
+            self._workers_running = self._max_concurrency
             with self._records[1] as records:
                 for _ in range(self._max_concurrency):
                     self._task_group.start_soon(self._worker, records.clone())
@@ -309,14 +312,18 @@ class RpcServer:
                 await self._consumer.stop_fetching()
             if self._records is not None:
                 self._records[0].close()
+            # Finish everything already fetched, not only what is running: skipping a
+            # queued request would stop its partition's commit below requests that
+            # did finish, and a restart would run those again.
             with anyio.move_on_after(self._shutdown_timeout) as drain:
+                if self._workers_running:
+                    await self._workers_done.wait()
                 while self._in_flight:
                     self._idle = anyio.Event()
                     await self._idle.wait()
             if drain.cancelled_caught:
                 logger.warning(
-                    "%d request(s) still running after %.1fs; they will be redelivered",
-                    self._in_flight,
+                    "requests still running after %.1fs; unfinished ones will be redelivered",
                     self._shutdown_timeout,
                 )
             if task_group is not None:
@@ -364,12 +371,15 @@ class RpcServer:
 
     async def _worker(self, records: MemoryObjectReceiveStream[InboundRecord]) -> None:
         """One of ``max_concurrency`` workers; a fixed pool bounds concurrency and
-        costs no task creation per request."""
-        async with records:
-            async for record in records:
-                if self._state is not _State.SERVING:
-                    continue  # shutting down: not acked, so the next owner gets it
-                await self._handle(record)
+        costs no task creation per request. Runs until the intake closes and drains."""
+        try:
+            async with records:
+                async for record in records:
+                    await self._handle(record)
+        finally:
+            self._workers_running -= 1
+            if not self._workers_running:
+                self._workers_done.set()
 
     async def _handle(self, record: InboundRecord) -> None:
         self._in_flight += 1

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from .. import __version__
-from . import _asyncapi, _call, _demo, _dev_broker, _dlq, _serve
+from . import _asyncapi, _bench, _call, _demo, _dev_broker, _dlq, _serve
 from ._common import BOOTSTRAP_ENV, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Subcommands
 from ._serve import load_server
 
@@ -26,6 +26,7 @@ _REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
     _demo.register,
     _dlq.register,
     _asyncapi.register,
+    _bench.register,
 )
 
 
@@ -42,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (``kafkarpc`` passes it to sys.exit)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        # Everything after `bench` (--help included) belongs to the benchmark's parser.
+        try:
+            return _bench.run(argv[1:])
+        except CliError as exc:
+            print(f"kafkarpc bench: error: {exc}", file=sys.stderr)
+            return exc.exit_code
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
