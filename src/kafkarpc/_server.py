@@ -156,7 +156,10 @@ class RpcServer:
         self._payload_preview = payload_preview
         self._max_concurrency = max_concurrency
         self._retry = retry
-        self._idempotency: IdempotencyStore = idempotency_store or InMemoryIdempotencyStore()
+        # `is None`, not `or`: an empty store has len() 0 and would be replaced.
+        self._idempotency: IdempotencyStore = (
+            InMemoryIdempotencyStore() if idempotency_store is None else idempotency_store
+        )
         self._shutdown_timeout = shutdown_timeout
         self._create_topics = create_topics
         self._topic_partitions = topic_partitions

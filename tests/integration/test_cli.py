@@ -426,3 +426,85 @@ def test_version_and_help_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "required: COMMAND" in capsys.readouterr().err
+
+
+_LOAD_APP = """
+import os
+import anyio
+from kafkarpc import RpcServer
+
+server = RpcServer(
+    os.environ["KAFKARPC_BOOTSTRAP"],
+    service="load-test",
+    group_id={group!r},
+    max_concurrency=8,
+    config={config!r},
+)
+
+
+@server.responder({base!r})
+async def work(request: dict) -> dict:
+    with open({log!r}, "a") as log:  # one line per execution, across both runs
+        log.write(f"{{request['n']}}\\n")
+    await anyio.sleep(0.2)
+    return {{"n": request["n"], "pid": os.getpid()}}
+"""
+
+
+def test_sigterm_under_load_then_restart_answers_everything_once(
+    tmp_path: Path, kafkarpc_broker: str, fresh_base: str
+) -> None:
+    executions = tmp_path / "executions.log"
+    executions.touch()
+    (tmp_path / "load_app.py").write_text(
+        textwrap.dedent(
+            _LOAD_APP.format(
+                group=f"load-{fresh_base}", config=_FAST_GROUP, base=fresh_base, log=str(executions)
+            )
+        )
+    )
+    anyio.run(ensure_topics, kafkarpc_broker, [TopicTrio.from_base(fresh_base)])
+
+    def serve() -> _Child:
+        child = _Child("serve", "load_app:server", "--bootstrap", kafkarpc_broker, cwd=tmp_path)
+        child.stderr.wait_for(r"kafkarpc\.server: serving ")
+        return child
+
+    async def load() -> dict[int, dict[str, int]]:
+        from kafkarpc import RpcClient
+
+        replies: dict[int, dict[str, int]] = {}
+        async with RpcClient(kafkarpc_broker, service="load-client") as client:
+
+            async def one(n: int) -> None:
+                replies[n] = await client.request(fresh_base, {"n": n}, timeout=60)
+
+            async with anyio.create_task_group() as tg:
+                for n in range(40):
+                    tg.start_soon(one, n)
+                # Stop the responder while it is busy: it finishes what it fetched.
+                while len(executions.read_text().split()) < 8:
+                    await anyio.sleep(0.02)
+                first_exit = await anyio.to_thread.run_sync(first.signal_and_wait, signal.SIGTERM)
+                assert first_exit == 0, first.stderr.text()
+                # A restarted responder (same group) takes over from the committed offsets.
+                holder["second"] = await anyio.to_thread.run_sync(serve)
+                for n in range(40, 60):
+                    tg.start_soon(one, n)
+        return replies
+
+    holder: dict[str, _Child] = {}
+    first = serve()
+    try:
+        replies = anyio.run(load)
+    finally:
+        first.cleanup()
+        if "second" in holder:
+            holder["second"].cleanup()
+
+    assert sorted(replies) == list(range(60)), "every request was answered"
+    assert all(reply["n"] == n for n, reply in replies.items())
+    ran = [int(line) for line in executions.read_text().split()]
+    assert sorted(ran) == list(range(60)), "each request executed exactly once across the restart"
+    first_pid = replies[0]["pid"]
+    assert all(replies[n]["pid"] != first_pid for n in range(40, 60)), "the restart served wave 2"

@@ -63,6 +63,7 @@ async def test_poison_pills_go_to_the_dlq_and_serving_continues(
         b"\x00\x01 not json",
         b'{"event_id": "1", "event_type": "X_REQUESTED"',  # truncated
         json.dumps({"event_type": "X_REQUESTED", "payload": []}).encode(),  # wrong types
+        os.urandom(900_000),  # near the default 1 MB message limit
     ]
     async with server:
         producer = Producer({"bootstrap.servers": kafkarpc_broker})

@@ -203,3 +203,14 @@ async def test_sqlite_store_deduplicates_across_servers(
             store.close()
     assert calls == 1
     assert first == second == {"n": 1}
+
+
+def test_an_empty_store_given_to_the_server_is_the_one_it_uses() -> None:
+    from kafkarpc import MemoryBroker, MemoryTransport, RpcServer
+
+    store = InMemoryIdempotencyStore(max_entries=5)
+    assert len(store) == 0  # falsy: a server must not mistake it for "no store"
+    server = RpcServer(
+        service="s", transport=MemoryTransport(MemoryBroker()), idempotency_store=store
+    )
+    assert server._idempotency is store

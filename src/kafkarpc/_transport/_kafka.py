@@ -309,8 +309,15 @@ class _KafkaReplyConsumer(ReplyConsumer):
             failure: list[BaseException] = []
 
             def apply() -> None:
+                # Runs on the polling thread, even if the caller's deadline cancelled
+                # the wait below: so skip what an earlier, abandoned call assigned,
+                # and record what this one assigns right here.
+                current = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+                fresh = [tp for tp in wanted if (tp.topic, tp.partition) not in current]
                 try:
-                    self._consumer.incremental_assign(wanted)
+                    if fresh:
+                        self._consumer.incremental_assign(fresh)
+                    self._assigned.update((tp.topic, tp.partition) for tp in wanted)
                 except KafkaException as exc:
                     failure.append(exc)
                 self._bridge.call_soon(applied.set)
@@ -319,7 +326,6 @@ class _KafkaReplyConsumer(ReplyConsumer):
             await applied.wait()
             if failure:
                 raise translate_exception(failure[0], topic=topics[0]) from failure[0]
-            self._assigned.update((tp.topic, tp.partition) for tp in wanted)
 
     async def aclose(self) -> None:
         await self._thread.stop()
