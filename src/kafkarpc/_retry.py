@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,6 +49,11 @@ class RetryPolicy:
             raise ConfigurationError(f"attempt_timeout must be > 0, got {self.attempt_timeout}")
         if self.multiplier < 1:
             raise ConfigurationError(f"multiplier must be >= 1, got {self.multiplier}")
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        delay = min(self.initial_delay * self.multiplier ** (attempt - 1), self.max_delay)
+        return delay + random.uniform(0, self.jitter)
 
     def wait_strategy(self) -> tenacity.wait.wait_base:
         return tenacity.wait_exponential(

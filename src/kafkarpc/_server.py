@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import functools
@@ -10,7 +9,7 @@ import logging
 import math
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import ModuleType, TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
@@ -38,9 +37,12 @@ from ._handlers import Handler, PayloadInvalid, ResultInvalid, collect_responder
 from ._headers import RequestRouting, build_headers, header_dict
 from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
 from ._logging import PayloadPreview, about, preview
+from ._ordering import KeyOrder
+from ._outcome import Outcome, failure_payload
 from ._retry import RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
+from ._settlement import Settlement
 from ._stats import ServerStats
 from ._telemetry import ServerTelemetry, inject_trace_headers, parent_span_id
 from ._topics import TopicTrio, dlq_topic
@@ -63,53 +65,6 @@ class _State(enum.Enum):
     SERVING = "serving"
     STOPPING = "stopping"
     CLOSED = "closed"
-
-
-class _Outcome:
-    """What a request resolved to: the reply, whether a repeat may reuse it, and
-    whether the request must also be dead-lettered."""
-
-    __slots__ = ("attempts", "cacheable", "dead_letter", "ok", "payload")
-
-    def __init__(
-        self,
-        ok: bool,
-        payload: dict[str, Any],
-        *,
-        cacheable: bool = False,
-        dead_letter: BaseException | None = None,
-        attempts: int = 1,
-    ) -> None:
-        self.attempts = attempts
-        self.ok = ok
-        self.payload = payload
-        # Successes and deliberate answers (validation, a handler's own RemoteError)
-        # are final; crashes and expired deadlines are not, so a retry or a DLQ
-        # replay of the same idempotency key executes again.
-        self.cacheable = cacheable
-        self.dead_letter = dead_letter
-
-    def become_failure(self, payload: dict[str, Any]) -> None:
-        self.ok = False
-        self.payload = payload
-        self.cacheable = False
-
-
-def _failure(
-    code: str,
-    message: str,
-    *,
-    error_type: str = "",
-    retryable: bool = False,
-    details: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "error_code": code,
-        "error_message": message,
-        "error_type": error_type,
-        "retryable": retryable,
-        "details": dict(details or {}),
-    }
 
 
 class RpcServer:
@@ -181,7 +136,7 @@ class RpcServer:
         self._in_flight = 0
         self._idle = anyio.Event()
         self._executing: dict[str, anyio.Event] = {}
-        self._key_order = _KeyOrder()
+        self._key_order = KeyOrder()
         self._workers_running = 0
         self._workers_done = anyio.Event()
         self._limiter: anyio.CapacityLimiter | None = None
@@ -387,7 +342,7 @@ class RpcServer:
     async def _handle(self, record: InboundRecord) -> None:
         self._in_flight += 1
         self._telemetry.received()
-        settlement = _Settlement(record, self._settled)
+        settlement = Settlement(record, self._settled)
         handled = False
         try:
             handled = await self._process(record, settlement)
@@ -411,7 +366,7 @@ class RpcServer:
             self._idle.set()
 
     # ------------------------------------------------------------ processing
-    async def _process(self, record: InboundRecord, settlement: _Settlement) -> bool:
+    async def _process(self, record: InboundRecord, settlement: Settlement) -> bool:
         """Handle one request and hand its reply (and dead letter) to the producer.
 
         Returns False when something could not be sent; the request is then not
@@ -507,12 +462,12 @@ class RpcServer:
 
     async def _outcome(
         self, handler: Handler, envelope: Envelope, context: RequestContext, routing: RequestRouting
-    ) -> _Outcome:
+    ) -> Outcome:
         if routing.deadline_ms is not None and time.time() * 1000 > routing.deadline_ms:
             self._telemetry.deadline_expired(handler.trio.requested)
-            return _Outcome(
+            return Outcome(
                 False,
-                _failure(
+                failure_payload(
                     ErrorCode.DEADLINE_EXCEEDED,
                     f"the caller's deadline passed {time.time() * 1000 - routing.deadline_ms:.0f}"
                     " ms "
@@ -528,7 +483,7 @@ class RpcServer:
         stored = await self._idempotency.get(scoped)
         if stored is not None:
             self._telemetry.deduplicated(handler.trio.requested)
-            return _Outcome(stored.ok, stored.payload, cacheable=True)
+            return Outcome(stored.ok, stored.payload, cacheable=True)
         self._executing[scoped] = done = anyio.Event()
         try:
             outcome = await self._execute(handler, envelope, context)
@@ -541,14 +496,14 @@ class RpcServer:
 
     async def _execute(
         self, handler: Handler, envelope: Envelope, context: RequestContext
-    ) -> _Outcome:
+    ) -> Outcome:
         try:
             argument = handler.parse(envelope.payload)
         except PayloadInvalid as exc:
             self._telemetry.validation_error(handler.trio.requested)
-            return _Outcome(
+            return Outcome(
                 False,
-                _failure(
+                failure_payload(
                     ErrorCode.VALIDATION_ERROR,
                     f"payload does not match {handler.name}'s parameter type",
                     error_type="ValidationError",
@@ -563,9 +518,9 @@ class RpcServer:
             remaining = context.remaining()
             if remaining is not None and remaining <= 0:
                 self._telemetry.deadline_expired(handler.trio.requested)
-                return _Outcome(
+                return Outcome(
                     False,
-                    _failure(
+                    failure_payload(
                         ErrorCode.DEADLINE_EXCEEDED,
                         f"the caller's deadline passed during attempt {attempt} of the handler",
                     ),
@@ -584,9 +539,9 @@ class RpcServer:
                         )
                     if scope.cancelled_caught:
                         self._telemetry.deadline_expired(handler.trio.requested)
-                        return _Outcome(
+                        return Outcome(
                             False,
-                            _failure(
+                            failure_payload(
                                 ErrorCode.DEADLINE_EXCEEDED,
                                 "the handler was cancelled when the caller's deadline passed",
                             ),
@@ -594,9 +549,9 @@ class RpcServer:
                 payload = handler.render(result)
             except RemoteError as exc:
                 # The handler chose its own failure reply (e.g. NOT_FOUND).
-                return _Outcome(
+                return Outcome(
                     False,
-                    _failure(
+                    failure_payload(
                         exc.error_code,
                         exc.error_message,
                         error_type=exc.error_type or "RemoteError",
@@ -608,7 +563,7 @@ class RpcServer:
             except (ResultInvalid, Exception) as exc:
                 error = exc
             else:
-                return _Outcome(True, payload, cacheable=True)
+                return Outcome(True, payload, cacheable=True)
             retryable = (
                 policy is not None
                 and isinstance(error, policy.handler_exceptions)
@@ -626,7 +581,7 @@ class RpcServer:
                     error,
                     extra=about(context.correlation_id, context.topic),
                 )
-                await anyio.sleep(_backoff(policy, attempt))
+                await anyio.sleep(policy.backoff(attempt))
                 continue
             self._telemetry.handler_error(handler.trio.requested)
             logger.warning(
@@ -637,7 +592,7 @@ class RpcServer:
                 error,
                 extra=about(context.correlation_id, context.topic),
             )
-            failure = _failure(
+            failure = failure_payload(
                 ErrorCode.HANDLER_ERROR,
                 str(error) or type(error).__name__,
                 error_type=type(error).__name__,
@@ -645,7 +600,7 @@ class RpcServer:
                 details={"attempts": attempt},
             )
             # With a retry policy, exhausted requests are also parked for replay.
-            return _Outcome(
+            return Outcome(
                 False,
                 failure,
                 dead_letter=error if policy is not None else None,
@@ -686,10 +641,10 @@ class RpcServer:
         trio: TopicTrio,
         request: Envelope,
         routing: RequestRouting,
-        outcome: _Outcome,
+        outcome: Outcome,
         span: Span | None,
         *,
-        settlement: _Settlement | None = None,
+        settlement: Settlement | None = None,
     ) -> bool:
         """Send the reply; may turn ``outcome`` into a failure (e.g. a reply too large).
 
@@ -719,7 +674,7 @@ class RpcServer:
             except PayloadNotSerializable as exc:
                 # The handler returned (or raised with) something JSON cannot carry.
                 outcome.become_failure(
-                    _failure(
+                    failure_payload(
                         ErrorCode.HANDLER_ERROR,
                         f"the reply is not JSON-serializable: {exc}",
                         error_type="PayloadNotSerializable",
@@ -754,7 +709,7 @@ class RpcServer:
                 continue
             if isinstance(error, PayloadTooLarge) and outcome.ok:
                 outcome.become_failure(
-                    _failure(
+                    failure_payload(
                         ErrorCode.REPLY_TOO_LARGE,
                         f"the reply is {error.size} bytes; the broker accepts {error.limit}",
                         error_type="PayloadTooLarge",
@@ -773,7 +728,7 @@ class RpcServer:
         reason: DlqReason,
         *,
         retry_count: int = 0,
-        settlement: _Settlement | None = None,
+        settlement: Settlement | None = None,
     ) -> bool:
         dead = dead_letter_record(record, error, reason=reason, retry_count=retry_count)
         if settlement is None:
@@ -790,7 +745,7 @@ class RpcServer:
     def _submit(
         self,
         record: OutboundRecord,
-        settlement: _Settlement,
+        settlement: Settlement,
         retry: Callable[[], Awaitable[bool]],
     ) -> KafkaRpcError | None:
         """Hand ``record`` to the producer without waiting for the broker.
@@ -811,7 +766,7 @@ class RpcServer:
 
     def _delivered(
         self,
-        settlement: _Settlement,
+        settlement: Settlement,
         retry: Callable[[], Awaitable[bool]],
         error: Exception | None,
         _record: OutboundRecord,
@@ -821,16 +776,14 @@ class RpcServer:
         else:
             self._start_retry(settlement, retry)
 
-    def _start_retry(self, settlement: _Settlement, retry: Callable[[], Awaitable[bool]]) -> None:
+    def _start_retry(self, settlement: Settlement, retry: Callable[[], Awaitable[bool]]) -> None:
         if self._task_group is None:
             settlement.finish(False)
             return
         self._task_group.start_soon(self._retry_delivery, settlement, retry)
 
     @staticmethod
-    async def _retry_delivery(
-        settlement: _Settlement, retry: Callable[[], Awaitable[bool]]
-    ) -> None:
+    async def _retry_delivery(settlement: Settlement, retry: Callable[[], Awaitable[bool]]) -> None:
         delivered = False
         try:
             delivered = await retry()
@@ -838,72 +791,8 @@ class RpcServer:
             settlement.finish(delivered)
 
 
-class _KeyOrder:
-    """One FIFO lock per partition key in use; a key's lock goes when its last user does.
-
-    Workers take records in fetch order and reach ``hold`` without awaiting in
-    between, and anyio's locks are fair, so a key's requests run in fetch order.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (anyio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
-class _Settlement:
-    """Acknowledges a request once everything sent on its behalf is settled.
-
-    Starts with one outstanding part (the handling itself); every record handed to
-    the producer adds one. When the count reaches zero, ``on_settled`` learns
-    whether all parts succeeded.
-    """
-
-    __slots__ = ("_delivered", "_on_settled", "_outstanding", "_record")
-
-    def __init__(
-        self, record: InboundRecord, on_settled: Callable[[InboundRecord, bool], None]
-    ) -> None:
-        self._record = record
-        self._on_settled = on_settled
-        self._outstanding = 1
-        self._delivered = True
-
-    def expect(self) -> None:
-        self._outstanding += 1
-
-    def finish(self, delivered: bool) -> None:
-        self._delivered = self._delivered and delivered
-        self._outstanding -= 1
-        if self._outstanding == 0:
-            self._on_settled(self._record, self._delivered)
-
-
 def _with_attempt(context: RequestContext, attempt: int) -> RequestContext:
-    if attempt == 1:
-        return context
-    from dataclasses import replace
-
-    return replace(context, attempt=attempt)
-
-
-def _backoff(policy: RetryPolicy, attempt: int) -> float:
-    import random
-
-    delay = min(policy.initial_delay * policy.multiplier ** (attempt - 1), policy.max_delay)
-    return delay + random.uniform(0, policy.jitter)
+    return context if attempt == 1 else dataclasses.replace(context, attempt=attempt)
 
 
 def _with_effective_deadline(routing: RequestRouting, envelope: Envelope) -> RequestRouting:

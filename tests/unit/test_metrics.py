@@ -132,23 +132,32 @@ async def test_deadline_and_dead_letter_events(
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
     trio = make_trio("metrics.slow")
-    server = make_server(meter_provider=meters, retry=RetryPolicy(max_attempts=1, initial_delay=0))
+    # One worker: while it is busy, the next request waits past its deadline.
+    server = make_server(
+        meter_provider=meters,
+        max_concurrency=1,
+        retry=RetryPolicy(max_attempts=1, initial_delay=0),
+    )
 
     @server.responder(trio)
-    async def slow(payload: dict[str, int]) -> dict[str, int]:
+    async def slow(payload: dict[str, float]) -> dict[str, float]:
         if payload["n"] < 0:
             raise OSError("down")
-        await anyio.sleep(1)
+        await anyio.sleep(payload.get("sleep", 0))
         return payload
 
     async with server, make_client(meter_provider=meters) as client:
-        with pytest.raises(RequestTimeout):
-            await client.request(trio, {"n": 1}, timeout=0.1)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: client.request(trio, {"n": 1, "sleep": 0.3}, timeout=5))
+            while client.pending_count < 1:
+                await anyio.lowlevel.checkpoint()
+            with pytest.raises(RequestTimeout):
+                await client.request(trio, {"n": 2}, timeout=0.1)
         with pytest.raises(RemoteError):
             await client.request(trio, {"n": -1})
         with anyio.fail_after(5):
-            # The cancelled handler's DEADLINE_EXCEEDED reply arrives after the caller
-            # gave up: it is counted as an unknown reply, not raised.
+            # The expired request is answered DEADLINE_EXCEEDED after its caller gave
+            # up: the client counts that reply as unknown, it does not raise.
             while (
                 server.stats.deadline_expired < 1
                 or server.stats.dead_lettered < 1
