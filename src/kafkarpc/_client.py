@@ -294,11 +294,12 @@ class RpcClient:
 
     async def _ensure_route(self, trio: TopicTrio) -> None:
         """Make sure replies of ``trio`` will be seen before its first request goes out."""
-        ready = self._routes.get(trio)
-        if ready is not None:
-            await ready.wait()
-            if trio in self._routes:
+        # An entry is an unset event while a setup runs, a set one once it succeeded;
+        # a failed setup removes its entry, and the next waiter starts another.
+        while (ready := self._routes.get(trio)) is not None:
+            if ready.is_set():
                 return
+            await ready.wait()
         ready = self._routes[trio] = anyio.Event()
         try:
             if self._create_topics:
