@@ -31,6 +31,7 @@ class DlqReason(StrEnum):
     POISON = "poison"
     HANDLER_EXHAUSTED = "handler_exhausted"
     PUBLISH_FAILED = "publish_failed"
+    REPLY_FAILED = "reply_failed"
 
 
 _ORIGIN_HEADERS = frozenset(h.value for h in DlqHeader)

@@ -32,6 +32,7 @@ from ._exceptions import (
     PayloadTooLarge,
     RemoteError,
     TopicNotFound,
+    TransportError,
 )
 from ._handlers import Handler, PayloadInvalid, ResultInvalid, collect_responders
 from ._headers import RequestRouting, build_headers, header_dict
@@ -428,7 +429,13 @@ class RpcServer:
                 if routing.partition_key is None:
                     outcome = await self._outcome(handler, envelope, context, routing)
                     delivered = await self._reply(
-                        handler.trio, envelope, routing, outcome, span, settlement=settlement
+                        record,
+                        handler.trio,
+                        envelope,
+                        routing,
+                        outcome,
+                        span,
+                        settlement=settlement,
                     )
                 else:
                     # Requests sharing a partition key (e.g. one tenant's) are handled
@@ -436,8 +443,16 @@ class RpcServer:
                     async with self._key_order.hold(routing.partition_key):
                         outcome = await self._outcome(handler, envelope, context, routing)
                         delivered = await self._reply(
-                            handler.trio, envelope, routing, outcome, span, settlement=settlement
+                            record,
+                            handler.trio,
+                            envelope,
+                            routing,
+                            outcome,
+                            span,
+                            settlement=settlement,
                         )
+                if not delivered:
+                    delivered = await self._park_unanswered(record, settlement)
                 if outcome.ok:
                     telemetry.succeeded()
                 else:
@@ -638,6 +653,7 @@ class RpcServer:
 
     async def _reply(
         self,
+        source: InboundRecord,
         trio: TopicTrio,
         request: Envelope,
         routing: RequestRouting,
@@ -692,7 +708,9 @@ class RpcServer:
             if settlement is None:
                 error = await self._send(record)
             else:
-                retry = functools.partial(self._reply, trio, request, routing, outcome, span)
+                retry = functools.partial(
+                    self._reply_or_park, source, trio, request, routing, outcome, span
+                )
                 error = self._submit(record, settlement, retry)
             if error is None:
                 return True
@@ -720,6 +738,33 @@ class RpcServer:
                 continue
             return False
         return False
+
+    async def _reply_or_park(
+        self,
+        record: InboundRecord,
+        trio: TopicTrio,
+        request: Envelope,
+        routing: RequestRouting,
+        outcome: Outcome,
+        span: Span | None,
+    ) -> bool:
+        """The background retry of a reply whose delivery failed."""
+        if await self._reply(record, trio, request, routing, outcome, span):
+            return True
+        return await self._park_unanswered(record, None)
+
+    async def _park_unanswered(self, record: InboundRecord, settlement: Settlement | None) -> bool:
+        """A reply the broker keeps refusing must not hold back its partition's commits
+        forever: park the request in the DLQ (replayable), then it may be acknowledged."""
+        logger.error(
+            "the reply to %s[%d]@%d could not be delivered; parking the request in the DLQ",
+            record.topic,
+            record.partition,
+            record.offset,
+            extra=about(None, record.topic),
+        )
+        error = TransportError("the broker did not accept the reply to this request")
+        return await self._dead_letter(record, error, DlqReason.REPLY_FAILED, settlement=settlement)
 
     async def _dead_letter(
         self,
