@@ -426,31 +426,14 @@ class RpcServer:
             context.retry_count,
         ) as span:
             try:
+                answer = (record, handler, envelope, context, routing, span, settlement)
                 if routing.partition_key is None:
-                    outcome = await self._outcome(handler, envelope, context, routing)
-                    delivered = await self._reply(
-                        record,
-                        handler.trio,
-                        envelope,
-                        routing,
-                        outcome,
-                        span,
-                        settlement=settlement,
-                    )
+                    outcome, delivered = await self._answer(*answer)
                 else:
                     # Requests sharing a partition key (e.g. one tenant's) are handled
                     # and answered in the order they were fetched, one at a time.
                     async with self._key_order.hold(routing.partition_key):
-                        outcome = await self._outcome(handler, envelope, context, routing)
-                        delivered = await self._reply(
-                            record,
-                            handler.trio,
-                            envelope,
-                            routing,
-                            outcome,
-                            span,
-                            settlement=settlement,
-                        )
+                        outcome, delivered = await self._answer(*answer)
                 if not delivered:
                     delivered = await self._park_unanswered(record, settlement)
                 if outcome.ok:
@@ -471,6 +454,23 @@ class RpcServer:
                 outcome_label = "ok" if error_code is None else error_code.lower()
                 telemetry.handling_finished(operation, outcome_label, started, span, error_code)
         return delivered
+
+    async def _answer(
+        self,
+        record: InboundRecord,
+        handler: Handler,
+        envelope: Envelope,
+        context: RequestContext,
+        routing: RequestRouting,
+        span: Span | None,
+        settlement: Settlement,
+    ) -> tuple[Outcome, bool]:
+        """Decide the request's outcome and hand its reply to the producer."""
+        outcome = await self._outcome(handler, envelope, context, routing)
+        delivered = await self._reply(
+            record, handler.trio, envelope, routing, outcome, span, settlement=settlement
+        )
+        return outcome, delivered
 
     def _policy(self, handler: Handler) -> RetryPolicy | None:
         return self._retry if handler.retry is UNSET else handler.retry

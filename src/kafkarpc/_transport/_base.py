@@ -6,6 +6,8 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import anyio
+
 __all__ = [
     "DeliveryCallback",
     "GroupConsumer",
@@ -99,8 +101,6 @@ class Transport(abc.ABC):
 
     async def send(self, record: OutboundRecord) -> None:
         """Produce ``record`` and wait for the broker's acknowledgement."""
-        import anyio
-
         done = anyio.Event()
         failure: list[Exception] = []
 
