@@ -95,8 +95,9 @@ class Transport(abc.ABC):
     def produce(self, record: OutboundRecord, on_delivery: DeliveryCallback) -> None:
         """Queue ``record`` without blocking; ``on_delivery`` runs on the loop when settled.
 
-        Raises ``PayloadTooLarge``, ``TopicNotFound`` or ``TransportError`` at once
-        when the record cannot even be queued.
+        Raises ``PayloadTooLarge`` at once for a record over ``max_message_bytes``
+        and ``LifecycleError`` on a transport that is not running; every other
+        failure (unknown topic, full queue, broker refusal) reaches ``on_delivery``.
         """
 
     async def send(self, record: OutboundRecord) -> None:

@@ -19,18 +19,21 @@ __all__ = ["LoopBridge"]
 class LoopBridge:
     """Captured on the event loop; used from any thread to schedule callbacks on it."""
 
-    __slots__ = ("_closed", "_schedule")
+    __slots__ = ("_closed", "_defer", "_schedule")
 
     def __init__(self) -> None:
         library = sniffio.current_async_library()
         if library == "asyncio":
             import asyncio
 
-            self._schedule: Callable[..., Any] = asyncio.get_running_loop().call_soon_threadsafe
+            loop = asyncio.get_running_loop()
+            self._schedule: Callable[..., Any] = loop.call_soon_threadsafe
+            # From the loop's own thread a plain call_soon needs no wake-up write.
+            self._defer: Callable[..., Any] = loop.call_soon
         elif library == "trio":
             import trio
 
-            self._schedule = trio.lowlevel.current_trio_token().run_sync_soon
+            self._schedule = self._defer = trio.lowlevel.current_trio_token().run_sync_soon
         else:  # pragma: no cover - anyio supports only these two
             raise RuntimeError(f"unsupported async library {library!r}")
         self._closed = False
@@ -43,6 +46,21 @@ class LoopBridge:
             self._schedule(callback, *args)
         except RuntimeError:
             # asyncio: loop closed; trio: RunFinishedError (a RuntimeError subclass).
+            self._closed = True
+            return False
+        return True
+
+    def defer(self, callback: Callable[..., object], *args: object) -> bool:
+        """From the loop thread: run ``callback(*args)`` after what is already scheduled.
+
+        Everything the current loop iteration does runs first, so work queued
+        meanwhile can be handled in one go. False once the loop is gone.
+        """
+        if self._closed:
+            return False
+        try:
+            self._defer(callback, *args)
+        except RuntimeError:
             self._closed = True
             return False
         return True

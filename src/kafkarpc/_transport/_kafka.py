@@ -132,6 +132,7 @@ class _KafkaProducer:
         self._bridge = bridge
         self._reports: list[tuple[DeliveryCallback, Exception | None, OutboundRecord]] = []
         self._reports_lock = threading.Lock()
+        self._outbox: list[tuple[OutboundRecord, DeliveryCallback]] = []
         self._thread = _PollThread("kafkarpc-producer", self._poll_once, lambda: None)
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
 
@@ -178,22 +179,40 @@ class _KafkaProducer:
                 size=size,
                 limit=self.max_message_bytes,
             )
-        kwargs: dict[str, Any] = {}
-        if record.partition is not None:
-            kwargs["partition"] = record.partition
-        try:
-            self._producer.produce(
-                record.topic,
-                value=record.value,
-                key=record.key,
-                headers=record.headers,  # type: ignore[arg-type]
-                on_delivery=functools.partial(self._on_delivery, on_delivery, record),
-                **kwargs,
-            )
-        except (KafkaException, BufferError) as exc:
-            raise translate_exception(
-                exc, topic=record.topic, size=size, limit=self.max_message_bytes
-            ) from exc
+        # Records produced during one loop iteration (replies of a whole fetched
+        # batch, calls woken by one batch of replies) reach librdkafka together, so
+        # they leave in a few large batches instead of one request per record: the
+        # broker's work grows with the number of batches, not their size.
+        self._outbox.append((record, on_delivery))
+        if len(self._outbox) == 1 and not self._bridge.defer(self.release_outbox):
+            self.release_outbox()
+
+    def release_outbox(self) -> None:
+        """Hand every queued record to librdkafka; runs on the loop thread."""
+        batch, self._outbox = self._outbox, []
+        for record, on_delivery in batch:
+            kwargs: dict[str, Any] = {}
+            if record.partition is not None:
+                kwargs["partition"] = record.partition
+            try:
+                self._producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers,  # type: ignore[arg-type]
+                    on_delivery=functools.partial(self._on_delivery, on_delivery, record),
+                    **kwargs,
+                )
+            except (KafkaException, BufferError) as exc:
+                # The caller has moved on; a record librdkafka cannot even queue
+                # settles like any refused record, through its delivery callback.
+                failure = translate_exception(
+                    exc, topic=record.topic, size=len(record.value), limit=self.max_message_bytes
+                )
+                try:
+                    on_delivery(failure, record)
+                except Exception:
+                    logger.exception("delivery callback failed for topic %s", record.topic)
 
     def flush_blocking(self, timeout: float) -> int:
         remaining = int(self._producer.flush(timeout))
@@ -201,6 +220,7 @@ class _KafkaProducer:
         return remaining
 
     async def aclose(self, timeout: float) -> None:
+        self.release_outbox()
         remaining = await anyio.to_thread.run_sync(self.flush_blocking, timeout)
         if remaining:
             logger.warning("%d message(s) were still unsent when the producer closed", remaining)
@@ -540,6 +560,7 @@ class KafkaTransport(Transport):
 
     async def flush(self, timeout: float) -> None:
         producer, _ = self._require_started()
+        producer.release_outbox()
         await anyio.to_thread.run_sync(producer.flush_blocking, timeout)
 
     async def ensure_topics(self, topics: Sequence[str], *, partitions: int = 3) -> None:

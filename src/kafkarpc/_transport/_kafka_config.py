@@ -27,9 +27,10 @@ PRODUCER: dict[str, ConfigValue] = {
     # A request that cannot be delivered in 30 s is long past any RPC deadline.
     "message.timeout.ms": 30_000,
     # Unlimited in-flight requests send one tiny batch per message under load;
-    # capping them lets the next batch fill while one is in flight. Measured at
-    # 128 calls in flight: 2.5k req/s unlimited, 3.3k with 5 (see docs/benchmarks.md).
-    "max.in.flight.requests.per.connection": 5,
+    # with one request in flight the next batch fills while it travels, and the
+    # broker's work grows with the number of batches. Measured (docs/benchmarks.md):
+    # 256 calls in flight, 3.3k req/s with 5, 3.8k with 1; no cost at 1 in flight.
+    "max.in.flight.requests.per.connection": 1,
     "acks": "all",
 }
 
