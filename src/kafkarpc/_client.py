@@ -17,6 +17,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 from pydantic import BaseModel
 
+from ._asynclib import adopt_current_library, forget_library, running_library
 from ._circuit import CircuitBreaker, CircuitState, CircuitTracker
 from ._dlq import DlqReason, dead_letter_record
 from ._envelope import (
@@ -227,6 +228,7 @@ class RpcClient:
         self._circuits: dict[TopicTrio, CircuitTracker] = {}
         self._trios: dict[str, TopicTrio] = {}
         self._state = _State.NEW
+        self._library = "asyncio"  # replaced by the running library in start()
         self._telemetry = ClientTelemetry(
             tracer_provider=tracer_provider, meter_provider=meter_provider
         )
@@ -237,6 +239,7 @@ class RpcClient:
         if self._state is not _State.NEW:
             raise LifecycleError(f"client is {self._state.value}; a client starts once")
         self._slots = anyio.Semaphore(self._max_in_flight)
+        self._library = running_library()
         await self._transport.start()
         try:
             self._replies = await self._transport.reply_consumer(self._on_replies)
@@ -438,7 +441,11 @@ class RpcClient:
             deadline=anyio.current_time() + budget,
             deadline_ms=int((time.time() + budget) * 1000),
         )
-        result = await self._perform(call)
+        token = adopt_current_library(self._library)
+        try:
+            result = await self._perform(call)
+        finally:
+            forget_library(token)
         if response_model is None:
             return result
         try:

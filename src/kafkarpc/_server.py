@@ -20,6 +20,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
+from ._asynclib import adopt_current_library, running_library
 from ._context import RequestContext
 from ._dlq import DlqReason, dead_letter_record
 from ._envelope import Envelope, ErrorCode, decode_envelope, new_message
@@ -125,6 +126,7 @@ class RpcServer:
         )
         self._handlers: dict[str, Handler] = {}
         self._state = _State.NEW
+        self._library = "asyncio"  # replaced by the running library when entered
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
         self._records: (
@@ -203,6 +205,7 @@ class RpcServer:
             raise ConfigurationError("no responders registered; use @server.responder(...)")
         self._state = _State.SERVING
         self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        self._library = running_library()
         await self._transport.start()
         try:
             topics = list(self._handlers)
@@ -331,6 +334,7 @@ class RpcServer:
     async def _worker(self, records: MemoryObjectReceiveStream[InboundRecord]) -> None:
         """One of ``max_concurrency`` workers; a fixed pool bounds concurrency and
         costs no task creation per request. Runs until the intake closes and drains."""
+        adopt_current_library(self._library)  # this task's own context, for its lifetime
         try:
             async with records:
                 async for record in records:

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+import sniffio
 from pydantic import BaseModel
 
 from kafkarpc import (
@@ -120,6 +121,31 @@ async def test_dict_round_trip(make_client, make_server, make_trio) -> None:
     assert reply == {"echo": {"query": "hello", "n": [1, 2]}}
     assert client.pending_count == 0
     assert client.stats.succeeded == 1
+
+
+async def test_a_call_leaves_the_callers_async_library_context_as_it_was(
+    make_client, make_server, make_trio, anyio_backend: str
+) -> None:
+    # The client tells sniffio its loop for the duration of a call (a shortcut for
+    # anyio); the caller's context must come out unchanged, success or failure.
+    make_trio(OP)
+    make_trio("nobody.listens")
+    # anyio's test runner may have set the variable already; start from "unset".
+    outer = sniffio.current_async_library_cvar.set(None)
+    async with make_client() as client, echo_server(make_server):
+        seen_inside: list[str] = []
+
+        async def observing() -> None:
+            await client.request(OP, {"n": 1})
+            seen_inside.append(sniffio.current_async_library())
+
+        await observing()
+        with pytest.raises(RequestTimeout):
+            await client.request("nobody.listens", {"n": 2}, timeout=0.05)
+    left_behind = sniffio.current_async_library_cvar.get()
+    sniffio.current_async_library_cvar.reset(outer)
+    assert left_behind is None
+    assert seen_inside == [anyio_backend]
 
 
 async def test_typed_round_trip(make_client, make_server, make_trio) -> None:

@@ -1,0 +1,31 @@
+"""Tell anyio which event loop runs our own code, once, instead of on every operation.
+
+Every anyio primitive (an event, a cancel scope, a stream receive, the clock)
+asks sniffio which library is running; under asyncio sniffio answers by looking
+up the current task, which costs more than some of the operations themselves.
+sniffio checks its context variable first, so code that already knows the answer
+sets it for the duration of its own work. The value is always the loop the
+calling task runs on, so nothing it affects can be told anything untrue.
+"""
+
+from __future__ import annotations
+
+from contextvars import Token
+
+import sniffio
+
+__all__ = ["adopt_current_library", "forget_library", "running_library"]
+
+
+def running_library() -> str:
+    """The async library of the calling task (call from async code)."""
+    return sniffio.current_async_library()
+
+
+def adopt_current_library(library: str) -> Token[str | None]:
+    """Record ``library`` for the current context; undo with ``forget_library``."""
+    return sniffio.current_async_library_cvar.set(library)
+
+
+def forget_library(token: Token[str | None]) -> None:
+    sniffio.current_async_library_cvar.reset(token)
