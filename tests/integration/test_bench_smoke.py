@@ -36,3 +36,22 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
     assert systems == {(s, load) for s in ("raw", "handrolled", "kafkarpc") for load in (1, 8)}
     assert all(row["errors"] == 0 for row in data["results"])
     assert list(tmp_path.glob("*.png")), "the plot was written"
+
+
+@pytest.mark.timeout(120)
+def test_soak_samples_client_memory_as_requests_go_by(kafkarpc_broker: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.soak",
+            "--bootstrap", kafkarpc_broker,
+            "--requests", "300", "--warmup", "20", "--every", "100", "--load", "8",
+            "--partitions", "2", "--out", str(tmp_path),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=100, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (report,) = tmp_path.glob("soak-*.json")
+    data = json.loads(report.read_text())
+    assert [s["requests"] for s in data["samples"]] == [0, 100, 200, 300]
+    assert all(s["rss_mb"] > 0 for s in data["samples"])
+    assert "growth" in result.stdout
