@@ -8,9 +8,10 @@ top-level fields kept) and strict where it matters (types, required fields).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -57,8 +58,20 @@ def validate_event_type(value: str) -> str:
     return value
 
 
+# (epoch second, its "YYYY-MM-DDTHH:MM:SS" text): every message carries a timestamp,
+# and formatting a datetime costs more than the rest of the envelope's fields.
+_second_text: tuple[int, str] = (-1, "")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current UTC time in ISO 8601 with milliseconds, e.g. ``2026-11-22T06:30:00.123Z``."""
+    global _second_text
+    second, millis = divmod(time.time_ns() // 1_000_000, 1000)
+    cached_second, text = _second_text  # one tuple: consistent even across threads
+    if cached_second != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_text = (second, text)
+    return f"{text}.{millis:03d}Z"
 
 
 class Envelope(BaseModel):

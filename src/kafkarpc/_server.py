@@ -62,6 +62,16 @@ _SEND_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 _PERMANENT_SEND_ERRORS = (PayloadTooLarge, TopicNotFound, ConfigurationError)
 
 
+class _Execution:
+    """A request running under an idempotency key. Duplicates are rare, so the event
+    they wait on is made only when one arrives, not for every request."""
+
+    __slots__ = ("finished",)
+
+    def __init__(self) -> None:
+        self.finished: anyio.Event | None = None
+
+
 class _State(enum.Enum):
     NEW = "new"
     SERVING = "serving"
@@ -138,7 +148,7 @@ class RpcServer:
         ) = None
         self._in_flight = 0
         self._idle = anyio.Event()
-        self._executing: dict[str, anyio.Event] = {}
+        self._executing: dict[str, _Execution] = {}
         self._key_order = KeyOrder()
         self._workers_running = 0
         self._workers_done = anyio.Event()
@@ -498,12 +508,15 @@ class RpcServer:
             return await self._execute(handler, envelope, context)
         scoped = f"{handler.trio.requested}\x00{key}"
         while (running := self._executing.get(scoped)) is not None:
-            await running.wait()  # a duplicate of a request being executed right now
+            # A duplicate of a request being executed right now: wait for its result.
+            if running.finished is None:
+                running.finished = anyio.Event()
+            await running.finished.wait()
         stored = await self._idempotency.get(scoped)
         if stored is not None:
             self._telemetry.deduplicated(handler.trio.requested)
             return Outcome(stored.ok, stored.payload, cacheable=True)
-        self._executing[scoped] = done = anyio.Event()
+        self._executing[scoped] = execution = _Execution()
         try:
             outcome = await self._execute(handler, envelope, context)
             if outcome.cacheable:
@@ -511,7 +524,8 @@ class RpcServer:
             return outcome
         finally:
             del self._executing[scoped]
-            done.set()
+            if execution.finished is not None:
+                execution.finished.set()
 
     async def _execute(
         self, handler: Handler, envelope: Envelope, context: RequestContext

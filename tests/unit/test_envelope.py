@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ from kafkarpc import (
     decode_envelope,
     encode_envelope,
 )
-from kafkarpc._envelope import make_envelope, payload_to_dict
+from kafkarpc._envelope import make_envelope, now_iso, payload_to_dict
 
 KNOWN_FIELDS = {
     "event_id",
@@ -336,3 +338,16 @@ def test_well_known_error_codes() -> None:
         "DEADLINE_EXCEEDED",
         "NOT_FOUND",
     }
+
+
+def test_timestamps_are_utc_iso_8601_with_milliseconds_and_follow_the_clock() -> None:
+    for _ in range(3):  # spans at least one change of second, where the cached text is redone
+        before = datetime.now(UTC)
+        stamp = now_iso()
+        after = datetime.now(UTC)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+        parsed = datetime.fromisoformat(stamp)
+        assert parsed.utcoffset() == UTC.utcoffset(None)
+        # Truncated to the millisecond, so up to 1 ms before the call started.
+        assert before - timedelta(milliseconds=1) < parsed <= after
+        time.sleep(0.6)
