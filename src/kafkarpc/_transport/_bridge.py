@@ -40,15 +40,7 @@ class LoopBridge:
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> bool:
         """Schedule ``callback(*args)`` on the loop; False once the loop is gone."""
-        if self._closed:
-            return False
-        try:
-            self._schedule(callback, *args)
-        except RuntimeError:
-            # asyncio: loop closed; trio: RunFinishedError (a RuntimeError subclass).
-            self._closed = True
-            return False
-        return True
+        return self._submit(self._schedule, callback, args)
 
     def defer(self, callback: Callable[..., object], *args: object) -> bool:
         """From the loop thread: run ``callback(*args)`` after what is already scheduled.
@@ -56,11 +48,20 @@ class LoopBridge:
         Everything the current loop iteration does runs first, so work queued
         meanwhile can be handled in one go. False once the loop is gone.
         """
+        return self._submit(self._defer, callback, args)
+
+    def _submit(
+        self,
+        schedule: Callable[..., Any],
+        callback: Callable[..., object],
+        args: tuple[object, ...],
+    ) -> bool:
         if self._closed:
             return False
         try:
-            self._defer(callback, *args)
+            schedule(callback, *args)
         except RuntimeError:
+            # asyncio: loop closed; trio: RunFinishedError (a RuntimeError subclass).
             self._closed = True
             return False
         return True

@@ -209,10 +209,7 @@ class _KafkaProducer:
                 failure = translate_exception(
                     exc, topic=record.topic, size=len(record.value), limit=self.max_message_bytes
                 )
-                try:
-                    on_delivery(failure, record)
-                except Exception:
-                    logger.exception("delivery callback failed for topic %s", record.topic)
+                _run_deliveries([(on_delivery, failure, record)])
 
     def flush_blocking(self, timeout: float) -> int:
         remaining = int(self._producer.flush(timeout))
