@@ -178,7 +178,7 @@ class Handler:
                 "a reply payload must be a JSON object (dict or pydantic model)"
             )
         # Whether it encodes as JSON is checked by the encoder that runs anyway.
-        return typing.cast(dict[str, Any], dumped)
+        return typing.cast("dict[str, Any]", dumped)
 
     async def invoke(
         self, argument: Any, context: RequestContext, limiter: anyio.CapacityLimiter
@@ -189,7 +189,7 @@ class Handler:
         if self.context_param is not None:
             kwargs[self.context_param] = context
         if self.is_async:
-            return await typing.cast(Callable[..., Awaitable[Any]], self.func)(**kwargs)
+            return await typing.cast("Callable[..., Awaitable[Any]]", self.func)(**kwargs)
         return await anyio.to_thread.run_sync(
             functools.partial(self.func, **kwargs), limiter=limiter
         )
