@@ -6,7 +6,7 @@ import enum
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
@@ -21,10 +21,11 @@ from ._asynclib import adopt_current_library, forget_library, running_library
 from ._circuit import CircuitBreaker, CircuitState, CircuitTracker
 from ._dlq import DlqReason, dead_letter_record
 from ._envelope import (
+    EncodedPayload,
     ErrorPayload,
     decode_envelope,
+    encode_payload,
     new_message,
-    payload_to_dict,
     validate_event_type,
 )
 from ._exceptions import (
@@ -48,6 +49,7 @@ from ._pending import PendingCall, PendingCalls
 from ._retry import NO_RETRY, RetryPolicy
 from ._security import Security
 from ._sentinel import UNSET, Unset
+from ._signal import Signals
 from ._stats import ClientStats
 from ._telemetry import (
     OUTCOME_CANCELLED,
@@ -111,7 +113,7 @@ class _Call:
     """One logical call, across all of its attempts."""
 
     trio: TopicTrio
-    body: dict[str, Any]
+    body: EncodedPayload
     correlation_id: str
     idempotency_key: str
     partition_key: str | None
@@ -119,6 +121,7 @@ class _Call:
     headers: Mapping[str, str | bytes] | None
     policy: RetryPolicy
     started: float
+    clock: Callable[[], float]
     deadline: float
     deadline_ms: int
     span: Span | None = field(default=None)
@@ -132,7 +135,7 @@ class _Call:
         return time.monotonic() - self.started
 
     def remaining(self) -> float:
-        return max(self.deadline - anyio.current_time(), 0.0)
+        return max(self.deadline - self.clock(), 0.0)
 
 
 def _as_call_error(
@@ -229,6 +232,7 @@ class RpcClient:
         self._trios: dict[str, TopicTrio] = {}
         self._state = _State.NEW
         self._library = "asyncio"  # replaced by the running library in start()
+        self._signals: Signals | None = None
         self._telemetry = ClientTelemetry(
             tracer_provider=tracer_provider, meter_provider=meter_provider
         )
@@ -240,6 +244,7 @@ class RpcClient:
             raise LifecycleError(f"client is {self._state.value}; a client starts once")
         self._slots = anyio.Semaphore(self._max_in_flight)
         self._library = running_library()
+        self._signals = Signals()
         await self._transport.start()
         try:
             self._replies = await self._transport.reply_consumer(self._on_replies)
@@ -413,7 +418,7 @@ class RpcClient:
         self._check_open()
         trio = self._trio(op)
         budget = self._timeout if timeout is UNSET else _check_timeout(timeout)
-        body = payload_to_dict(payload)
+        body = encode_payload(payload)
         if priority is not None and priority not in PRIORITIES:
             raise ConfigurationError(
                 f"priority must be one of {sorted(PRIORITIES)}, got {priority!r}"
@@ -428,6 +433,8 @@ class RpcClient:
         if partition_key is not None and not partition_key:
             raise ConfigurationError("partition_key must be a non-empty str or None")
         correlation_id = new_uuid()
+        assert self._signals is not None
+        clock = self._signals.clock
         call = _Call(
             trio=trio,
             body=body,
@@ -438,7 +445,8 @@ class RpcClient:
             headers=headers,
             policy=self._retry if retry is UNSET else (retry or NO_RETRY),
             started=time.monotonic(),
-            deadline=anyio.current_time() + budget,
+            clock=clock,
+            deadline=clock() + budget,
             deadline_ms=int((time.time() + budget) * 1000),
         )
         token = adopt_current_library(self._library)
@@ -526,7 +534,8 @@ class RpcClient:
                     topic=call.trio.requested,
                     elapsed=call.elapsed(),
                 ) from None
-        pending = self._pending.add(call.correlation_id)
+        assert self._signals is not None
+        pending = self._pending.add(call.correlation_id, self._signals)
         policy = call.policy
         record: OutboundRecord | None = None
         try:
@@ -556,7 +565,7 @@ class RpcClient:
                         pending.rearm()
                     record = self._request_record(call, attempt)
                     attempt += 1
-                    attempt_deadline = min(call.deadline, anyio.current_time() + attempt_budget)
+                    attempt_deadline = min(call.deadline, call.clock() + attempt_budget)
                     await self._send_attempt(pending, call, record, attempt_deadline)
                     if policy.retry_remote and pending.reply is not None:
                         # Raises RemoteError for a failure reply, which the policy may retry.
@@ -598,8 +607,7 @@ class RpcClient:
         await self._wait(pending, call, until)
 
     async def _wait(self, pending: PendingCall, call: _Call, until: float) -> None:
-        with anyio.move_on_after(max(until - anyio.current_time(), 0)):
-            await pending.done.wait()
+        await pending.wait_until(until)
         if pending.reply is not None:
             return
         trio = call.trio
@@ -631,7 +639,7 @@ class RpcClient:
                 call.correlation_id,
                 attempt + 1,
                 trio.requested,
-                preview(self._payload_preview, call.body),
+                preview(self._payload_preview, call.body.to_dict()),
                 extra=about(call.correlation_id, trio.requested),
             )
         message = new_message(
@@ -732,7 +740,7 @@ class RpcClient:
         """Publish one event (no reply expected); returns its ``event_id`` once stored."""
         self._check_open()
         validate_topic_name(topic)
-        body = payload_to_dict(payload)
+        body = encode_payload(payload)
         budget = self._timeout if timeout is UNSET else _check_timeout(timeout)
         if event_type is not None:
             validate_event_type(event_type)

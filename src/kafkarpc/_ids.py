@@ -12,22 +12,20 @@ import threading
 
 __all__ = ["new_uuid"]
 
-_BLOCK = 16 * 256
+_IDS_PER_BLOCK = 256
 _lock = threading.Lock()
-_pool = b""
-_offset = _BLOCK
+_hex = ""  # 32 hex digits per id: one hex() call per block, not per id
+_next = _IDS_PER_BLOCK
+# The RFC 4122 variant keeps the top two bits of digit 16 at 10: 8, 9, a or b.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def new_uuid() -> str:
     """A random (version 4, RFC 4122 variant) UUID in its canonical string form."""
-    global _pool, _offset
+    global _hex, _next
     with _lock:
-        if _offset >= _BLOCK:
-            _pool, _offset = os.urandom(_BLOCK), 0
-        chunk = _pool[_offset : _offset + 16]
-        _offset += 16
-    raw = bytearray(chunk)
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if _next >= _IDS_PER_BLOCK:
+            _hex, _next = os.urandom(16 * _IDS_PER_BLOCK).hex(), 0
+        h = _hex[_next * 32 : _next * 32 + 32]
+        _next += 1
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"

@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import anyio
-
+from ._signal import Signal, Signals
 from ._transport import InboundRecord, OutboundRecord
 
 __all__ = ["PendingCall", "PendingCalls"]
 
 
-@dataclass(eq=False, slots=True)
 class PendingCall:
     """One attempt's rendezvous: the reply consumer or the producer settles it."""
 
-    correlation_id: str
-    done: anyio.Event = field(default_factory=anyio.Event)
-    reply: InboundRecord | None = None
-    error: BaseException | None = None
+    __slots__ = ("_signals", "correlation_id", "error", "reply", "signal")
+
+    def __init__(self, correlation_id: str, signals: Signals) -> None:
+        self.correlation_id = correlation_id
+        self._signals = signals
+        self.signal: Signal = signals.new()
+        self.reply: InboundRecord | None = None
+        self.error: BaseException | None = None
 
     def resolve(self, record: InboundRecord) -> None:
         if self.reply is None:
             self.reply = record
-            self.done.set()
+            self.signal.set()
 
     def fail(self, error: BaseException) -> None:
         if self.reply is None and self.error is None:
             self.error = error
-            self.done.set()
+            self.signal.set()
 
     def on_delivery(self, error: Exception | None, _record: OutboundRecord) -> None:
         if error is not None:
             self.fail(error)
 
+    async def wait_until(self, deadline: float) -> None:
+        """Until settled or ``deadline`` (on ``Signals.clock``), whichever comes first."""
+        await self.signal.wait_until(deadline)
+
     def rearm(self) -> None:
         """Reset for another attempt of the same call (a retry)."""
         self.error = None
         self.reply = None
-        self.done = anyio.Event()
+        self.signal = self._signals.new()
 
 
 class PendingCalls:
@@ -48,8 +52,8 @@ class PendingCalls:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def add(self, correlation_id: str) -> PendingCall:
-        call = PendingCall(correlation_id)
+    def add(self, correlation_id: str, signals: Signals) -> PendingCall:
+        call = PendingCall(correlation_id, signals)
         self._calls[correlation_id] = call
         return call
 

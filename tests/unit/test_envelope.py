@@ -8,12 +8,13 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kafkarpc import (
     Envelope,
@@ -25,7 +26,7 @@ from kafkarpc import (
     decode_envelope,
     encode_envelope,
 )
-from kafkarpc._envelope import make_envelope, now_iso, payload_to_dict
+from kafkarpc._envelope import encode_payload, make_envelope, new_message, now_iso
 
 KNOWN_FIELDS = {
     "event_id",
@@ -256,23 +257,52 @@ class Order(BaseModel):
     items: list[str]
 
 
-def test_payload_to_dict_accepts_dict() -> None:
-    assert payload_to_dict({"a": [1, {"b": None}]}) == {"a": [1, {"b": None}]}
+def test_encode_payload_accepts_dict() -> None:
+    assert encode_payload({"a": [1, {"b": None}]}).to_dict() == {"a": [1, {"b": None}]}
 
 
-def test_payload_to_dict_accepts_pydantic_models() -> None:
-    assert payload_to_dict(Order(order_id=3, items=["x"])) == {"order_id": 3, "items": ["x"]}
+def test_encode_payload_accepts_pydantic_models() -> None:
+    assert encode_payload(Order(order_id=3, items=["x"])).to_dict() == {
+        "order_id": 3,
+        "items": ["x"],
+    }
 
 
-def test_payload_to_dict_uses_json_mode_for_models() -> None:
+def test_encode_payload_uses_aliases_of_models() -> None:
+    class Aliased(BaseModel):
+        order_id: int = Field(alias="orderId")
+
+    assert encode_payload(Aliased(orderId=1)).to_dict() == {"orderId": 1}
+
+
+def test_encode_payload_accepts_other_mappings() -> None:
+    assert encode_payload(MappingProxyType({"a": 1})).to_dict() == {"a": 1}
+
+
+def test_encode_payload_uses_json_mode_for_models() -> None:
     class Stamp(BaseModel):
         at: datetime
         id: uuid.UUID
 
     stamp = Stamp(at=datetime(2024, 1, 2, 3, 4, 5), id=uuid.UUID(int=1))
-    out = payload_to_dict(stamp)
+    out = json.loads(encode_payload(stamp).json)
     assert out == {"at": "2024-01-02T03:04:05", "id": str(uuid.UUID(int=1))}
-    json.dumps(out)
+
+
+@pytest.mark.parametrize("causation_id", [None, "cause-1"])
+def test_a_message_with_an_encoded_payload_is_the_same_envelope(causation_id: str | None) -> None:
+    payload = {"text": 'quote " and \\ backslash', "n": [1, 2.5, None], "nested": {}}
+    parts = {
+        "event_type": "ORDER_PLACED",
+        "correlation_id": "c-1",
+        "service": "svc",
+        "causation_id": causation_id,
+    }
+    spliced = decode_envelope(new_message(payload=encode_payload(payload), **parts).value)
+    plain = decode_envelope(new_message(payload=payload, **parts).value)
+    assert spliced.payload == plain.payload == payload
+    assert spliced.causation_id == plain.causation_id == causation_id
+    assert (spliced.event_type, spliced.correlation_id) == ("ORDER_PLACED", "c-1")
 
 
 @pytest.mark.parametrize(
@@ -280,21 +310,21 @@ def test_payload_to_dict_uses_json_mode_for_models() -> None:
     [{1, 2, 3}, object(), [1, 2], "text", 42, None, (("a", 1),)],
     ids=["set", "object", "list", "str", "int", "none", "tuple"],
 )
-def test_payload_to_dict_rejects_non_objects(payload: object) -> None:
+def test_encode_payload_rejects_non_objects(payload: object) -> None:
     with pytest.raises(PayloadNotSerializable):
-        payload_to_dict(payload)
+        encode_payload(payload)
 
 
-def test_payload_to_dict_rejects_unserializable_values() -> None:
+def test_encode_payload_rejects_unserializable_values() -> None:
     with pytest.raises(PayloadNotSerializable, match="JSON"):
-        payload_to_dict({"when": object()})
+        encode_payload({"when": object()})
 
 
 def test_payload_not_serializable_is_type_error_and_payload_error() -> None:
     with pytest.raises(TypeError):
-        payload_to_dict({1, 2})
+        encode_payload({1, 2})
     with pytest.raises(PayloadError):
-        payload_to_dict({1, 2})
+        encode_payload({1, 2})
 
 
 # ------------------------------------------------------------------ failure payload
