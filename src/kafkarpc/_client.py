@@ -604,10 +604,7 @@ class RpcClient:
             pending.fail(ClientClosed("the client was closed while the call was pending"))
         except TransportError as exc:
             pending.fail(exc)
-        await self._wait(pending, call, until)
-
-    async def _wait(self, pending: PendingCall, call: _Call, until: float) -> None:
-        await pending.wait_until(until)
+        await pending.signal.wait_until(until)
         if pending.reply is not None:
             return
         trio = call.trio

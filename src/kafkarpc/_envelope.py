@@ -81,7 +81,8 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     event_id: str = Field(default_factory=new_uuid, min_length=1)
-    event_type: str
+    # A pattern, not a Python validator: checked in pydantic-core on every decode.
+    event_type: str = Field(pattern=_UPPER_SNAKE.pattern)
     correlation_id: str = Field(min_length=1)
     causation_id: str | None = None
     timestamp: str = Field(default_factory=now_iso)
@@ -89,13 +90,6 @@ class Envelope(BaseModel):
     payload: dict[str, Any]
     version: str = Field(default="v1", min_length=1)
     metadata: dict[str, Any] | None = None
-
-    @field_validator("event_type")
-    @classmethod
-    def _upper_snake(cls, value: str) -> str:
-        if not _UPPER_SNAKE.fullmatch(value):
-            raise ValueError(f"event_type must be UPPER_SNAKE_CASE, got {value!r}")
-        return value
 
     @field_validator("timestamp")
     @classmethod
@@ -150,7 +144,7 @@ def encode_payload(payload: object) -> EncodedPayload:
     return EncodedPayload(encoded)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init pays object.__setattr__ per field
 class OutgoingMessage:
     """A freshly built envelope, already encoded: what the hot send paths need."""
 

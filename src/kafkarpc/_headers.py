@@ -53,7 +53,7 @@ def parse_trace_ids(traceparent: str | None) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init pays object.__setattr__ per field
 class RequestRouting:
     """The routing headers of a request, as a responder reads them."""
 
@@ -89,15 +89,36 @@ class RequestRouting:
         )
 
     def as_headers(self) -> HeaderList:
+        # Spelled out field by field: every request and reply builds this list.
         out: HeaderList = []
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if value is not None:
-                out.append((name, str(value).encode()))
-        ids = parse_trace_ids(self.traceparent)
-        if ids is not None:
-            out.append(("trace_id", ids[0].encode()))
-            out.append(("span_id", ids[1].encode()))
+        if self.reply_to is not None:
+            out.append(("reply_to", self.reply_to.encode()))
+        if self.reply_partition is not None:
+            out.append(("reply_partition", str(self.reply_partition).encode()))
+        if self.deadline_ms is not None:
+            out.append(("deadline_ms", str(self.deadline_ms).encode()))
+        if self.idempotency_key is not None:
+            out.append(("idempotency_key", self.idempotency_key.encode()))
+        if self.retry_count is not None:
+            out.append(("retry_count", str(self.retry_count).encode()))
+        if self.max_retries is not None:
+            out.append(("max_retries", str(self.max_retries).encode()))
+        if self.partition_key is not None:
+            out.append(("partition_key", self.partition_key.encode()))
+        if self.priority is not None:
+            out.append(("priority", self.priority.encode()))
+        if self.ttl_seconds is not None:
+            out.append(("ttl_seconds", str(self.ttl_seconds).encode()))
+        if self.traceparent is not None:
+            out.append(("traceparent", self.traceparent.encode()))
+            ids = parse_trace_ids(self.traceparent)
+            if ids is not None:
+                out.append(("trace_id", ids[0].encode()))
+                out.append(("span_id", ids[1].encode()))
+        if self.tracestate is not None:
+            out.append(("tracestate", self.tracestate.encode()))
+        if self.parent_span_id is not None:
+            out.append(("parent_span_id", self.parent_span_id.encode()))
         return out
 
 

@@ -9,7 +9,10 @@ __all__ = ["PendingCall", "PendingCalls"]
 
 
 class PendingCall:
-    """One attempt's rendezvous: the reply consumer or the producer settles it."""
+    """One attempt's rendezvous: the reply consumer or the producer settles it.
+
+    The caller waits with ``signal.wait_until(deadline)`` (deadline on ``Signals.clock``).
+    """
 
     __slots__ = ("_signals", "correlation_id", "error", "reply", "signal")
 
@@ -33,10 +36,6 @@ class PendingCall:
     def on_delivery(self, error: Exception | None, _record: OutboundRecord) -> None:
         if error is not None:
             self.fail(error)
-
-    async def wait_until(self, deadline: float) -> None:
-        """Until settled or ``deadline`` (on ``Signals.clock``), whichever comes first."""
-        await self.signal.wait_until(deadline)
 
     def rearm(self) -> None:
         """Reset for another attempt of the same call (a retry)."""

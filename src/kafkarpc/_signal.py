@@ -5,13 +5,15 @@ Each call waits once for its reply or its deadline. With anyio's ``Event`` plus
 scope looks up the current task on the way in and out: together more CPU than
 encoding the request. On asyncio a bare future and one timer handle do the same
 job (cancellation of the waiting task still propagates, since it is the task's
-own ``await``); other libraries (trio) keep anyio's primitives.
+own ``await``), and calls made with the same timeout share one timer; other
+libraries (trio) keep anyio's primitives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections import deque
 from collections.abc import Callable
 
 import anyio
@@ -41,11 +43,64 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class _AsyncioSignal:
-    __slots__ = ("_future", "_loop")
+class _Deadlines:
+    """Settles waiting futures at their deadlines with one timer for all of them.
+
+    Calls made with the same timeout reach their deadlines in the order they
+    were made, so a queue in deadline order needs no heap: one timer, armed for
+    the oldest deadline, instead of a timer (and heap push, and cancel) per call.
+    Entries of futures already settled are dropped from the front as new ones
+    arrive, and the whole queue is compacted whenever it has doubled since the
+    last compaction, so it stays proportional to the calls actually waiting.
+    """
+
+    __slots__ = ("_compact_at", "_loop", "_queue", "_timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._queue: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._compact_at = _COMPACT_MIN
+
+    def add(self, deadline: float, future: asyncio.Future[None]) -> bool:
+        """Queue ``future``; False when ``deadline`` is earlier than one already queued."""
+        queue = self._queue
+        while queue and queue[0][1].done():
+            queue.popleft()
+        if queue and deadline < queue[-1][0]:
+            return False
+        queue.append((deadline, future))
+        if len(queue) >= self._compact_at:
+            self._queue = queue = deque(entry for entry in queue if not entry[1].done())
+            self._compact_at = max(2 * len(queue), _COMPACT_MIN)
+        if self._timer is None:
+            self._timer = self._loop.call_at(queue[0][0], self._expire)
+        return True
+
+    def _expire(self) -> None:
+        self._timer = None
+        queue = self._queue
+        now = self._loop.time()
+        while queue:
+            deadline, future = queue[0]
+            if not future.done():
+                if deadline > now:
+                    break
+                future.set_result(None)
+            queue.popleft()
+        if queue:
+            self._timer = self._loop.call_at(queue[0][0], self._expire)
+
+
+_COMPACT_MIN = 1024
+
+
+class _AsyncioSignal:
+    __slots__ = ("_deadlines", "_future", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadlines: _Deadlines) -> None:
+        self._loop = loop
+        self._deadlines = deadlines
         self._future: asyncio.Future[None] = loop.create_future()
 
     def set(self) -> None:
@@ -54,6 +109,9 @@ class _AsyncioSignal:
     async def wait_until(self, deadline: float) -> None:
         future = self._future
         if future.done():
+            return
+        if self._deadlines.add(deadline, future):
+            await future
             return
         timer = self._loop.call_at(deadline, _settle, future)
         try:
@@ -78,7 +136,7 @@ class Signals:
         self.clock: Callable[[], float]
         if sniffio.current_async_library() == "asyncio":
             loop = asyncio.get_running_loop()
-            self.new = functools.partial(_AsyncioSignal, loop)
+            self.new = functools.partial(_AsyncioSignal, loop, _Deadlines(loop))
             self.clock = loop.time  # anyio's clock on asyncio is this loop's time
         else:
             self.new = _Signal

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -22,6 +22,8 @@ from ._stats import ClientStats, ServerStats
 __all__ = ["ClientTelemetry", "ServerTelemetry"]
 
 _INSTRUMENTATION = "kafkarpc"
+# Reusable: a nullcontext holds no state between uses.
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
 _VERSION = "0.1.0"
 _W3C = TraceContextTextMapPropagator()
 
@@ -114,6 +116,7 @@ class ClientTelemetry:
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self.stats = ClientStats()
+        self._label_sets: dict[tuple[str, str | None], dict[str, str]] = {}
         self._tracing = _TracingSwitch(tracer_provider)
         self._tracer = _tracer(tracer_provider)
         meter = _meter(meter_provider)
@@ -140,11 +143,15 @@ class ClientTelemetry:
             "kafkarpc.client.circuit.transitions", description="Circuit breaker state changes"
         )
 
-    @contextmanager
-    def request_span(self, topic: str, correlation_id: str, key: bytes) -> Iterator[Span | None]:
+    def request_span(
+        self, topic: str, correlation_id: str, key: bytes
+    ) -> AbstractContextManager[Span | None]:
         if not self._tracing():
-            yield None
-            return
+            return _NO_SPAN
+        return self._request_span(topic, correlation_id, key)
+
+    @contextmanager
+    def _request_span(self, topic: str, correlation_id: str, key: bytes) -> Iterator[Span | None]:
         attributes = _message_attributes(topic, correlation_id, correlation_id, key)
         attributes["messaging.operation.name"] = "send"
         attributes["messaging.operation.type"] = "send"
@@ -157,9 +164,20 @@ class ClientTelemetry:
         ) as span:
             yield span
 
+    def _labels(self, operation: str, outcome: str | None = None) -> Mapping[str, str]:
+        # One attribute dict per label set, made once: building them per request
+        # costs more than recording into a no-op instrument.
+        labels = self._label_sets.get((operation, outcome))
+        if labels is None:
+            labels = {"kafkarpc.operation": operation}
+            if outcome is not None:
+                labels["kafkarpc.outcome"] = outcome
+            self._label_sets[(operation, outcome)] = labels
+        return labels
+
     def request_started(self, operation: str) -> None:
         self.stats.requests += 1
-        self._in_flight.add(1, {"kafkarpc.operation": operation})
+        self._in_flight.add(1, self._labels(operation))
 
     def request_finished(
         self,
@@ -180,9 +198,8 @@ class ClientTelemetry:
             stats.publish_errors += 1
         elif outcome == OUTCOME_CIRCUIT_OPEN:
             stats.circuit_rejections += 1
-        attributes = {"kafkarpc.operation": operation, "kafkarpc.outcome": outcome}
-        self._in_flight.add(-1, {"kafkarpc.operation": operation})
-        self._duration.record(time.monotonic() - started, attributes)
+        self._in_flight.add(-1, self._labels(operation))
+        self._duration.record(time.monotonic() - started, self._labels(operation, outcome))
         if span is not None and error is not None:
             span.set_attribute(
                 "error.type", getattr(error, "error_code", None) or type(error).__qualname__

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -213,3 +215,25 @@ def test_no_trace_ids_without_traceparent() -> None:
     values = header_dict(build_headers(envelope(), routing=RequestRouting(reply_to="x")))
     assert "trace_id" not in values
     assert "span_id" not in values
+
+
+def test_every_routing_field_becomes_a_header_and_back() -> None:
+    values: dict[str, object] = {
+        "reply_to": "a.completed.v1",
+        "reply_partition": 2,
+        "deadline_ms": 1_700_000_000_000,
+        "idempotency_key": "idem-1",
+        "retry_count": 1,
+        "max_retries": 3,
+        "partition_key": "tenant-9",
+        "priority": "high",
+        "ttl_seconds": 30,
+        "traceparent": TRACEPARENT,
+        "tracestate": "vendor=1",
+        "parent_span_id": "00f067aa0ba902b7",
+    }
+    assert set(values) == {f.name for f in dataclasses.fields(RequestRouting)}
+    routing = RequestRouting(**values)  # type: ignore[arg-type]
+    headers = routing.as_headers()
+    assert {name for name, _ in headers} == {*values, "trace_id", "span_id"}
+    assert RequestRouting.from_headers(header_dict(headers)) == routing
