@@ -19,7 +19,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# Records are not frozen: one is made per message in each direction, and a frozen
+# dataclass pays an object.__setattr__ per field (most of the cost of making one).
+# Nothing in kafkarpc changes a record once made; treat them as values.
+
+
+@dataclass(slots=True)
 class OutboundRecord:
     topic: str
     value: bytes
@@ -28,7 +33,7 @@ class OutboundRecord:
     partition: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InboundRecord:
     topic: str
     partition: int

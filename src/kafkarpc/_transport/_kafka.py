@@ -78,16 +78,15 @@ _METADATA_TIMEOUT_S = 10.0
 
 
 def _to_record(message: Message) -> InboundRecord:
-    _, timestamp = message.timestamp()
     headers = message.headers() or []
     return InboundRecord(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        value=message.value(),
-        headers=headers if isinstance(headers, list) else list(headers.items()),  # type: ignore[arg-type]
-        timestamp_ms=timestamp,
+        message.topic() or "",
+        message.partition() or 0,
+        message.offset() or 0,
+        message.key(),
+        message.value(),
+        headers if isinstance(headers, list) else list(headers.items()),  # type: ignore[arg-type]
+        message.timestamp()[1],
     )
 
 
@@ -190,19 +189,27 @@ class _KafkaProducer:
     def release_outbox(self) -> None:
         """Hand every queued record to librdkafka; runs on the loop thread."""
         batch, self._outbox = self._outbox, []
+        produce, on_delivery_report = self._producer.produce, self._on_delivery
         for record, on_delivery in batch:
-            kwargs: dict[str, Any] = {}
-            if record.partition is not None:
-                kwargs["partition"] = record.partition
+            report = functools.partial(on_delivery_report, on_delivery, record)
             try:
-                self._producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=record.headers,  # type: ignore[arg-type]
-                    on_delivery=functools.partial(self._on_delivery, on_delivery, record),
-                    **kwargs,
-                )
+                if record.partition is None:
+                    produce(
+                        record.topic,
+                        record.value,
+                        record.key,
+                        headers=record.headers,  # type: ignore[arg-type]
+                        on_delivery=report,
+                    )
+                else:
+                    produce(
+                        record.topic,
+                        record.value,
+                        record.key,
+                        partition=record.partition,
+                        headers=record.headers,  # type: ignore[arg-type]
+                        on_delivery=report,
+                    )
             except (KafkaException, BufferError) as exc:
                 # The caller has moved on; a record librdkafka cannot even queue
                 # settles like any refused record, through its delivery callback.
