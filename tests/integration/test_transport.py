@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from kafkarpc import KafkaTransport, PayloadTooLarge, TopicNotFound
-from kafkarpc._transport import OutboundRecord
+from kafkarpc._transport import ANY_PARTITION, OutboundRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -114,3 +114,51 @@ async def test_an_oversized_record_is_refused_at_the_call_site(kafkarpc_broker: 
     finally:
         await transport.aclose()
     assert settled == []
+
+
+async def test_records_for_any_partition_leave_together_and_rotate(
+    kafkarpc_broker: str, unique_topic_base: str
+) -> None:
+    topic = f"{unique_topic_base}.any"
+    rounds, per_round, partitions = 4, 10, 4
+    transport = KafkaTransport(kafkarpc_broker)
+    await transport.start()
+    try:
+        await transport.ensure_topics([topic], partitions=partitions)
+        assert await transport.partition_count(topic) == partitions
+        for turn in range(rounds):
+            settled = anyio.Event()
+            left = per_round
+
+            def on_delivery(
+                error: Exception | None, _record: OutboundRecord, settled: anyio.Event = settled
+            ) -> None:
+                nonlocal left
+                assert error is None
+                left -= 1
+                if not left:
+                    settled.set()
+
+            # One iteration: keys differ, so a key-hashing partitioner would scatter them.
+            for n in range(per_round):
+                value = f"{turn}-{n}".encode()
+                transport.produce(
+                    OutboundRecord(topic, value, key=uuid.uuid4().bytes, partition=ANY_PARTITION),
+                    on_delivery,
+                )
+            with anyio.fail_after(30):
+                await settled.wait()
+    finally:
+        await transport.aclose()
+
+    turn_of_partition: dict[int, set[str]] = {}
+    for partition in range(partitions):
+        stored = await anyio.to_thread.run_sync(
+            _read_partition, kafkarpc_broker, topic, partition, per_round
+        )
+        turn_of_partition[partition] = {value.decode().split("-")[0] for value in stored}
+    # Each hand-over went whole to one partition, and the next one to another.
+    assert sorted(turn for turns in turn_of_partition.values() for turn in turns) == [
+        "0", "1", "2", "3",
+    ]  # fmt: skip
+    assert all(len(turns) == 1 for turns in turn_of_partition.values())

@@ -6,6 +6,7 @@ it. Client and server receive one through their constructor.
 """
 
 from ._base import (
+    ANY_PARTITION,
     DeliveryCallback,
     GroupConsumer,
     InboundRecord,
@@ -16,6 +17,7 @@ from ._base import (
 )
 
 __all__ = [
+    "ANY_PARTITION",
     "DeliveryCallback",
     "GroupConsumer",
     "InboundRecord",

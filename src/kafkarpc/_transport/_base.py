@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import anyio
 
 __all__ = [
+    "ANY_PARTITION",
     "DeliveryCallback",
     "GroupConsumer",
     "InboundRecord",
@@ -18,6 +19,11 @@ __all__ = [
     "Transport",
 ]
 
+
+#: ``OutboundRecord.partition`` for a record whose key need not decide its partition
+#: (a reply read from every partition): the transport may put it wherever records
+#: batch best. ``None`` means the partitioner hashes the key, as Kafka clients do.
+ANY_PARTITION = -1
 
 # Records are not frozen: one is made per message in each direction, and a frozen
 # dataclass pays an object.__setattr__ per field (most of the cost of making one).

@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from .._exceptions import KafkaRpcError, LifecycleError, PayloadTooLarge, TopicNotFound
 from .._security import Security
 from ._base import (
+    ANY_PARTITION,
     DeliveryCallback,
     GroupConsumer,
     InboundRecord,
@@ -132,6 +133,8 @@ class _KafkaProducer:
         self._reports: list[tuple[DeliveryCallback, Exception | None, OutboundRecord]] = []
         self._reports_lock = threading.Lock()
         self._outbox: list[tuple[OutboundRecord, DeliveryCallback]] = []
+        self.partition_counts: dict[str, int | None] = {}  # None: being looked up
+        self._turns: dict[str, int] = {}
         self._thread = _PollThread("kafkarpc-producer", self._poll_once, lambda: None)
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
 
@@ -190,10 +193,16 @@ class _KafkaProducer:
         """Hand every queued record to librdkafka; runs on the loop thread."""
         batch, self._outbox = self._outbox, []
         produce, on_delivery_report = self._producer.produce, self._on_delivery
+        chosen: dict[str, int | None] = {}
         for record, on_delivery in batch:
             report = functools.partial(on_delivery_report, on_delivery, record)
+            partition = record.partition
+            if partition == ANY_PARTITION:
+                partition = chosen.get(record.topic, ANY_PARTITION)
+                if partition == ANY_PARTITION:
+                    partition = chosen[record.topic] = self._next_partition(record.topic)
             try:
-                if record.partition is None:
+                if partition is None:
                     produce(
                         record.topic,
                         record.value,
@@ -206,7 +215,7 @@ class _KafkaProducer:
                         record.topic,
                         record.value,
                         record.key,
-                        partition=record.partition,
+                        partition=partition,
                         headers=record.headers,  # type: ignore[arg-type]
                         on_delivery=report,
                     )
@@ -217,6 +226,32 @@ class _KafkaProducer:
                     exc, topic=record.topic, size=len(record.value), limit=self.max_message_bytes
                 )
                 _run_deliveries([(on_delivery, failure, record)])
+
+    def _next_partition(self, topic: str) -> int | None:
+        """The partition for this hand-over's ``ANY_PARTITION`` records of ``topic``.
+
+        One partition per hand-over, the next one each time: the records leave as
+        one batch instead of one per partition, and the broker's work grows with
+        the number of batches (docs/benchmarks.md). Until the topic's partition
+        count is known (looked up off the loop), the key decides.
+        """
+        count = self.partition_counts.get(topic)
+        if count is None:
+            if topic not in self.partition_counts:
+                self.partition_counts[topic] = None
+                threading.Thread(
+                    target=self._look_up_partitions, args=(topic,), daemon=True
+                ).start()
+            return None
+        turn = self._turns.get(topic, -1) + 1
+        self._turns[topic] = turn
+        return turn % count
+
+    def _look_up_partitions(self, topic: str) -> None:
+        try:
+            self.partition_counts[topic] = _partition_count_blocking(self._producer, topic)
+        except Exception:  # the key keeps deciding; look again on a later record
+            self.partition_counts.pop(topic, None)
 
     def flush_blocking(self, timeout: float) -> int:
         remaining = int(self._producer.flush(timeout))
@@ -485,7 +520,7 @@ class _KafkaGroupConsumer(GroupConsumer):
         await self._thread.stop()
 
 
-def _partition_count_blocking(client: Consumer | AdminClient, topic: str) -> int:
+def _partition_count_blocking(client: Consumer | Producer | AdminClient, topic: str) -> int:
     metadata = client.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
     info = metadata.topics.get(topic)
     if info is None or info.error is not None or not info.partitions:
@@ -597,11 +632,14 @@ class KafkaTransport(Transport):
         self._require_started()
         assert self._admin is not None
         try:
-            return await anyio.to_thread.run_sync(
+            count = await anyio.to_thread.run_sync(
                 _partition_count_blocking, self._admin, topic, abandon_on_cancel=True
             )
         except KafkaException as exc:
             raise translate_exception(exc, topic=topic) from exc
+        if self._producer is not None:
+            self._producer.partition_counts[topic] = count
+        return count
 
     async def reply_consumer(self, on_batch: RecordBatchHandler) -> ReplyConsumer:
         _, bridge = self._require_started()

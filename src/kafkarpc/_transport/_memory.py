@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .._exceptions import LifecycleError, PayloadTooLarge, TopicNotFound
 from ._base import (
+    ANY_PARTITION,
     DeliveryCallback,
     GroupConsumer,
     InboundRecord,
@@ -60,7 +61,9 @@ class MemoryBroker:
 
     def append(self, record: OutboundRecord) -> InboundRecord:
         partitions = self._partitions(record.topic)
-        if record.partition is not None:
+        if record.partition == ANY_PARTITION:
+            index = next(self._clock) % len(partitions)
+        elif record.partition is not None:
             if not 0 <= record.partition < len(partitions):
                 raise TopicNotFound(f"{record.topic}[{record.partition}]")
             index = record.partition
