@@ -181,7 +181,7 @@ class Handler:
         return typing.cast("dict[str, Any]", dumped)
 
     async def invoke(
-        self, argument: Any, context: RequestContext, limiter: anyio.CapacityLimiter
+        self, argument: Any, context: RequestContext | None, limiter: anyio.CapacityLimiter
     ) -> Any:
         kwargs: dict[str, Any] = {}
         if self.payload_param is not None:

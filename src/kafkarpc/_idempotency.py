@@ -47,27 +47,37 @@ class InMemoryIdempotencyStore:
             raise ConfigurationError("max_entries must be >= 1 and ttl > 0")
         self._max_entries = max_entries
         self._ttl = ttl
-        self._entries: OrderedDict[str, tuple[float, StoredReply]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, bool, dict[str, Any]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     async def get(self, key: str) -> StoredReply | None:
+        return self._lookup(key)
+
+    async def put(self, key: str, reply: StoredReply) -> None:
+        self._remember(key, reply.ok, reply.payload)
+
+    # The responder calls these directly: the store never waits, and skipping the
+    # coroutines and the StoredReply of every put is a measurable share of a request.
+    def _lookup(self, key: str) -> StoredReply | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        stored_at, reply = entry
+        stored_at, ok, payload = entry
         if time.monotonic() - stored_at > self._ttl:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        return reply
+        return StoredReply(ok, payload)
 
-    async def put(self, key: str, reply: StoredReply) -> None:
-        self._entries[key] = (time.monotonic(), reply)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+    def _remember(self, key: str, ok: bool, payload: dict[str, Any]) -> None:
+        entries = self._entries
+        if key in entries:  # a new key goes to the end anyway
+            entries.move_to_end(key)
+        entries[key] = (time.monotonic(), ok, payload)
+        while len(entries) > self._max_entries:
+            entries.popitem(last=False)
 
 
 class SqliteIdempotencyStore:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import enum
 import functools
 import logging
-import math
 import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import ModuleType, TracebackType
@@ -16,7 +16,6 @@ from typing import Any, ParamSpec, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
@@ -70,6 +69,11 @@ class _Execution:
 
     def __init__(self) -> None:
         self.finished: anyio.Event | None = None
+
+
+# What deciding a request's outcome needs: handler, record, envelope, headers,
+# routing and the effective deadline (ms).
+_Request = tuple[Handler, InboundRecord, Envelope, dict[str, str], RequestRouting, int | None]
 
 
 class _State(enum.Enum):
@@ -127,6 +131,11 @@ class RpcServer:
         self._idempotency: IdempotencyStore = (
             InMemoryIdempotencyStore() if idempotency_store is None else idempotency_store
         )
+        # The built-in store never waits, so it is called without its coroutines
+        # (not a subclass: it may override get/put).
+        self._local_store: InMemoryIdempotencyStore | None = (
+            self._idempotency if type(self._idempotency) is InMemoryIdempotencyStore else None
+        )
         self._shutdown_timeout = shutdown_timeout
         self._create_topics = create_topics
         self._topic_partitions = topic_partitions
@@ -137,15 +146,16 @@ class RpcServer:
         self._handlers: dict[str, Handler] = {}
         self._state = _State.NEW
         self._library = "asyncio"  # replaced by the running library when entered
+        self._clock: Callable[[], float] = anyio.current_time
+        self._cancel_scope: type[anyio.CancelScope] = anyio.CancelScope
+        self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
-        self._records: (
-            tuple[
-                MemoryObjectSendStream[InboundRecord],
-                MemoryObjectReceiveStream[InboundRecord],
-            ]
-            | None
-        ) = None
+        # Fetched records waiting for a worker, and the workers waiting for records.
+        # (A memory object stream does the same at several times the cost per record.)
+        self._queue: deque[InboundRecord] = deque()
+        self._waiting_workers: deque[anyio.Event] = deque()
+        self._intake_open = False
         self._in_flight = 0
         self._idle = anyio.Event()
         self._executing: dict[str, _Execution] = {}
@@ -216,6 +226,12 @@ class RpcServer:
         self._state = _State.SERVING
         self._limiter = anyio.CapacityLimiter(self._max_concurrency)
         self._library = running_library()
+        # anyio's clock, sleep and CancelScope() look up the running library on every
+        # call, a real share of a request's cost; it cannot change from here on.
+        if self._library == "asyncio":
+            self._clock = asyncio.get_running_loop().time
+            self._sleep = asyncio.sleep
+        self._cancel_scope = type(anyio.CancelScope())  # the backend's own class
         await self._transport.start()
         try:
             topics = list(self._handlers)
@@ -230,7 +246,7 @@ class RpcServer:
                 )
             for topic in topics:
                 await self._transport.partition_count(topic)
-            self._records = anyio.create_memory_object_stream[InboundRecord](math.inf)
+            self._intake_open = True
             self._task_group = anyio.create_task_group()
             await self._task_group.__aenter__()
         except BaseException:
@@ -239,9 +255,8 @@ class RpcServer:
             raise
         try:
             self._workers_running = self._max_concurrency
-            with self._records[1] as records:
-                for _ in range(self._max_concurrency):
-                    self._task_group.start_soon(self._worker, records.clone())
+            for _ in range(self._max_concurrency):
+                self._task_group.start_soon(self._worker)
             self._consumer = await self._transport.group_consumer(
                 topics,
                 group_id=self.group_id,
@@ -282,8 +297,7 @@ class RpcServer:
         with anyio.CancelScope(shield=True):
             if self._consumer is not None:
                 await self._consumer.stop_fetching()
-            if self._records is not None:
-                self._records[0].close()
+            self._close_intake()
             # Finish everything already fetched, not only what is running: skipping a
             # queued request would stop its partition's commit below requests that
             # did finish, and a restart would run those again.
@@ -332,27 +346,47 @@ class RpcServer:
 
     # ------------------------------------------------------------ intake
     def _accept_batch(self, batch: list[InboundRecord]) -> None:
-        if self._records is None or self._state is not _State.SERVING:
+        if not self._intake_open or self._state is not _State.SERVING:
             return  # not acked: redelivered to whoever owns the partition next
-        send = self._records[0].send_nowait
-        try:
-            for record in batch:
-                send(record)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            return
+        self._queue.extend(batch)
+        waiting = self._waiting_workers
+        for _ in range(min(len(batch), len(waiting))):
+            waiting.popleft().set()
 
-    async def _worker(self, records: MemoryObjectReceiveStream[InboundRecord]) -> None:
+    def _close_intake(self) -> None:
+        """Workers finish what is queued, then stop."""
+        self._intake_open = False
+        while self._waiting_workers:
+            self._waiting_workers.popleft().set()
+
+    async def _worker(self) -> None:
         """One of ``max_concurrency`` workers; a fixed pool bounds concurrency and
         costs no task creation per request. Runs until the intake closes and drains."""
         adopt_current_library(self._library)  # this task's own context, for its lifetime
+        queue = self._queue
         try:
-            async with records:
-                async for record in records:
-                    await self._handle(record)
+            while True:
+                # A checkpoint per record, as a stream's receive() has: a worker whose
+                # handlers never suspend must still let other tasks (and cancellation) in.
+                await self._sleep(0)
+                while not queue:
+                    if not self._intake_open:
+                        return
+                    await self._wait_for_records()
+                await self._handle(queue.popleft())
         finally:
             self._workers_running -= 1
             if not self._workers_running:
                 self._workers_done.set()
+
+    async def _wait_for_records(self) -> None:
+        arrived = anyio.Event()
+        self._waiting_workers.append(arrived)
+        try:
+            await arrived.wait()
+        finally:
+            if not arrived.is_set():  # cancelled: a wake-up must not go to a gone worker
+                self._waiting_workers.remove(arrived)
 
     async def _handle(self, record: InboundRecord) -> None:
         self._in_flight += 1
@@ -402,21 +436,8 @@ class RpcServer:
             )
             return await self._dead_letter(record, exc, DlqReason.POISON, settlement=settlement)
         headers = header_dict(record.headers)
-        routing = _with_effective_deadline(RequestRouting.from_headers(headers), envelope)
-        context = RequestContext(
-            correlation_id=envelope.correlation_id,
-            event_id=envelope.event_id,
-            event_type=envelope.event_type,
-            caller=envelope.service,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            headers=headers,
-            metadata=envelope.metadata or {},
-            deadline_ms=routing.deadline_ms,
-            idempotency_key=routing.idempotency_key,
-            retry_count=routing.retry_count or 0,
-        )
+        routing = RequestRouting.from_headers(headers)
+        deadline_ms = _effective_deadline(routing, envelope)
         operation = record.topic
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -437,17 +458,17 @@ class RpcServer:
             envelope.event_id,
             record.key,
             headers,
-            context.retry_count,
+            routing.retry_count or 0,
         ) as span:
             try:
-                answer = (record, handler, envelope, context, routing, span, settlement)
+                request = (handler, record, envelope, headers, routing, deadline_ms)
                 if routing.partition_key is None:
-                    outcome, delivered = await self._answer(*answer)
+                    outcome, delivered = await self._answer(request, span, settlement)
                 else:
                     # Requests sharing a partition key (e.g. one tenant's) are handled
                     # and answered in the order they were fetched, one at a time.
                     async with self._key_order.hold(routing.partition_key):
-                        outcome, delivered = await self._answer(*answer)
+                        outcome, delivered = await self._answer(request, span, settlement)
                 if not delivered:
                     delivered = await self._park_unanswered(record, settlement)
                 if outcome.ok:
@@ -470,17 +491,11 @@ class RpcServer:
         return delivered
 
     async def _answer(
-        self,
-        record: InboundRecord,
-        handler: Handler,
-        envelope: Envelope,
-        context: RequestContext,
-        routing: RequestRouting,
-        span: Span | None,
-        settlement: Settlement,
+        self, request: _Request, span: Span | None, settlement: Settlement
     ) -> tuple[Outcome, bool]:
         """Decide the request's outcome and hand its reply to the producer."""
-        outcome = await self._outcome(handler, envelope, context, routing)
+        outcome = await self._outcome(request)
+        handler, record, envelope, _, routing, _ = request
         delivered = await self._reply(
             record, handler.trio, envelope, routing, outcome, span, settlement=settlement
         )
@@ -489,47 +504,49 @@ class RpcServer:
     def _policy(self, handler: Handler) -> RetryPolicy | None:
         return self._retry if handler.retry is UNSET else handler.retry
 
-    async def _outcome(
-        self, handler: Handler, envelope: Envelope, context: RequestContext, routing: RequestRouting
-    ) -> Outcome:
-        if routing.deadline_ms is not None and time.time() * 1000 > routing.deadline_ms:
+    async def _outcome(self, request: _Request) -> Outcome:
+        handler, _, _, _, routing, deadline_ms = request
+        if deadline_ms is not None and time.time() * 1000 > deadline_ms:
             self._telemetry.deadline_expired(handler.trio.requested)
             return Outcome(
                 False,
                 failure_payload(
                     ErrorCode.DEADLINE_EXCEEDED,
-                    f"the caller's deadline passed {time.time() * 1000 - routing.deadline_ms:.0f}"
+                    f"the caller's deadline passed {time.time() * 1000 - deadline_ms:.0f}"
                     " ms "
                     "before the request was picked up; it was not executed",
                 ),
             )
         key = routing.idempotency_key
         if key is None:
-            return await self._execute(handler, envelope, context)
+            return await self._execute(request)
         scoped = f"{handler.trio.requested}\x00{key}"
         while (running := self._executing.get(scoped)) is not None:
             # A duplicate of a request being executed right now: wait for its result.
             if running.finished is None:
                 running.finished = anyio.Event()
             await running.finished.wait()
-        stored = await self._idempotency.get(scoped)
+        local = self._local_store
+        stored = local._lookup(scoped) if local is not None else await self._idempotency.get(scoped)
         if stored is not None:
             self._telemetry.deduplicated(handler.trio.requested)
             return Outcome(stored.ok, stored.payload, cacheable=True)
         self._executing[scoped] = execution = _Execution()
         try:
-            outcome = await self._execute(handler, envelope, context)
+            outcome = await self._execute(request)
             if outcome.cacheable:
-                await self._idempotency.put(scoped, StoredReply(outcome.ok, outcome.payload))
+                if local is not None:
+                    local._remember(scoped, outcome.ok, outcome.payload)
+                else:
+                    await self._idempotency.put(scoped, StoredReply(outcome.ok, outcome.payload))
             return outcome
         finally:
             del self._executing[scoped]
             if execution.finished is not None:
                 execution.finished.set()
 
-    async def _execute(
-        self, handler: Handler, envelope: Envelope, context: RequestContext
-    ) -> Outcome:
+    async def _execute(self, request: _Request) -> Outcome:
+        handler, record, envelope, headers, routing, deadline_ms = request
         try:
             argument = handler.parse(envelope.payload)
         except PayloadInvalid as exc:
@@ -547,8 +564,9 @@ class RpcServer:
         policy = self._policy(handler)
         attempts = policy.max_attempts if policy is not None else 1
         assert self._limiter is not None
+        correlation_id = envelope.correlation_id
         for attempt in range(1, attempts + 1):
-            remaining = context.remaining()
+            remaining = None if deadline_ms is None else deadline_ms / 1000 - time.time()
             if remaining is not None and remaining <= 0:
                 self._telemetry.deadline_expired(handler.trio.requested)
                 return Outcome(
@@ -558,18 +576,20 @@ class RpcServer:
                         f"the caller's deadline passed during attempt {attempt} of the handler",
                     ),
                 )
+            # Only a handler that asks for the context pays for building it.
+            context = (
+                None
+                if handler.context_param is None
+                else _context(record, envelope, headers, routing, deadline_ms, attempt)
+            )
             try:
                 if remaining is None:
-                    result = await handler.invoke(
-                        argument, _with_attempt(context, attempt), self._limiter
-                    )
+                    result = await handler.invoke(argument, context, self._limiter)
                 else:
                     # A bare CancelScope: fail_after's context-manager wrapper costs more
                     # than the rest of a request's bookkeeping on this path.
-                    with anyio.CancelScope(deadline=anyio.current_time() + remaining) as scope:
-                        result = await handler.invoke(
-                            argument, _with_attempt(context, attempt), self._limiter
-                        )
+                    with self._cancel_scope(deadline=self._clock() + remaining) as scope:
+                        result = await handler.invoke(argument, context, self._limiter)
                     if scope.cancelled_caught:
                         self._telemetry.deadline_expired(handler.trio.requested)
                         return Outcome(
@@ -610,9 +630,9 @@ class RpcServer:
                     handler.name,
                     attempt,
                     attempts,
-                    context.correlation_id,
+                    correlation_id,
                     error,
-                    extra=about(context.correlation_id, context.topic),
+                    extra=about(correlation_id, record.topic),
                 )
                 await anyio.sleep(policy.backoff(attempt))
                 continue
@@ -620,10 +640,10 @@ class RpcServer:
             logger.warning(
                 "handler %s failed for %s on %s: %r",
                 handler.name,
-                context.correlation_id,
-                context.topic,
+                correlation_id,
+                record.topic,
                 error,
-                extra=about(context.correlation_id, context.topic),
+                extra=about(correlation_id, record.topic),
             )
             failure = failure_payload(
                 ErrorCode.HANDLER_ERROR,
@@ -686,13 +706,21 @@ class RpcServer:
         at once; a delivery that fails later is retried by a background task, which
         runs this method again without one. Without it, this waits for the broker.
         """
-        # The reply continues the trace from this responder's span.
-        traceparent, tracestate = inject_trace_headers(span)
-        passthrough = RequestRouting(
-            traceparent=traceparent or routing.traceparent,
-            tracestate=tracestate or routing.tracestate,
-            parent_span_id=parent_span_id(span),
-        )
+        passthrough: RequestRouting | None
+        if span is not None:
+            # The reply continues the trace from this responder's span.
+            traceparent, tracestate = inject_trace_headers(span)
+            passthrough = RequestRouting(
+                traceparent=traceparent or routing.traceparent,
+                tracestate=tracestate or routing.tracestate,
+                parent_span_id=parent_span_id(span),
+            )
+        elif routing.traceparent is None and routing.tracestate is None:
+            passthrough = None  # no routing headers to pass on; skip building them
+        else:
+            passthrough = RequestRouting(
+                traceparent=routing.traceparent, tracestate=routing.tracestate
+            )
         topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
         partition = routing.reply_partition
         for _ in range(3):
@@ -854,22 +882,43 @@ class RpcServer:
             settlement.finish(delivered)
 
 
-def _with_attempt(context: RequestContext, attempt: int) -> RequestContext:
-    return context if attempt == 1 else dataclasses.replace(context, attempt=attempt)
+def _context(
+    record: InboundRecord,
+    envelope: Envelope,
+    headers: dict[str, str],
+    routing: RequestRouting,
+    deadline_ms: int | None,
+    attempt: int,
+) -> RequestContext:
+    return RequestContext(
+        correlation_id=envelope.correlation_id,
+        event_id=envelope.event_id,
+        event_type=envelope.event_type,
+        caller=envelope.service,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        headers=headers,
+        metadata=envelope.metadata or {},
+        deadline_ms=deadline_ms,
+        idempotency_key=routing.idempotency_key,
+        retry_count=routing.retry_count or 0,
+        attempt=attempt,
+    )
 
 
-def _with_effective_deadline(routing: RequestRouting, envelope: Envelope) -> RequestRouting:
+def _effective_deadline(routing: RequestRouting, envelope: Envelope) -> int | None:
     """A peer may bound a request with ``ttl_seconds`` (from its timestamp) instead
     of ``deadline_ms``; the earlier of the two applies."""
     if routing.ttl_seconds is None:
-        return routing
+        return routing.deadline_ms
     try:
         sent = datetime.fromisoformat(envelope.timestamp)
     except ValueError:
-        return routing
+        return routing.deadline_ms
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=UTC)
     expires_ms = int((sent.timestamp() + routing.ttl_seconds) * 1000)
     if routing.deadline_ms is not None and routing.deadline_ms <= expires_ms:
-        return routing
-    return dataclasses.replace(routing, deadline_ms=expires_ms)
+        return routing.deadline_ms
+    return expires_ms

@@ -73,7 +73,11 @@ class _Deadlines:
         if len(queue) >= self._compact_at:
             self._queue = queue = deque(entry for entry in queue if not entry[1].done())
             self._compact_at = max(2 * len(queue), _COMPACT_MIN)
-        if self._timer is None:
+        # Earlier than the armed timer when everything before it was settled and
+        # dropped (e.g. a short call after a long one finished): arm for it instead.
+        if self._timer is None or queue[0][0] < self._timer.when():
+            if self._timer is not None:
+                self._timer.cancel()
             self._timer = self._loop.call_at(queue[0][0], self._expire)
         return True
 

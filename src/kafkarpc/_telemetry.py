@@ -256,7 +256,6 @@ class ServerTelemetry:
             description="Validation errors, expired deadlines, deduplicated requests, DLQ records",
         )
 
-    @contextmanager
     def process_span(
         self,
         topic: str,
@@ -266,10 +265,24 @@ class ServerTelemetry:
         key: bytes | None,
         headers: Mapping[str, str],
         retry_count: int,
-    ) -> Iterator[Span | None]:
+    ) -> AbstractContextManager[Span | None]:
         if not self._tracing():
-            yield None
-            return
+            return _NO_SPAN
+        return self._process_span(
+            topic, partition, correlation_id, message_id, key, headers, retry_count
+        )
+
+    @contextmanager
+    def _process_span(
+        self,
+        topic: str,
+        partition: int,
+        correlation_id: str,
+        message_id: str,
+        key: bytes | None,
+        headers: Mapping[str, str],
+        retry_count: int,
+    ) -> Iterator[Span | None]:
         attributes = _message_attributes(topic, correlation_id, message_id, key)
         attributes.update(
             {

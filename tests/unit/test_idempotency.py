@@ -116,6 +116,39 @@ async def test_custom_store_is_used_by_the_server(make_client, make_server, make
     assert any("o-1" in key for key in store.data)
 
 
+async def test_a_subclass_of_the_in_memory_store_is_called_through_get_and_put(
+    make_client, make_server, make_trio
+) -> None:
+    # The server calls the built-in store directly, but not a subclass overriding it.
+    class CountingStore(InMemoryIdempotencyStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gets = self.puts = 0
+
+        async def get(self, key: str) -> StoredReply | None:
+            self.gets += 1
+            return await super().get(key)
+
+        async def put(self, key: str, reply: StoredReply) -> None:
+            self.puts += 1
+            await super().put(key, reply)
+
+    make_trio("orders.place")
+    store = CountingStore()
+    server = make_server(idempotency_store=store)
+
+    @server.responder("orders.place")
+    async def place(payload: dict) -> dict:
+        return {"placed": True}
+
+    async with make_client() as client, server:
+        for _ in range(2):
+            assert await client.request("orders.place", {}, idempotency_key="o-1") == {
+                "placed": True
+            }
+    assert (store.gets, store.puts) == (2, 1)
+
+
 # ------------------------------------------------------------------ SQLite store
 
 

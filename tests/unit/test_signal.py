@@ -116,3 +116,17 @@ async def test_settled_waits_do_not_pile_up_behind_a_slow_one(anyio_backend: str
     # The unanswered head blocks pruning from the front; compaction bounds the rest.
     assert len(deadlines._queue) <= 1024
     slow.set()
+
+
+async def test_a_short_wait_after_a_long_one_finished_keeps_its_deadline(
+    anyio_backend: str,
+) -> None:
+    signals = Signals()
+    long_wait = signals.new()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(long_wait.wait_until, signals.clock() + 60)
+        await anyio.sleep(0.01)
+        long_wait.set()  # answered: its 60 s deadline must not delay the next wait
+    short_wait = signals.new()
+    with anyio.fail_after(5):
+        await short_wait.wait_until(signals.clock() + 0.05)
