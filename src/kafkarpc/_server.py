@@ -47,7 +47,7 @@ from ._settlement import Settlement
 from ._stats import ServerStats
 from ._telemetry import ServerTelemetry, inject_trace_headers, parent_span_id
 from ._topics import TopicTrio, dlq_topic
-from ._transport import GroupConsumer, InboundRecord, OutboundRecord, Transport
+from ._transport import ANY_PARTITION, GroupConsumer, InboundRecord, OutboundRecord, Transport
 from ._transport._kafka import KafkaTransport
 
 __all__ = ["RpcServer"]
@@ -722,7 +722,9 @@ class RpcServer:
                 traceparent=routing.traceparent, tracestate=routing.tracestate
             )
         topic = (routing.reply_to or trio.completed) if outcome.ok else trio.failed
-        partition = routing.reply_partition
+        # Without a reply partition the client reads every partition, so replies of
+        # one hand-over may share one (fewer, larger batches on the broker).
+        partition = ANY_PARTITION if routing.reply_partition is None else routing.reply_partition
         for _ in range(3):
             try:
                 message = new_message(
@@ -742,7 +744,7 @@ class RpcServer:
                         error_type="PayloadNotSerializable",
                     )
                 )
-                topic, partition = trio.failed, None
+                topic, partition = trio.failed, ANY_PARTITION
                 continue
             record = OutboundRecord(
                 topic=topic,
@@ -760,7 +762,10 @@ class RpcServer:
                 error = self._submit(record, settlement, retry)
             if error is None:
                 return True
-            if isinstance(error, TopicNotFound) and (topic, partition) != (trio.completed, None):
+            if isinstance(error, TopicNotFound) and (topic, partition) != (
+                trio.completed,
+                ANY_PARTITION,
+            ):
                 # A bogus reply_to or reply_partition must not strand the request:
                 # answer on the operation's own topics instead.
                 logger.warning(
@@ -769,7 +774,7 @@ class RpcServer:
                     extra=about(request.correlation_id, trio.requested),
                 )  # fmt: skip
                 topic = trio.completed if outcome.ok else trio.failed
-                partition = None
+                partition = ANY_PARTITION
                 continue
             if isinstance(error, PayloadTooLarge) and outcome.ok:
                 outcome.become_failure(
@@ -780,7 +785,7 @@ class RpcServer:
                         details={"size": error.size, "limit": error.limit},
                     )
                 )
-                topic, partition = trio.failed, None
+                topic, partition = trio.failed, ANY_PARTITION
                 continue
             return False
         return False
