@@ -10,16 +10,30 @@ calling task runs on, so nothing it affects can be told anything untrue.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from contextvars import Token
 
+import anyio
 import sniffio
 
-__all__ = ["adopt_current_library", "forget_library", "running_library"]
+__all__ = ["adopt_current_library", "forget_library", "running_clock", "running_library"]
 
 
 def running_library() -> str:
     """The async library of the calling task (call from async code)."""
     return sniffio.current_async_library()
+
+
+def running_clock() -> Callable[[], float]:
+    """anyio's clock for the calling task's loop, minus anyio's lookup on every read.
+
+    On asyncio anyio's clock is the running loop's ``time``; elsewhere it is
+    ``anyio.current_time`` itself. Call from async code; valid while that loop runs.
+    """
+    if sniffio.current_async_library() == "asyncio":
+        return asyncio.get_running_loop().time
+    return anyio.current_time
 
 
 def adopt_current_library(library: str) -> Token[str | None]:

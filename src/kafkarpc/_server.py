@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
-from ._asynclib import adopt_current_library, running_library
+from ._asynclib import adopt_current_library, running_clock, running_library
 from ._context import RequestContext
 from ._dlq import DlqReason, dead_letter_record
 from ._envelope import Envelope, ErrorCode, decode_envelope, new_message
@@ -228,8 +228,8 @@ class RpcServer:
         self._library = running_library()
         # anyio's clock, sleep and CancelScope() look up the running library on every
         # call, a real share of a request's cost; it cannot change from here on.
+        self._clock = running_clock()
         if self._library == "asyncio":
-            self._clock = asyncio.get_running_loop().time
             self._sleep = asyncio.sleep
         self._cancel_scope = type(anyio.CancelScope())  # the backend's own class
         await self._transport.start()

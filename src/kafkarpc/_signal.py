@@ -19,6 +19,8 @@ from collections.abc import Callable
 import anyio
 import sniffio
 
+from ._asynclib import running_clock
+
 __all__ = ["Signals"]
 
 
@@ -137,11 +139,9 @@ class Signals:
 
     def __init__(self) -> None:
         self.new: Callable[[], Signal]
-        self.clock: Callable[[], float]
+        self.clock: Callable[[], float] = running_clock()
         if sniffio.current_async_library() == "asyncio":
             loop = asyncio.get_running_loop()
             self.new = functools.partial(_AsyncioSignal, loop, _Deadlines(loop))
-            self.clock = loop.time  # anyio's clock on asyncio is this loop's time
         else:
             self.new = _Signal
-            self.clock = anyio.current_time

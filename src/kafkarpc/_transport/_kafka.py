@@ -75,6 +75,8 @@ _COMMIT_INTERVAL_S = 0.2
 # latency. Measured at 128 calls in flight: 1.6k -> 2.6k req/s (docs/benchmarks.md).
 _DELIVERY_GATHER_S = 0.005
 _BATCH_MAX = 500
+# librdkafka's RD_KAFKA_PARTITION_UA, produce()'s default: the partitioner hashes the key.
+_KEYED = -1
 _METADATA_TIMEOUT_S = 10.0
 
 
@@ -202,23 +204,14 @@ class _KafkaProducer:
                 if partition == ANY_PARTITION:
                     partition = chosen[record.topic] = self._next_partition(record.topic)
             try:
-                if partition is None:
-                    produce(
-                        record.topic,
-                        record.value,
-                        record.key,
-                        headers=record.headers,  # type: ignore[arg-type]
-                        on_delivery=report,
-                    )
-                else:
-                    produce(
-                        record.topic,
-                        record.value,
-                        record.key,
-                        partition=partition,
-                        headers=record.headers,  # type: ignore[arg-type]
-                        on_delivery=report,
-                    )
+                produce(
+                    record.topic,
+                    record.value,
+                    record.key,
+                    partition=_KEYED if partition is None else partition,
+                    headers=record.headers,  # type: ignore[arg-type]
+                    on_delivery=report,
+                )
             except (KafkaException, BufferError) as exc:
                 # The caller has moved on; a record librdkafka cannot even queue
                 # settles like any refused record, through its delivery callback.
