@@ -190,9 +190,11 @@ def _params() -> list[Any]:
 def _compile(block: Block) -> types.CodeType:
     # Blank lines in front make tracebacks name the Markdown file's own line numbers.
     source = "\n" * (block.line - 1) + block.code
-    return compile(
+    code = compile(
         source, str(block.path), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
     )
+    assert isinstance(code, types.CodeType)  # typeshed types compile() with int flags as Any
+    return code
 
 
 def _execute(block: Block, namespace: dict[str, Any]) -> None:

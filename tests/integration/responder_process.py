@@ -28,7 +28,9 @@ async def main(bootstrap: str, base: str, group: str, store_path: str = "") -> N
         print(f"handling {payload['n']}", flush=True)
         if payload.get("hang"):
             await anyio.sleep_forever()
-        await anyio.sleep(float(payload.get("work", 0)))  # type: ignore[arg-type]
+        seconds = payload.get("work", 0)
+        assert isinstance(seconds, int | float)
+        await anyio.sleep(seconds)
         return {"by": "doomed", "n": payload["n"]}
 
     async with server:
@@ -37,4 +39,5 @@ async def main(bootstrap: str, base: str, group: str, store_path: str = "") -> N
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:5])
+    store_path = sys.argv[4] if len(sys.argv) > 4 else ""
+    anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3], store_path)

@@ -37,8 +37,14 @@ def _dlq_records(bootstrap: str, topic: str, want: int) -> list[tuple[bytes, dic
         for _ in range(300):
             message = consumer.poll(0.1)
             if message is not None and not message.error():
-                headers = {k: (v or b"").decode() for k, v in message.headers() or []}
-                found.append((message.value(), headers))
+                # The stub's HeadersType also allows the dict form a producer accepts;
+                # a consumed message has a list of (name, bytes | None) pairs.
+                pairs = message.headers() or []
+                assert isinstance(pairs, list)
+                headers = {k: v if isinstance(v, str) else (v or b"").decode() for k, v in pairs}
+                value = message.value()
+                assert value is not None, "every pill has a value"
+                found.append((value, headers))
                 if len(found) >= want:
                     break
     finally:

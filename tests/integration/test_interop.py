@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import pytest
@@ -33,7 +34,9 @@ def _bare_envelope(event_type: str, correlation_id: str, payload: dict[str, obje
     ).encode()
 
 
-def _read_one(bootstrap: str, topic: str, partitions: int, match: Callable[[dict], bool]) -> dict:
+def _read_one(
+    bootstrap: str, topic: str, partitions: int, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "peer-reader"})
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
@@ -41,7 +44,9 @@ def _read_one(bootstrap: str, topic: str, partitions: int, match: Callable[[dict
             message = consumer.poll(0.1)
             if message is None or message.error():
                 continue
-            body = json.loads(message.value())
+            value = message.value()
+            assert value is not None, "envelopes are never tombstones"
+            body: dict[str, Any] = json.loads(value)
             if match(body):
                 return body
     finally:
@@ -99,7 +104,9 @@ def bare_responder(bootstrap: str, base: str) -> Iterator[TopicTrio]:
                 message = consumer.poll(0.1)
                 if message is None or message.error():
                     continue
-                request = json.loads(message.value())
+                value = message.value()
+                assert value is not None, "envelopes are never tombstones"
+                request = json.loads(value)
                 reply = _bare_envelope(
                     "AGENT_ROUTING_COMPLETED",
                     request["correlation_id"],

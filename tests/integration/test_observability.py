@@ -63,6 +63,8 @@ async def test_request_and_handling_share_one_trace(
         assert process.context.trace_id == send.context.trace_id
         assert process.parent is not None
         assert process.parent.span_id == send.context.span_id
+        assert send.attributes is not None
+        assert process.attributes is not None
         assert send.attributes["messaging.system"] == "kafka"
         assert send.attributes["messaging.destination.name"] == requested
         conversation = send.attributes["messaging.message.conversation_id"]
@@ -73,7 +75,9 @@ async def test_request_and_handling_share_one_trace(
     ok, failed = sends
     assert ok.status.status_code is not StatusCode.ERROR
     assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes is not None
     assert failed.attributes["error.type"] == "HANDLER_ERROR"
+    assert processes[1].attributes is not None
     assert processes[1].attributes["error.type"] == "HANDLER_ERROR"
 
 
@@ -103,16 +107,18 @@ async def test_timeouts_mark_the_span_and_metrics_count_outcomes(
 
     timed_out = [s for s in exporter.get_finished_spans() if "nobody" in s.name]
     assert len(timed_out) == 1
+    assert timed_out[0].attributes is not None
     assert timed_out[0].attributes["error.type"] == "RequestTimeout"
 
     points: dict[tuple[str, str, str], int] = {}
     data = reader.get_metrics_data()
+    assert data is not None
     for resource in data.resource_metrics:
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
                 for point in metric.data.data_points:
                     attrs = dict(point.attributes or {})
-                    count = getattr(point, "count", None) or getattr(point, "value", 0)
+                    count = getattr(point, "count", 0) or getattr(point, "value", 0)
                     key = (
                         metric.name,
                         str(attrs.get("kafkarpc.operation")),

@@ -33,7 +33,9 @@ def _read_partition(bootstrap: str, topic: str, partition: int, count: int) -> l
                 break
             for message in consumer.consume(count, 0.1):
                 if message.error() is None:
-                    values.append(message.value())
+                    value = message.value()
+                    assert value is not None, "the test writes no tombstones"
+                    values.append(value)
     finally:
         consumer.close()
     return values

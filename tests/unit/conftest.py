@@ -14,7 +14,8 @@ from kafkarpc._transport import InboundRecord
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+    backend: str = request.param
+    return backend
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -14,9 +15,13 @@ from kafkarpc import (
     CircuitOpenError,
     CircuitState,
     ConfigurationError,
+    MemoryBroker,
     RemoteError,
     RequestError,
     RequestTimeout,
+    RpcClient,
+    RpcServer,
+    TopicTrio,
 )
 from kafkarpc._circuit import CircuitTracker
 
@@ -158,7 +163,12 @@ class Reservation(BaseModel):
 
 
 @pytest.mark.anyio
-async def test_client_circuit_opens_and_recovers(broker, make_client, make_server, make_trio):
+async def test_client_circuit_opens_and_recovers(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP)
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=0.3)
     async with make_client(circuit_breaker=breaker) as client:
@@ -191,7 +201,9 @@ async def test_client_circuit_opens_and_recovers(broker, make_client, make_serve
 
 
 @pytest.mark.anyio
-async def test_circuits_are_per_operation(broker, make_client, make_trio) -> None:
+async def test_circuits_are_per_operation(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     make_trio("inventory.release")
     async with make_client(circuit_breaker=CircuitBreaker(failure_threshold=1)) as client:
@@ -204,7 +216,11 @@ async def test_circuits_are_per_operation(broker, make_client, make_trio) -> Non
 
 
 @pytest.mark.anyio
-async def test_validation_errors_do_not_open_the_circuit(make_client, make_server, make_trio):
+async def test_validation_errors_do_not_open_the_circuit(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -224,7 +240,11 @@ async def test_validation_errors_do_not_open_the_circuit(make_client, make_serve
 
 
 @pytest.mark.anyio
-async def test_retryable_remote_errors_open_the_circuit(make_client, make_server, make_trio):
+async def test_retryable_remote_errors_open_the_circuit(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -243,7 +263,9 @@ async def test_retryable_remote_errors_open_the_circuit(make_client, make_server
 
 
 @pytest.mark.anyio
-async def test_no_breaker_means_always_closed(make_client, make_trio) -> None:
+async def test_no_breaker_means_always_closed(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     async with make_client() as client:
         for _ in range(3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -44,6 +44,9 @@ from kafkarpc._transport import InboundRecord, OutboundRecord
 pytestmark = pytest.mark.anyio
 
 OP = "agent.routing"
+
+# The type of the unit conftest's ``wait_until`` fixture.
+WaitUntil = Callable[..., Awaitable[None]]
 
 
 class RouteRequest(BaseModel):
@@ -114,7 +117,11 @@ def echo_server(make_server: Callable[..., RpcServer], op: str = OP, **options: 
 # ------------------------------------------------------------------ round trips
 
 
-async def test_dict_round_trip(make_client, make_server, make_trio) -> None:
+async def test_dict_round_trip(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     async with make_client() as client, echo_server(make_server):
         reply = await client.request(OP, {"query": "hello", "n": [1, 2]})
@@ -124,7 +131,10 @@ async def test_dict_round_trip(make_client, make_server, make_trio) -> None:
 
 
 async def test_a_call_leaves_the_callers_async_library_context_as_it_was(
-    make_client, make_server, make_trio, anyio_backend: str
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    anyio_backend: str,
 ) -> None:
     # The client tells sniffio its loop for the duration of a call (a shortcut for
     # anyio); the caller's context must come out unchanged, success or failure.
@@ -148,7 +158,11 @@ async def test_a_call_leaves_the_callers_async_library_context_as_it_was(
     assert seen_inside == [anyio_backend]
 
 
-async def test_typed_round_trip(make_client, make_server, make_trio) -> None:
+async def test_typed_round_trip(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -163,7 +177,11 @@ async def test_typed_round_trip(make_client, make_server, make_trio) -> None:
     assert reply == RouteResponse(agent="agent-x", score=2.5)
 
 
-async def test_mapping_payload_is_accepted(make_client, make_server, make_trio) -> None:
+async def test_mapping_payload_is_accepted(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     # request() is annotated ``payload: Mapping[str, Any] | BaseModel``.
     make_trio(OP)
     async with make_client() as client, echo_server(make_server):
@@ -172,7 +190,9 @@ async def test_mapping_payload_is_accepted(make_client, make_server, make_trio) 
 
 
 async def test_response_model_mismatch_raises_response_validation_error(
-    make_client, make_server, make_trio
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
     async with make_client() as client, echo_server(make_server):
@@ -182,7 +202,11 @@ async def test_response_model_mismatch_raises_response_validation_error(
     assert client.pending_count == 0
 
 
-async def test_create_topics_creates_the_trio(broker, make_client, make_server) -> None:
+async def test_create_topics_creates_the_trio(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+) -> None:
     server = echo_server(make_server, create_topics=True)
     async with make_client(create_topics=True) as client, server:
         assert await client.request(OP, {"a": 1}) == {"echo": {"a": 1}}
@@ -190,7 +214,9 @@ async def test_create_topics_creates_the_trio(broker, make_client, make_server) 
     assert {trio.requested, trio.completed, trio.failed} <= set(broker.topics())
 
 
-async def test_request_to_missing_topic_fails_clearly(make_client) -> None:
+async def test_request_to_missing_topic_fails_clearly(
+    make_client: Callable[..., RpcClient],
+) -> None:
     async with make_client() as client:
         with pytest.raises(Exception, match=r"agent\.routing\.requested\.v1") as info:
             await client.request(OP, {}, timeout=1)
@@ -198,7 +224,9 @@ async def test_request_to_missing_topic_fails_clearly(make_client) -> None:
     assert client.pending_count == 0
 
 
-async def test_request_envelope_and_headers_follow_the_spec(broker, make_client, make_trio) -> None:
+async def test_request_envelope_and_headers_follow_the_spec(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     async with make_client(service="checkout") as client:
         with pytest.raises(RequestTimeout) as info:
@@ -206,6 +234,7 @@ async def test_request_envelope_and_headers_follow_the_spec(broker, make_client,
                 OP, {"q": 1}, timeout=0.2, partition_key="tenant-7", priority="high"
             )
     (record,) = broker.records(trio.requested)
+    assert record.value is not None
     body = json.loads(record.value)
     assert body["event_type"] == "AGENT_ROUTING_REQUESTED"
     assert body["service"] == "checkout"
@@ -228,16 +257,23 @@ async def test_request_envelope_and_headers_follow_the_spec(broker, make_client,
     assert headers["retry_count"] == "0"
 
 
-async def test_message_key_defaults_to_the_correlation_id(broker, make_client, make_trio) -> None:
+async def test_message_key_defaults_to_the_correlation_id(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     async with make_client() as client:
         with pytest.raises(RequestTimeout) as info:
             await client.request(OP, {}, timeout=0.1)
     (record,) = broker.records(trio.requested)
+    assert info.value.correlation_id is not None
     assert record.key == info.value.correlation_id.encode()
 
 
-async def test_explicit_trio_op(broker, make_client, make_server) -> None:
+async def test_explicit_trio_op(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+) -> None:
     trio = TopicTrio(
         requested="dev.archon-intelligence.intelligence.code-analysis-requested.v1",
         completed="dev.archon-intelligence.intelligence.code-analysis-completed.v1",
@@ -254,13 +290,16 @@ async def test_explicit_trio_op(broker, make_client, make_server) -> None:
     async with make_client() as client, server:
         assert await client.request(trio, {}) == {"event_type": "CODE_ANALYSIS_REQUESTED"}
     (reply,) = broker.records(trio.completed)
+    assert reply.value is not None
     assert json.loads(reply.value)["event_type"] == "CODE_ANALYSIS_COMPLETED"
 
 
 # ------------------------------------------------------------------ failures
 
 
-async def test_failure_reply_raises_remote_error(broker, make_client, make_trio) -> None:
+async def test_failure_reply_raises_remote_error(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     failure = {
         "error_code": "NOT_FOUND",
@@ -289,7 +328,7 @@ async def test_failure_reply_raises_remote_error(broker, make_client, make_trio)
 
 
 async def test_malformed_failure_payload_still_raises_remote_error(
-    broker, make_client, make_trio
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
 ) -> None:
     trio = make_trio(OP)
     async with make_client() as client, anyio.create_task_group() as tg:
@@ -303,7 +342,9 @@ async def test_malformed_failure_payload_still_raises_remote_error(
     assert client.pending_count == 0
 
 
-async def test_no_responder_times_out(make_client, make_trio) -> None:
+async def test_no_responder_times_out(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     async with make_client() as client:
         with pytest.raises(RequestTimeout) as info:
@@ -318,7 +359,9 @@ async def test_no_responder_times_out(make_client, make_trio) -> None:
     assert client.stats.timeouts == 1
 
 
-async def test_client_default_timeout_applies(make_client, make_trio) -> None:
+async def test_client_default_timeout_applies(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     async with make_client(timeout=0.1) as client:
         with pytest.raises(RequestTimeout):
@@ -330,7 +373,9 @@ async def test_client_default_timeout_applies(make_client, make_trio) -> None:
 
 
 @pytest.mark.parametrize("timeout", [0, -1, -0.5, math.nan, math.inf, "1", True])
-async def test_bad_timeouts_are_configuration_errors(make_client, make_trio, timeout) -> None:
+async def test_bad_timeouts_are_configuration_errors(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio], timeout: Any
+) -> None:
     make_trio(OP)
     async with make_client() as client:
         with pytest.raises(ConfigurationError):
@@ -339,7 +384,9 @@ async def test_bad_timeouts_are_configuration_errors(make_client, make_trio, tim
 
 
 @pytest.mark.parametrize("timeout", [0, -1, math.nan])
-def test_bad_client_timeout_is_a_configuration_error(make_client, timeout) -> None:
+def test_bad_client_timeout_is_a_configuration_error(
+    make_client: Callable[..., RpcClient], timeout: float
+) -> None:
     with pytest.raises(ConfigurationError):
         make_client(timeout=timeout)
 
@@ -348,12 +395,14 @@ def test_bad_client_timeout_is_a_configuration_error(make_client, timeout) -> No
     "options",
     [{"max_in_flight": 0}, {"reply_partition": -1}, {"service": ""}],
 )
-def test_bad_client_options_are_configuration_errors(make_client, options) -> None:
+def test_bad_client_options_are_configuration_errors(
+    make_client: Callable[..., RpcClient], options: dict[str, Any]
+) -> None:
     with pytest.raises(ConfigurationError):
         make_client(**options)
 
 
-def test_client_needs_exactly_one_of_bootstrap_or_transport(broker) -> None:
+def test_client_needs_exactly_one_of_bootstrap_or_transport(broker: MemoryBroker) -> None:
     with pytest.raises(ConfigurationError):
         RpcClient(service="x")
     with pytest.raises(ConfigurationError):
@@ -361,9 +410,17 @@ def test_client_needs_exactly_one_of_bootstrap_or_transport(broker) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [{1, 2}, object(), [1, 2], "text", {"when": object()}], ids=repr
+    "payload",
+    [{1, 2}, object(), [1, 2], "text", {"when": object()}],
+    # Stable ids: repr(object()) holds an address, which breaks --lf and xdist.
+    ids=["set", "object", "list", "str", "dict-with-object"],
 )
-async def test_non_serializable_payload(broker, make_client, make_trio, payload) -> None:
+async def test_non_serializable_payload(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_trio: Callable[..., TopicTrio],
+    payload: Any,
+) -> None:
     trio = make_trio(OP)
     async with make_client() as client:
         with pytest.raises(PayloadNotSerializable):
@@ -372,7 +429,9 @@ async def test_non_serializable_payload(broker, make_client, make_trio, payload)
     assert client.pending_count == 0
 
 
-async def test_payload_over_broker_limit(make_client, make_trio) -> None:
+async def test_payload_over_broker_limit(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     broker = MemoryBroker(max_message_bytes=2_000)
     trio = TopicTrio.from_base(OP)
     for topic in (trio.requested, trio.completed, trio.failed):
@@ -387,7 +446,7 @@ async def test_payload_over_broker_limit(make_client, make_trio) -> None:
 
 
 @pytest.mark.parametrize("op", ["bad op", "", "agent/routing", "x" * 240])
-async def test_illegal_op_name(make_client, op) -> None:
+async def test_illegal_op_name(make_client: Callable[..., RpcClient], op: str) -> None:
     async with make_client() as client:
         with pytest.raises(InvalidTopicName):
             await client.request(op, {})
@@ -396,14 +455,18 @@ async def test_illegal_op_name(make_client, op) -> None:
 @pytest.mark.parametrize(
     "name", ["correlation_id", "reply_to", "deadline_ms", "idempotency_key", "event_type"]
 )
-async def test_reserved_header_is_a_configuration_error(make_client, make_trio, name) -> None:
+async def test_reserved_header_is_a_configuration_error(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio], name: str
+) -> None:
     make_trio(OP)
     async with make_client() as client:
         with pytest.raises(ConfigurationError, match=name):
             await client.request(OP, {}, headers={name: "x"})
 
 
-async def test_user_headers_are_sent(broker, make_client, make_trio) -> None:
+async def test_user_headers_are_sent(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     async with make_client() as client:
         with pytest.raises(RequestTimeout):
@@ -412,7 +475,9 @@ async def test_user_headers_are_sent(broker, make_client, make_trio) -> None:
     assert header_dict(record.headers)["tenant"] == "t-9"
 
 
-async def test_bad_priority_is_a_configuration_error(make_client, make_trio) -> None:
+async def test_bad_priority_is_a_configuration_error(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     async with make_client() as client:
         with pytest.raises(ConfigurationError):
@@ -422,7 +487,9 @@ async def test_bad_priority_is_a_configuration_error(make_client, make_trio) -> 
 # ------------------------------------------------------------------ lifecycle
 
 
-async def test_request_before_start(make_client, make_trio) -> None:
+async def test_request_before_start(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     client = make_client()
     with pytest.raises(LifecycleError) as info:
@@ -430,7 +497,9 @@ async def test_request_before_start(make_client, make_trio) -> None:
     assert not isinstance(info.value, ClientClosed)
 
 
-async def test_request_after_close(make_client, make_trio) -> None:
+async def test_request_after_close(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     client = make_client()
     async with client:
@@ -441,7 +510,7 @@ async def test_request_after_close(make_client, make_trio) -> None:
         await client.publish("some.topic", {})
 
 
-async def test_client_cannot_restart_after_close(make_client) -> None:
+async def test_client_cannot_restart_after_close(make_client: Callable[..., RpcClient]) -> None:
     client = make_client()
     await client.start()
     await client.aclose()
@@ -449,7 +518,7 @@ async def test_client_cannot_restart_after_close(make_client) -> None:
         await client.start()
 
 
-async def test_client_cannot_start_twice(make_client) -> None:
+async def test_client_cannot_start_twice(make_client: Callable[..., RpcClient]) -> None:
     client = make_client()
     await client.start()
     try:
@@ -459,14 +528,18 @@ async def test_client_cannot_start_twice(make_client) -> None:
         await client.aclose()
 
 
-async def test_aclose_is_idempotent(make_client) -> None:
+async def test_aclose_is_idempotent(make_client: Callable[..., RpcClient]) -> None:
     client = make_client()
     await client.start()
     await client.aclose()
     await client.aclose()
 
 
-async def test_aclose_fails_pending_calls(wait_until, make_client, make_trio) -> None:
+async def test_aclose_fails_pending_calls(
+    wait_until: WaitUntil,
+    make_client: Callable[..., RpcClient],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP)
     client = make_client()
     await client.start()
@@ -490,7 +563,11 @@ async def test_aclose_fails_pending_calls(wait_until, make_client, make_trio) ->
     assert client.pending_count == 0
 
 
-async def test_aclose_fails_calls_waiting_for_a_slot(wait_until, make_client, make_trio) -> None:
+async def test_aclose_fails_calls_waiting_for_a_slot(
+    wait_until: WaitUntil,
+    make_client: Callable[..., RpcClient],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     # SPEC §6: closing fails *every* pending call with a clear error, including the
     # ones still waiting for an in-flight slot.
     make_trio(OP)
@@ -516,7 +593,11 @@ async def test_aclose_fails_calls_waiting_for_a_slot(wait_until, make_client, ma
 
 
 async def test_cancelled_call_leaves_nothing_behind(
-    wait_until, broker, make_client, make_server, make_trio
+    wait_until: WaitUntil,
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP)
     async with make_client(max_in_flight=1) as client:
@@ -535,7 +616,11 @@ async def test_cancelled_call_leaves_nothing_behind(
 # ------------------------------------------------------------------ concurrency
 
 
-async def test_max_in_flight_makes_callers_wait(make_client, make_server, make_trio) -> None:
+async def test_max_in_flight_makes_callers_wait(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
     running = 0
@@ -565,7 +650,9 @@ async def test_max_in_flight_makes_callers_wait(make_client, make_server, make_t
 
 
 async def test_many_concurrent_calls_each_get_their_own_reply(
-    make_client, make_server, make_trio
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
     results: dict[int, dict[str, Any]] = {}
@@ -584,7 +671,9 @@ async def test_many_concurrent_calls_each_get_their_own_reply(
 # ------------------------------------------------------------------ publish
 
 
-async def test_publish_stores_an_envelope(broker, make_client) -> None:
+async def test_publish_stores_an_envelope(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient]
+) -> None:
     broker.create_topic("agent.routing.decided.v1")
     async with make_client(service="router") as client:
         event_id = await client.publish(
@@ -603,7 +692,9 @@ async def test_publish_stores_an_envelope(broker, make_client) -> None:
     assert headers["correlation_id"] == "c-1"
 
 
-async def test_publish_with_explicit_event_type(broker, make_client) -> None:
+async def test_publish_with_explicit_event_type(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient]
+) -> None:
     broker.create_topic("events")
     async with make_client() as client:
         await client.publish("events", {}, event_type="ORDER_PLACED")
@@ -615,7 +706,9 @@ async def test_publish_with_explicit_event_type(broker, make_client) -> None:
     assert [decode_envelope(r.value).event_type for r in records] == ["ORDER_PLACED"]
 
 
-async def test_publish_validates_topic_and_payload(broker, make_client) -> None:
+async def test_publish_validates_topic_and_payload(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient]
+) -> None:
     broker.create_topic("events")
     async with make_client() as client:
         with pytest.raises(InvalidTopicName):
@@ -629,7 +722,10 @@ async def test_publish_validates_topic_and_payload(broker, make_client) -> None:
 
 
 async def test_unknown_replies_are_counted_not_raised(
-    wait_until, broker, make_client, make_trio
+    wait_until: WaitUntil,
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP)
     async with make_client() as client, anyio.create_task_group() as tg:
@@ -646,7 +742,10 @@ async def test_unknown_replies_are_counted_not_raised(
 
 
 async def test_late_reply_after_timeout_is_counted(
-    wait_until, broker, make_client, make_trio
+    wait_until: WaitUntil,
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP)
     async with make_client() as client:
@@ -659,7 +758,10 @@ async def test_late_reply_after_timeout_is_counted(
 
 
 async def test_undecodable_reply_is_counted_not_raised(
-    wait_until, broker, make_client, make_trio
+    wait_until: WaitUntil,
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP)
     async with make_client() as client, anyio.create_task_group() as tg:
@@ -671,7 +773,9 @@ async def test_undecodable_reply_is_counted_not_raised(
         tg.cancel_scope.cancel()
 
 
-async def test_reply_without_headers_is_matched(broker, make_client, make_trio) -> None:
+async def test_reply_without_headers_is_matched(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     async with make_client() as client, anyio.create_task_group() as tg:
         tg.start_soon(
@@ -686,7 +790,9 @@ async def test_reply_without_headers_is_matched(broker, make_client, make_trio) 
     assert reply.headers == []
 
 
-async def test_failure_reply_without_headers_is_matched(broker, make_client, make_trio) -> None:
+async def test_failure_reply_without_headers_is_matched(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     failure = {"error_code": "HANDLER_ERROR", "error_message": "boom", "retryable": False}
     async with make_client() as client, anyio.create_task_group() as tg:
@@ -701,7 +807,12 @@ async def test_failure_reply_without_headers_is_matched(broker, make_client, mak
         tg.cancel_scope.cancel()
 
 
-async def test_reply_partition_pins_replies(broker, make_client, make_server, make_trio) -> None:
+async def test_reply_partition_pins_replies(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP, partitions=3)
     async with make_client(reply_partition=1) as client, echo_server(make_server):
         for i in range(6):
@@ -714,7 +825,7 @@ async def test_reply_partition_pins_replies(broker, make_client, make_server, ma
 
 
 async def test_reply_partition_client_reads_only_its_partition(
-    broker, make_client, make_trio
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
 ) -> None:
     trio = make_trio(OP, partitions=3)
     async with make_client(reply_partition=1) as client, anyio.create_task_group() as tg:
@@ -728,7 +839,9 @@ async def test_reply_partition_client_reads_only_its_partition(
     assert len(broker.records(trio.completed)) == 1
 
 
-async def test_reply_partition_beyond_topic_is_an_error(make_client, make_trio) -> None:
+async def test_reply_partition_beyond_topic_is_an_error(
+    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP, partitions=2)
     async with make_client(reply_partition=5) as client:
         with pytest.raises(Exception, match="5") as info:
@@ -737,7 +850,9 @@ async def test_reply_partition_beyond_topic_is_an_error(make_client, make_trio) 
     assert client.pending_count == 0
 
 
-async def test_idempotency_key_is_sent(broker, make_client, make_trio) -> None:
+async def test_idempotency_key_is_sent(
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     async with make_client() as client:
         with pytest.raises(RequestTimeout):
@@ -766,7 +881,9 @@ class FlakyTransport(MemoryTransport):
         super().produce(record, on_delivery)
 
 
-async def test_publish_failure_is_retried(broker, make_server, make_trio) -> None:
+async def test_publish_failure_is_retried(
+    broker: MemoryBroker, make_server: Callable[..., RpcServer], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     transport = FlakyTransport(broker, failures=2)
     policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
@@ -782,7 +899,9 @@ async def test_publish_failure_is_retried(broker, make_server, make_trio) -> Non
     assert client.pending_count == 0
 
 
-async def test_publish_failure_after_last_attempt_goes_to_the_dlq(broker, make_trio) -> None:
+async def test_publish_failure_after_last_attempt_goes_to_the_dlq(
+    broker: MemoryBroker, make_trio: Callable[..., TopicTrio]
+) -> None:
     trio = make_trio(OP)
     transport = FlakyTransport(broker, failures=100)
     policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
@@ -804,7 +923,9 @@ async def test_publish_failure_after_last_attempt_goes_to_the_dlq(broker, make_t
     assert client.stats.dead_lettered == 1
 
 
-async def test_publish_failure_without_retry_policy(broker, make_trio) -> None:
+async def test_publish_failure_without_retry_policy(
+    broker: MemoryBroker, make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     transport = FlakyTransport(broker, failures=100)
     async with RpcClient(service="c", transport=transport) as client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import time
@@ -292,14 +293,15 @@ def test_encode_payload_uses_json_mode_for_models() -> None:
 @pytest.mark.parametrize("causation_id", [None, "cause-1"])
 def test_a_message_with_an_encoded_payload_is_the_same_envelope(causation_id: str | None) -> None:
     payload = {"text": 'quote " and \\ backslash', "n": [1, 2.5, None], "nested": {}}
-    parts = {
-        "event_type": "ORDER_PLACED",
-        "correlation_id": "c-1",
-        "service": "svc",
-        "causation_id": causation_id,
-    }
-    spliced = decode_envelope(new_message(payload=encode_payload(payload), **parts).value)
-    plain = decode_envelope(new_message(payload=payload, **parts).value)
+    message = functools.partial(
+        new_message,
+        event_type="ORDER_PLACED",
+        correlation_id="c-1",
+        service="svc",
+        causation_id=causation_id,
+    )
+    spliced = decode_envelope(message(payload=encode_payload(payload)).value)
+    plain = decode_envelope(message(payload=payload).value)
     assert spliced.payload == plain.payload == payload
     assert spliced.causation_id == plain.causation_id == causation_id
     assert (spliced.event_type, spliced.correlation_id) == ("ORDER_PLACED", "c-1")

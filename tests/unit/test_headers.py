@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kafkarpc._envelope import make_envelope
+from kafkarpc._envelope import Envelope, make_envelope
 from kafkarpc._headers import RequestRouting, build_headers, header_dict, parse_trace_ids
 
 REQUIRED = {
@@ -23,8 +24,8 @@ REQUIRED = {
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def envelope(**overrides: object):  # type: ignore[no-untyped-def]
-    fields: dict[str, object] = {
+def envelope(**overrides: Any) -> Envelope:
+    fields: dict[str, Any] = {
         "event_type": "AGENT_ROUTING_REQUESTED",
         "correlation_id": "corr-ü-1",
         "service": "router",
@@ -32,7 +33,7 @@ def envelope(**overrides: object):  # type: ignore[no-untyped-def]
         "version": "v2",
     }
     fields.update(overrides)
-    return make_envelope(**fields)  # type: ignore[arg-type]
+    return make_envelope(**fields)
 
 
 def test_required_headers_match_the_envelope() -> None:
@@ -109,7 +110,7 @@ def test_routing_round_trips_through_headers() -> None:
 
 def test_user_headers_cannot_override_required_ones() -> None:
     env = envelope()
-    extra = {
+    extra: dict[str, str | bytes] = {
         "correlation_id": "forged",
         "event_type": "FORGED",
         "source": "mallory",

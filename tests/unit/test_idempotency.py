@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import anyio
 import pytest
 
@@ -10,8 +14,11 @@ from kafkarpc import (
     ConfigurationError,
     IdempotencyStore,
     InMemoryIdempotencyStore,
+    RpcClient,
+    RpcServer,
     SqliteIdempotencyStore,
     StoredReply,
+    TopicTrio,
 )
 
 pytestmark = pytest.mark.anyio
@@ -86,7 +93,11 @@ def test_in_memory_store_satisfies_the_protocol() -> None:
     assert isinstance(InMemoryIdempotencyStore(), IdempotencyStore)
 
 
-async def test_custom_store_is_used_by_the_server(make_client, make_server, make_trio) -> None:
+async def test_custom_store_is_used_by_the_server(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     class RecordingStore:
         def __init__(self) -> None:
             self.data: dict[str, StoredReply] = {}
@@ -104,7 +115,7 @@ async def test_custom_store_is_used_by_the_server(make_client, make_server, make
     calls = 0
 
     @server.responder("orders.place")
-    async def place(payload: dict) -> dict:
+    async def place(payload: dict[str, Any]) -> dict[str, Any]:
         nonlocal calls
         calls += 1
         return {"n": calls}
@@ -117,7 +128,9 @@ async def test_custom_store_is_used_by_the_server(make_client, make_server, make
 
 
 async def test_a_subclass_of_the_in_memory_store_is_called_through_get_and_put(
-    make_client, make_server, make_trio
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     # The server calls the built-in store directly, but not a subclass overriding it.
     class CountingStore(InMemoryIdempotencyStore):
@@ -138,7 +151,7 @@ async def test_a_subclass_of_the_in_memory_store_is_called_through_get_and_put(
     server = make_server(idempotency_store=store)
 
     @server.responder("orders.place")
-    async def place(payload: dict) -> dict:
+    async def place(payload: dict[str, Any]) -> dict[str, Any]:
         return {"placed": True}
 
     async with make_client() as client, server:
@@ -152,7 +165,7 @@ async def test_a_subclass_of_the_in_memory_store_is_called_through_get_and_put(
 # ------------------------------------------------------------------ SQLite store
 
 
-async def test_sqlite_store_put_then_get(tmp_path) -> None:
+async def test_sqlite_store_put_then_get(tmp_path: Path) -> None:
     store = SqliteIdempotencyStore(tmp_path / "replies.db")
     try:
         assert await store.get("k") is None
@@ -166,7 +179,7 @@ async def test_sqlite_store_put_then_get(tmp_path) -> None:
         store.close()
 
 
-async def test_sqlite_store_is_shared_through_the_file(tmp_path) -> None:
+async def test_sqlite_store_is_shared_through_the_file(tmp_path: Path) -> None:
     # A responder taking over a dead one's partitions sees what the dead one answered.
     path = tmp_path / "replies.db"
     first = SqliteIdempotencyStore(path)
@@ -181,7 +194,7 @@ async def test_sqlite_store_is_shared_through_the_file(tmp_path) -> None:
         second.close()
 
 
-async def test_sqlite_store_entries_expire(tmp_path) -> None:
+async def test_sqlite_store_entries_expire(tmp_path: Path) -> None:
     store = SqliteIdempotencyStore(tmp_path / "replies.db", ttl=0.2)
     try:
         await store.put("k", OK)
@@ -192,12 +205,12 @@ async def test_sqlite_store_entries_expire(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("ttl", [0, -1])
-def test_sqlite_store_bad_ttl(tmp_path, ttl: float) -> None:
+def test_sqlite_store_bad_ttl(tmp_path: Path, ttl: float) -> None:
     with pytest.raises(ConfigurationError):
         SqliteIdempotencyStore(tmp_path / "replies.db", ttl=ttl)
 
 
-def test_sqlite_store_satisfies_the_protocol(tmp_path) -> None:
+def test_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
     store = SqliteIdempotencyStore(tmp_path / "replies.db")
     try:
         assert isinstance(store, IdempotencyStore)
@@ -206,7 +219,10 @@ def test_sqlite_store_satisfies_the_protocol(tmp_path) -> None:
 
 
 async def test_sqlite_store_deduplicates_across_servers(
-    tmp_path, make_client, make_server, make_trio
+    tmp_path: Path,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio("orders.place", partitions=1)
     path = tmp_path / "replies.db"
@@ -218,7 +234,7 @@ async def test_sqlite_store_deduplicates_across_servers(
         server = make_server(service="orders", idempotency_store=stores[-1])
 
         @server.responder("orders.place")
-        async def place(payload: dict) -> dict:
+        async def place(payload: dict[str, Any]) -> dict[str, Any]:
             nonlocal calls
             calls += 1
             return {"n": calls}

@@ -76,7 +76,7 @@ def test_take_commits_for_selected_partitions() -> None:
     assert committed(tracker) == {TP: 1}
 
 
-def committed_for(tracker: OffsetTracker, keys: set[tuple[str, int]]) -> dict:
+def committed_for(tracker: OffsetTracker, keys: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
     return {(t, p): o for t, p, o in tracker.take_commits(keys)}
 
 

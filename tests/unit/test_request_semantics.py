@@ -89,23 +89,25 @@ async def test_requests_with_one_partition_key_are_handled_in_order(
     @server.responder(trio)
     async def post(payload: dict[str, object]) -> dict[str, object]:
         tenant = str(payload["tenant"])
+        n = payload["n"]
+        assert isinstance(n, int)
         running[tenant] += 1
         assert running[tenant] == 1, "one request per key at a time"
-        await anyio.sleep(0.001 * (5 - int(payload["n"]) % 5))  # later ones are faster
-        seen[tenant].append(int(payload["n"]))
+        await anyio.sleep(0.001 * (5 - n % 5))  # later ones are faster
+        seen[tenant].append(n)
         running[tenant] -= 1
         return {}
 
     async with server, make_client() as client, anyio.create_task_group() as tg:
+
+        async def send(n: int, tenant: str) -> None:
+            await client.request(trio, {"tenant": tenant, "n": n}, partition_key=tenant)
+
         await client.request(trio, {"tenant": "warm-up", "n": 0})  # route set up
         sent = 1
         for n in range(20):
             for tenant in tenants:
-                tg.start_soon(
-                    lambda n=n, t=tenant: client.request(
-                        trio, {"tenant": t, "n": n}, partition_key=t
-                    )
-                )
+                tg.start_soon(send, n, tenant)
                 sent += 1
                 # Send strictly in order (sibling tasks start in no promised order);
                 # a call is on the wire by the time it is counted.

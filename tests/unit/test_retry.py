@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -116,8 +117,9 @@ def test_backoff_stays_within_max_delay_plus_jitter(
         jitter=jitter,
     )
     wait = policy.wait_strategy()
+    retrying = tenacity.Retrying()  # the state's owner; the wait reads only attempt_number
     for attempt in range(1, attempts + 1):
-        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state = tenacity.RetryCallState(retry_object=retrying, fn=None, args=(), kwargs={})
         state.attempt_number = attempt
         delay = wait(state)
         assert 0 <= delay <= max_delay + jitter + 1e-9
@@ -199,7 +201,7 @@ async def answer_retries_only(broker: MemoryBroker, trio: TopicTrio) -> None:
 
 @pytest.mark.anyio
 async def test_client_retry_on_timeout_succeeds_within_the_deadline(
-    broker, make_client, make_trio
+    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
 ) -> None:
     # retry_timeouts=True re-sends a call that got no reply, and every retry stays
     # inside the call's deadline: a lost first attempt must not eat the whole budget.
@@ -217,7 +219,7 @@ async def test_client_retry_on_timeout_succeeds_within_the_deadline(
 @pytest.mark.anyio
 @pytest.mark.parametrize("initial_delay", [0, 0.25])
 async def test_client_timeout_retries_reuse_ids_and_respect_the_deadline(
-    broker, make_trio, initial_delay
+    broker: MemoryBroker, make_trio: Callable[..., TopicTrio], initial_delay: float
 ) -> None:
     # With a 0.3 s call and 3 attempts, a 0.25 s backoff would land the second attempt
     # after the deadline: it must not be sent then.

@@ -7,6 +7,7 @@ import json
 import time
 import types
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -19,9 +20,12 @@ from kafkarpc import (
     DlqHeader,
     DlqReason,
     LifecycleError,
+    MemoryBroker,
     RemoteError,
     RequestContext,
     RetryPolicy,
+    RpcClient,
+    RpcServer,
     TopicTrio,
     decode_envelope,
 )
@@ -32,6 +36,10 @@ from kafkarpc._transport import InboundRecord, OutboundRecord
 pytestmark = pytest.mark.anyio
 
 OP = "billing.charge"
+
+# The types of the unit conftest's polling fixtures.
+WaitUntil = Callable[..., Awaitable[None]]
+WaitForRecords = Callable[..., Awaitable[list[InboundRecord]]]
 
 
 class Charge(BaseModel):
@@ -69,7 +77,12 @@ def failure_of(record: InboundRecord) -> dict[str, Any]:
 # ------------------------------------------------------------------ replies
 
 
-async def test_reply_envelope_follows_the_spec(broker, make_server, make_trio, wait_for_records):
+async def test_reply_envelope_follows_the_spec(
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
+) -> None:
     trio = make_trio(OP)
     server = make_server(service="billing")
 
@@ -97,7 +110,12 @@ async def test_reply_envelope_follows_the_spec(broker, make_server, make_trio, w
     assert broker.records(trio.failed) == []
 
 
-async def test_request_without_headers_is_served(broker, make_server, make_trio, wait_for_records):
+async def test_request_without_headers_is_served(
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
+) -> None:
     trio = make_trio(OP)
     server = make_server()
 
@@ -112,7 +130,11 @@ async def test_request_without_headers_is_served(broker, make_server, make_trio,
     assert decode_envelope(reply.value).correlation_id == "bare-1"
 
 
-async def test_validation_error(make_client, make_server, make_trio) -> None:
+async def test_validation_error(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
     calls = 0
@@ -135,7 +157,12 @@ async def test_validation_error(make_client, make_server, make_trio) -> None:
     assert server.stats.validation_errors == 1
 
 
-async def test_handler_exception_is_handler_error(broker, make_client, make_server, make_trio):
+async def test_handler_exception_is_handler_error(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP)
     server = make_server()
 
@@ -155,7 +182,9 @@ async def test_handler_exception_is_handler_error(broker, make_client, make_serv
 
 
 async def test_handler_returning_a_non_object_is_handler_error(
-    make_client, make_server, make_trio
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
     server = make_server()
@@ -170,7 +199,11 @@ async def test_handler_returning_a_non_object_is_handler_error(
     assert info.value.error_code == "HANDLER_ERROR"
 
 
-async def test_handler_returning_none_replies_empty_object(make_client, make_server, make_trio):
+async def test_handler_returning_none_replies_empty_object(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -182,7 +215,11 @@ async def test_handler_returning_none_replies_empty_object(make_client, make_ser
         assert await client.request(OP, {}) == {}
 
 
-async def test_handler_remote_error_code_reaches_the_caller(make_client, make_server, make_trio):
+async def test_handler_remote_error_code_reaches_the_caller(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -228,7 +265,12 @@ async def test_reply_too_large_for_the_broker_is_answered_as_a_failure() -> None
     assert len(broker.records(trio.failed)) == 1
 
 
-async def test_failure_reply_is_on_the_failed_topic(broker, make_client, make_server, make_trio):
+async def test_failure_reply_is_on_the_failed_topic(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP)
     server = make_server()
 
@@ -261,7 +303,12 @@ async def test_failure_reply_is_on_the_failed_topic(broker, make_client, make_se
     ids=["text", "binary", "array", "missing-fields"],
 )
 async def test_poison_pill_goes_to_the_dlq(
-    broker, make_client, make_server, make_trio, wait_for_records, value
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
+    value: bytes,
 ) -> None:
     trio = make_trio(OP)
     server = make_server()
@@ -294,17 +341,28 @@ async def test_poison_pill_goes_to_the_dlq(
 
 
 def test_dlq_header_names() -> None:
-    assert DlqHeader.ORIGINAL_TOPIC == "kafka_dlt-original-topic"
-    assert DlqHeader.ORIGINAL_PARTITION == "kafka_dlt-original-partition"
-    assert DlqHeader.ORIGINAL_OFFSET == "kafka_dlt-original-offset"
-    assert DlqHeader.EXCEPTION_FQCN == "kafka_dlt-exception-fqcn"
-    assert DlqHeader.EXCEPTION_MESSAGE == "kafka_dlt-exception-message"
+    # Compared through a dict because mypy wrongly calls a StrEnum member and a str
+    # literal non-overlapping (python/mypy#19576); the members equal the wire names.
+    wire_names: dict[DlqHeader, str] = {
+        DlqHeader.ORIGINAL_TOPIC: "kafka_dlt-original-topic",
+        DlqHeader.ORIGINAL_PARTITION: "kafka_dlt-original-partition",
+        DlqHeader.ORIGINAL_OFFSET: "kafka_dlt-original-offset",
+        DlqHeader.EXCEPTION_FQCN: "kafka_dlt-exception-fqcn",
+        DlqHeader.EXCEPTION_MESSAGE: "kafka_dlt-exception-message",
+    }
+    for member, wire_name in wire_names.items():
+        assert member == wire_name
 
 
 # ------------------------------------------------------------------ deadlines
 
 
-async def test_expired_deadline_is_not_executed(broker, make_server, make_trio, wait_for_records):
+async def test_expired_deadline_is_not_executed(
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
+) -> None:
     trio = make_trio(OP)
     server = make_server()
     calls = 0
@@ -329,7 +387,10 @@ async def test_expired_deadline_is_not_executed(broker, make_server, make_trio, 
 
 
 async def test_malformed_deadline_header_is_ignored(
-    broker, make_server, make_trio, wait_for_records
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP)
     server = make_server()
@@ -345,7 +406,10 @@ async def test_malformed_deadline_header_is_ignored(
 
 
 async def test_handler_outliving_the_deadline_is_answered_deadline_exceeded(
-    broker, make_server, make_trio, wait_for_records
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP)
     server = make_server()
@@ -365,7 +429,11 @@ async def test_handler_outliving_the_deadline_is_answered_deadline_exceeded(
 # ------------------------------------------------------------------ idempotency
 
 
-async def test_same_idempotency_key_runs_once(make_client, make_server, make_trio) -> None:
+async def test_same_idempotency_key_runs_once(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
     calls = 0
@@ -387,7 +455,11 @@ async def test_same_idempotency_key_runs_once(make_client, make_server, make_tri
 
 
 async def test_concurrent_duplicates_run_once(
-    wait_until, broker, make_server, make_trio, wait_for_records
+    wait_until: WaitUntil,
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP, partitions=1)
     server = make_server()
@@ -415,7 +487,11 @@ async def test_concurrent_duplicates_run_once(
     assert bodies["a"].payload == bodies["b"].payload == {"n": 1}
 
 
-async def test_idempotency_is_scoped_per_operation(make_client, make_server, make_trio) -> None:
+async def test_idempotency_is_scoped_per_operation(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio("op.one")
     make_trio("op.two")
     server = make_server()
@@ -436,7 +512,11 @@ async def test_idempotency_is_scoped_per_operation(make_client, make_server, mak
 # ------------------------------------------------------------------ retries
 
 
-async def test_retry_policy_retries_the_handler(make_client, make_server, make_trio) -> None:
+async def test_retry_policy_retries_the_handler(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server(retry=RetryPolicy(max_attempts=3, initial_delay=0, jitter=0))
     attempts: list[int] = []
@@ -456,7 +536,11 @@ async def test_retry_policy_retries_the_handler(make_client, make_server, make_t
 
 
 async def test_exhausted_retries_answer_and_dead_letter(
-    broker, make_client, make_server, make_trio, wait_for_records
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP)
     server = make_server(retry=RetryPolicy(max_attempts=3, initial_delay=0, jitter=0))
@@ -476,14 +560,19 @@ async def test_exhausted_retries_answer_and_dead_letter(
     assert info.value.error_code == "HANDLER_ERROR"
     assert info.value.details.get("attempts") == 3
     headers = header_dict(dead.headers)
-    assert headers[DlqHeader.REASON] == DlqReason.HANDLER_EXHAUSTED == "handler_exhausted"
+    assert headers[DlqHeader.REASON] == DlqReason.HANDLER_EXHAUSTED
+    assert headers[DlqHeader.REASON] == "handler_exhausted"
     assert headers[DlqHeader.ORIGINAL_TOPIC] == trio.requested
     assert headers[DlqHeader.EXCEPTION_FQCN] == "ConnectionError"
     assert "database down" in headers[DlqHeader.EXCEPTION_MESSAGE]
     assert decode_envelope(dead.value).payload == {"cents": 3}
 
 
-async def test_retry_only_listed_exceptions(make_client, make_server, make_trio) -> None:
+async def test_retry_only_listed_exceptions(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     policy = RetryPolicy(max_attempts=3, initial_delay=0, handler_exceptions=(ConnectionError,))
     server = make_server(retry=policy)
@@ -501,7 +590,11 @@ async def test_retry_only_listed_exceptions(make_client, make_server, make_trio)
     assert calls == 1
 
 
-async def test_per_responder_retry_override(make_client, make_server, make_trio) -> None:
+async def test_per_responder_retry_override(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server(retry=RetryPolicy(max_attempts=5, initial_delay=0))
     calls = 0
@@ -521,7 +614,11 @@ async def test_per_responder_retry_override(make_client, make_server, make_trio)
 # ------------------------------------------------------------------ handlers
 
 
-async def test_sync_handler(make_client, make_server, make_trio) -> None:
+async def test_sync_handler(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -533,7 +630,11 @@ async def test_sync_handler(make_client, make_server, make_trio) -> None:
         assert await client.request(OP, {"cents": 21}) == {"cents": 42, "currency": "EUR"}
 
 
-async def test_sync_handler_exception(make_client, make_server, make_trio) -> None:
+async def test_sync_handler_exception(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -547,7 +648,11 @@ async def test_sync_handler_exception(make_client, make_server, make_trio) -> No
     assert info.value.error_code == "HANDLER_ERROR"
 
 
-async def test_max_concurrency_bounds_running_handlers(make_client, make_server, make_trio):
+async def test_max_concurrency_bounds_running_handlers(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server(max_concurrency=2)
     running = 0
@@ -575,7 +680,11 @@ async def test_max_concurrency_bounds_running_handlers(make_client, make_server,
     assert most == 2
 
 
-async def test_bound_method_handler(make_client, make_server, make_trio) -> None:
+async def test_bound_method_handler(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
 
     class Billing:
@@ -591,7 +700,11 @@ async def test_bound_method_handler(make_client, make_server, make_trio) -> None
         assert await client.request(OP, {"cents": 3}) == {"total": 10}
 
 
-async def test_partial_handler(make_client, make_server, make_trio) -> None:
+async def test_partial_handler(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     # Handler.build unwraps functools.partial to decide sync/async: partials are meant to work.
     make_trio(OP)
 
@@ -604,7 +717,12 @@ async def test_partial_handler(make_client, make_server, make_trio) -> None:
         assert await client.request(OP, {"cents": 3}) == {"total": 8}
 
 
-async def test_request_context_injection(broker, make_client, make_server, make_trio) -> None:
+async def test_request_context_injection(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP)
     server = make_server()
     seen: list[RequestContext] = []
@@ -631,7 +749,11 @@ async def test_request_context_injection(broker, make_client, make_server, make_
     assert ctx.headers["correlation_id"] == envelope.correlation_id
 
 
-async def test_context_only_handler(make_client, make_server, make_trio) -> None:
+async def test_context_only_handler(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -643,7 +765,12 @@ async def test_context_only_handler(make_client, make_server, make_trio) -> None
         assert await client.request(OP, {"ignored": 1}) == {"caller": "shop"}
 
 
-async def test_traceparent_is_passed_to_the_reply(broker, make_client, make_server, make_trio):
+async def test_traceparent_is_passed_to_the_reply(
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     trio = make_trio(OP)
     server = make_server()
 
@@ -682,7 +809,11 @@ def make_handlers_module() -> types.ModuleType:
     return module
 
 
-async def test_include_module(make_client, make_server, make_trio) -> None:
+async def test_include_module(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio(OP)
     make_trio("billing.refund")
     server = make_server()
@@ -696,7 +827,11 @@ async def test_include_module(make_client, make_server, make_trio) -> None:
         assert await client.request("billing.refund", {"cents": 2}) == {"refunded": 2}
 
 
-async def test_include_list(make_client, make_server, make_trio) -> None:
+async def test_include_list(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+) -> None:
     make_trio("billing.refund")
     module = make_handlers_module()
     server = make_server()
@@ -706,7 +841,7 @@ async def test_include_list(make_client, make_server, make_trio) -> None:
         assert await client.request("billing.refund", {"cents": 1}) == {"refunded": 1}
 
 
-def test_include_list_rejects_unmarked_functions(make_server) -> None:
+def test_include_list_rejects_unmarked_functions(make_server: Callable[..., RpcServer]) -> None:
     server = make_server()
 
     def plain(payload: dict[str, Any]) -> dict[str, Any]:
@@ -721,7 +856,7 @@ def test_module_responder_rejects_bad_op_at_decoration() -> None:
         kafkarpc.responder("bad op")
 
 
-def test_two_handlers_for_one_op(make_server) -> None:
+def test_two_handlers_for_one_op(make_server: Callable[..., RpcServer]) -> None:
     server = make_server()
 
     @server.responder(OP)
@@ -756,25 +891,29 @@ async def _unresolvable(payload: NoSuchType) -> dict[str, Any]:  # type: ignore[
     [_varargs, _kwargs, _two_payloads, _unresolvable, "not callable", 42],
     ids=["varargs", "kwargs", "two-payloads", "unresolvable-hint", "str", "int"],
 )
-def test_bad_handler_signatures(make_server, func: Any) -> None:
+def test_bad_handler_signatures(make_server: Callable[..., RpcServer], func: Any) -> None:
     server = make_server()
     with pytest.raises(ConfigurationError):
         server.add_responder(OP, func)
 
 
-def test_bad_server_options(make_server) -> None:
+def test_bad_server_options(make_server: Callable[..., RpcServer]) -> None:
     for options in ({"max_concurrency": 0}, {"shutdown_timeout": -1}, {"service": ""}):
         with pytest.raises(ConfigurationError):
             make_server(**options)
 
 
-async def test_server_without_responders_refuses_to_start(make_server) -> None:
+async def test_server_without_responders_refuses_to_start(
+    make_server: Callable[..., RpcServer],
+) -> None:
     with pytest.raises(ConfigurationError):
         async with make_server():
             pass
 
 
-async def test_register_after_start_is_a_lifecycle_error(make_server, make_trio) -> None:
+async def test_register_after_start_is_a_lifecycle_error(
+    make_server: Callable[..., RpcServer], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -787,7 +926,9 @@ async def test_register_after_start_is_a_lifecycle_error(make_server, make_trio)
             server.add_responder("billing.other", charge)
 
 
-async def test_server_starts_once(make_server, make_trio) -> None:
+async def test_server_starts_once(
+    make_server: Callable[..., RpcServer], make_trio: Callable[..., TopicTrio]
+) -> None:
     make_trio(OP)
     server = make_server()
 
@@ -802,7 +943,7 @@ async def test_server_starts_once(make_server, make_trio) -> None:
             pass
 
 
-async def test_missing_request_topic_fails_start(make_server) -> None:
+async def test_missing_request_topic_fails_start(make_server: Callable[..., RpcServer]) -> None:
     server = make_server()
 
     @server.responder("no.such.topic")
@@ -818,7 +959,9 @@ async def test_missing_request_topic_fails_start(make_server) -> None:
 
 
 async def test_graceful_close_finishes_in_flight_handler(
-    make_client, make_server, make_trio
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
     server = make_server(shutdown_timeout=10)
@@ -855,7 +998,10 @@ async def test_graceful_close_finishes_in_flight_handler(
 
 
 async def test_unfinished_request_is_redelivered_to_the_group(
-    broker, make_server, make_trio, wait_for_records
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     # At-least-once: a request whose handler did not finish is not committed.
     trio = make_trio(OP, partitions=1)
@@ -888,7 +1034,10 @@ async def test_unfinished_request_is_redelivered_to_the_group(
 
 
 async def test_answered_request_is_not_redelivered(
-    broker, make_server, make_trio, wait_for_records
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP, partitions=1)
     first = make_server(service="billing")
@@ -918,7 +1067,10 @@ async def test_answered_request_is_not_redelivered(
 
 
 async def test_two_servers_in_one_group_share_the_work(
-    broker, make_client, make_server, make_trio
+    broker: MemoryBroker,
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP, partitions=3)
     handled: dict[str, list[int]] = {"a": [], "b": []}
@@ -950,7 +1102,10 @@ async def test_two_servers_in_one_group_share_the_work(
 
 
 async def test_different_groups_each_get_every_request(
-    broker, make_server, make_trio, wait_for_records
+    broker: MemoryBroker,
+    make_server: Callable[..., RpcServer],
+    make_trio: Callable[..., TopicTrio],
+    wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP, partitions=2)
     handled: dict[str, int] = {"audit": 0, "billing": 0}
