@@ -23,7 +23,7 @@ from ._dlq import DlqReason, dead_letter_record
 from ._envelope import (
     EncodedPayload,
     ErrorPayload,
-    decode_envelope,
+    decode_fields,
     encode_payload,
     new_message,
     validate_event_type,
@@ -346,7 +346,7 @@ class RpcClient:
             if correlation_id is None:
                 # A peer that sends only the JSON envelope: read the id from the body.
                 try:
-                    correlation_id = decode_envelope(record.value).correlation_id
+                    correlation_id = decode_fields(record.value)["correlation_id"]
                 except EnvelopeError:
                     self._telemetry.undecodable_reply()
                     logger.warning(
@@ -671,7 +671,7 @@ class RpcClient:
     def _decode_reply(self, record: InboundRecord, call: _Call) -> dict[str, Any]:
         trio, correlation_id, elapsed = call.trio, call.correlation_id, call.elapsed()
         try:
-            envelope = decode_envelope(record.value)
+            payload = decode_fields(record.value)["payload"]
         except EnvelopeError as exc:
             raise RemoteError(
                 error_code="INVALID_REPLY",
@@ -682,13 +682,11 @@ class RpcClient:
                 elapsed=elapsed,
             ) from exc
         if record.topic != trio.failed:
-            return envelope.payload
+            return payload
         try:
-            failure = ErrorPayload.model_validate(envelope.payload)
+            failure = ErrorPayload.model_validate(payload)
         except pydantic.ValidationError:
-            failure = ErrorPayload(
-                error_code="UNKNOWN_ERROR", error_message=str(envelope.payload)[:500]
-            )
+            failure = ErrorPayload(error_code="UNKNOWN_ERROR", error_message=str(payload)[:500])
         raise RemoteError(
             error_code=failure.error_code,
             error_message=failure.error_message,

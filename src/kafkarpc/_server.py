@@ -71,9 +71,9 @@ class _Execution:
         self.finished: anyio.Event | None = None
 
 
-# What deciding a request's outcome needs: handler, record, envelope, headers,
-# routing and the effective deadline (ms).
-_Request = tuple[Handler, InboundRecord, Envelope, dict[str, str], RequestRouting, int | None]
+# What deciding a request's outcome needs: handler, record, envelope, routing and
+# the effective deadline (ms).
+_Request = tuple[Handler, InboundRecord, Envelope, RequestRouting, int | None]
 
 
 class _State(enum.Enum):
@@ -435,8 +435,9 @@ class RpcServer:
                 extra=about(None, record.topic),
             )
             return await self._dead_letter(record, exc, DlqReason.POISON, settlement=settlement)
-        headers = header_dict(record.headers)
-        routing = RequestRouting.from_headers(headers)
+        # Only the routing headers are decoded here; a handler that takes a
+        # RequestContext gets all of them (see _context).
+        routing = RequestRouting.from_record_headers(record.headers)
         deadline_ms = _effective_deadline(routing, envelope)
         operation = record.topic
         if logger.isEnabledFor(logging.DEBUG):
@@ -457,11 +458,12 @@ class RpcServer:
             envelope.correlation_id,
             envelope.event_id,
             record.key,
-            headers,
+            routing.traceparent,
+            routing.tracestate,
             routing.retry_count or 0,
         ) as span:
             try:
-                request = (handler, record, envelope, headers, routing, deadline_ms)
+                request = (handler, record, envelope, routing, deadline_ms)
                 if routing.partition_key is None:
                     outcome, delivered = await self._answer(request, span, settlement)
                 else:
@@ -495,7 +497,7 @@ class RpcServer:
     ) -> tuple[Outcome, bool]:
         """Decide the request's outcome and hand its reply to the producer."""
         outcome = await self._outcome(request)
-        handler, record, envelope, _, routing, _ = request
+        handler, record, envelope, routing, _ = request
         delivered = await self._reply(
             record, handler.trio, envelope, routing, outcome, span, settlement=settlement
         )
@@ -505,7 +507,7 @@ class RpcServer:
         return self._retry if handler.retry is UNSET else handler.retry
 
     async def _outcome(self, request: _Request) -> Outcome:
-        handler, _, _, _, routing, deadline_ms = request
+        handler, _, _, routing, deadline_ms = request
         if deadline_ms is not None and time.time() * 1000 > deadline_ms:
             self._telemetry.deadline_expired(handler.trio.requested)
             return Outcome(
@@ -546,7 +548,7 @@ class RpcServer:
                 execution.finished.set()
 
     async def _execute(self, request: _Request) -> Outcome:
-        handler, record, envelope, headers, routing, deadline_ms = request
+        handler, record, envelope, routing, deadline_ms = request
         try:
             argument = handler.parse(envelope.payload)
         except PayloadInvalid as exc:
@@ -580,7 +582,7 @@ class RpcServer:
             context = (
                 None
                 if handler.context_param is None
-                else _context(record, envelope, headers, routing, deadline_ms, attempt)
+                else _context(record, envelope, routing, deadline_ms, attempt)
             )
             try:
                 if remaining is None:
@@ -890,7 +892,6 @@ class RpcServer:
 def _context(
     record: InboundRecord,
     envelope: Envelope,
-    headers: dict[str, str],
     routing: RequestRouting,
     deadline_ms: int | None,
     attempt: int,
@@ -903,7 +904,7 @@ def _context(
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        headers=headers,
+        headers=header_dict(record.headers),
         metadata=envelope.metadata or {},
         deadline_ms=deadline_ms,
         idempotency_key=routing.idempotency_key,

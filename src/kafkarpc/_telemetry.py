@@ -263,13 +263,14 @@ class ServerTelemetry:
         correlation_id: str,
         message_id: str,
         key: bytes | None,
-        headers: Mapping[str, str],
+        traceparent: str | None,
+        tracestate: str | None,
         retry_count: int,
     ) -> AbstractContextManager[Span | None]:
         if not self._tracing():
             return _NO_SPAN
         return self._process_span(
-            topic, partition, correlation_id, message_id, key, headers, retry_count
+            topic, partition, correlation_id, message_id, key, traceparent, tracestate, retry_count
         )
 
     @contextmanager
@@ -280,9 +281,15 @@ class ServerTelemetry:
         correlation_id: str,
         message_id: str,
         key: bytes | None,
-        headers: Mapping[str, str],
+        traceparent: str | None,
+        tracestate: str | None,
         retry_count: int,
     ) -> Iterator[Span | None]:
+        trace_headers = {}
+        if traceparent is not None:
+            trace_headers["traceparent"] = traceparent
+        if tracestate is not None:
+            trace_headers["tracestate"] = tracestate
         attributes = _message_attributes(topic, correlation_id, message_id, key)
         attributes.update(
             {
@@ -295,7 +302,7 @@ class ServerTelemetry:
         )
         with self._tracer.start_as_current_span(
             f"process {topic}",
-            context=extract_trace_context(headers),
+            context=extract_trace_context(trace_headers),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
             record_exception=False,

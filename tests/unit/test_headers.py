@@ -238,3 +238,44 @@ def test_every_routing_field_becomes_a_header_and_back() -> None:
     headers = routing.as_headers()
     assert {name for name, _ in headers} == {*values, "trace_id", "span_id"}
     assert RequestRouting.from_headers(header_dict(headers)) == routing
+
+
+# The responder decodes only the routing headers; the verdict must be the same as
+# decoding every header first (duplicates, missing and undecodable values included).
+routing_header_names = st.sampled_from(
+    [f.name for f in dataclasses.fields(RequestRouting)] + ["correlation_id", "x-user"]
+)
+routing_header_values = (
+    st.none()
+    | st.sampled_from([b"", b"7", b"-1", b" 8 ", b"1_0", b"x", b"low", b"critical", b"\xff"])
+    | st.binary(max_size=8)
+    | st.text(max_size=8).map(str.encode)
+)
+
+
+@given(st.lists(st.tuples(routing_header_names, routing_header_values), max_size=16))
+def test_routing_from_raw_headers_matches_routing_from_header_dict(
+    raw: list[tuple[str, bytes | None]],
+) -> None:
+    expected = RequestRouting.from_headers(header_dict(raw))
+    assert RequestRouting.from_record_headers(raw) == expected
+
+
+def test_routing_from_raw_headers_reads_every_field() -> None:
+    routing = RequestRouting(
+        reply_to="a.completed.v1",
+        reply_partition=2,
+        deadline_ms=123,
+        idempotency_key="k",
+        retry_count=1,
+        max_retries=3,
+        partition_key="p",
+        priority="low",
+        ttl_seconds=30,
+        traceparent=TRACEPARENT,
+        tracestate="vendor=1",
+        parent_span_id="00f067aa0ba902b7",
+    )
+    raw: list[tuple[str, bytes | None]] = [*build_headers(envelope(), routing=routing)]
+    assert RequestRouting.from_record_headers(raw) == routing
+    assert RequestRouting.from_record_headers(None) == RequestRouting()
