@@ -19,28 +19,18 @@ PRIORITIES: frozenset[str] = frozenset({"low", "normal", "high", "critical"})
 CONTENT_TYPE = "application/json"
 
 
-def header_dict(raw: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
-    """Kafka's header list -> ``{name: str}``; undecodable values are skipped, last wins."""
+def header_dict(
+    raw: Sequence[tuple[str, bytes | None]] | None, *, only: frozenset[str] | None = None
+) -> dict[str, str]:
+    """Kafka's header list -> ``{name: str}``; undecodable values are skipped, last wins.
+
+    With ``only``, just those names: the others are not even decoded.
+    """
     out: dict[str, str] = {}
     if not raw:
         return out
     for name, value in raw:
-        if value is None:
-            continue
-        try:
-            out[name] = value.decode()
-        except UnicodeDecodeError:
-            continue
-    return out
-
-
-def _routing_dict(raw: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
-    """``header_dict`` of only the headers ``RequestRouting`` reads."""
-    out: dict[str, str] = {}
-    if not raw:
-        return out
-    for name, value in raw:
-        if value is None or name not in _ROUTING_NAMES:
+        if value is None or (only is not None and name not in only):
             continue
         try:
             out[name] = value.decode()
@@ -109,7 +99,7 @@ class RequestRouting:
     @classmethod
     def from_record_headers(cls, raw: Sequence[tuple[str, bytes | None]] | None) -> RequestRouting:
         """``from_headers(header_dict(raw))`` without decoding the headers it ignores."""
-        return cls.from_headers(_routing_dict(raw))
+        return cls.from_headers(header_dict(raw, only=_ROUTING_NAMES))
 
     def as_headers(self) -> HeaderList:
         # Spelled out field by field: every request and reply builds this list.
