@@ -12,7 +12,7 @@ from typing import Any
 
 from benchmarks.config import BenchConfig, parse_args
 from benchmarks.plot import write_plot
-from benchmarks.report import format_ratios, format_table, ratios, write_json
+from benchmarks.report import format_cpu, format_ratios, format_table, ratios, write_json
 from benchmarks.session import SetupError, broker, run_session
 from benchmarks.systems import SYSTEMS, unavailable_reason
 
@@ -72,8 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.out_dir.mkdir(parents=True, exist_ok=True)
         started = datetime.now(UTC)
         clock = time.monotonic()
-        with broker(config.bootstrap) as bootstrap:
-            results = run_session(config, systems, bootstrap)
+        with broker(config.bootstrap) as broker_info:
+            results = run_session(config, systems, broker_info)
     except SetupError as exc:
         print(f"benchmark not run: {exc}", file=sys.stderr)
         return 2
@@ -82,9 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(results))
     print()
     print(format_ratios(ratio_rows))
+    print()
+    print(format_cpu(results))
 
     stem = config.out_dir / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}"
-    meta = _meta(config, systems, bootstrap, started) | {
+    meta = _meta(config, systems, broker_info.bootstrap, started) | {
         "duration_s": round(time.monotonic() - clock, 1)
     }
     json_path = stem.with_suffix(".json")

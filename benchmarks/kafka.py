@@ -21,6 +21,7 @@ from confluent_kafka.cimpl import NewTopic
 
 __all__ = [
     "FETCH_WAIT_MS",
+    "BrokerInfo",
     "TopicAdmin",
     "TopicSet",
     "fresh_topics",
@@ -31,6 +32,13 @@ __all__ = [
 
 FETCH_WAIT_MS = 10
 _ADMIN_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerInfo:
+    bootstrap: str
+    pid: int | None
+    """The embedded broker's process, whose CPU the levels read; None with --bootstrap."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,11 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from benchmarks import child
-from benchmarks.kafka import TopicSet
+from benchmarks.cpu import cpu_seconds
+from benchmarks.kafka import BrokerInfo, TopicSet
 from benchmarks.progress import Progress
 from benchmarks.protocol import ClientReport, ClientSpec, ResponderReport, ResponderSpec
-from benchmarks.stats import LevelResult, failed_level, summarize
+from benchmarks.stats import CpuPerRequest, LevelResult, failed_level, summarize
 from benchmarks.systems import SystemSpec
 from benchmarks.workload import Workload
 
@@ -67,12 +68,29 @@ def _reap(process: BaseProcess) -> None:
         process.join()
 
 
+def _cpu_mark(pids: tuple[int | None, ...]) -> tuple[float | None, ...]:
+    return tuple(cpu_seconds(pid) for pid in pids)
+
+
+def _cpu_per_request(
+    before: tuple[float | None, ...], after: tuple[float | None, ...], requests: int
+) -> CpuPerRequest:
+    def micros(start: float | None, end: float | None) -> float | None:
+        if start is None or end is None or requests <= 0:
+            return None
+        return (end - start) * 1e6 / requests
+
+    client, responder, broker = (micros(a, b) for a, b in zip(before, after, strict=True))
+    return CpuPerRequest(client, responder, broker)
+
+
 def _exchange(
     system: SystemSpec,
     client_spec: ClientSpec,
     responder_spec: ResponderSpec,
     progress: Progress,
-) -> tuple[ClientReport, ResponderReport]:
+    broker_pid: int | None,
+) -> tuple[ClientReport, ResponderReport, CpuPerRequest]:
     ctx = multiprocessing.get_context("spawn")
     responder_conn, responder_end = ctx.Pipe()
     client_conn, client_end = ctx.Pipe()
@@ -98,6 +116,10 @@ def _exchange(
         _receive(responder_conn, "ready", "responder", _READY_TIMEOUT_S)
         _receive(client_conn, "ready", "client", _READY_TIMEOUT_S)
         progress.status("running")
+        # From "go" to the client's result the processes do nothing but this level
+        # (warm-up, measured requests and the tail); the responder counts them all.
+        pids = (client.pid, responder.pid, broker_pid)
+        cpu_before = _cpu_mark(pids)
         client_conn.send("go")
         workload = client_spec.workload
         # The deadline stops new requests; the last ones may still take a timeout
@@ -109,11 +131,13 @@ def _exchange(
             workload.deadline_s + 2 * workload.timeout_s + _STOP_TIMEOUT_S,
             progress,
         )
+        cpu_after = _cpu_mark(pids)
         responder_conn.send("stop")
         responder_report: ResponderReport = _receive(
             responder_conn, "stopped", "responder", _STOP_TIMEOUT_S
         )
-        return client_report, responder_report
+        cpu = _cpu_per_request(cpu_before, cpu_after, responder_report.handled)
+        return client_report, responder_report, cpu
     finally:
         for conn in (client_conn, responder_conn):
             conn.close()
@@ -123,19 +147,24 @@ def _exchange(
 
 def run_level(
     system: SystemSpec,
-    bootstrap: str,
+    broker: BrokerInfo,
     topics: TopicSet,
     workload: Workload,
     progress: Progress,
     extra_config: dict[str, str],
 ) -> LevelResult:
     started = time.monotonic()
-    client_spec = ClientSpec(bootstrap, topics, workload, extra_config)
+    client_spec = ClientSpec(broker.bootstrap, topics, workload, extra_config)
     responder_spec = ResponderSpec(
-        bootstrap, topics, group_id=f"bench-{uuid.uuid4().hex[:10]}", extra_config=extra_config
+        broker.bootstrap,
+        topics,
+        group_id=f"bench-{uuid.uuid4().hex[:10]}",
+        extra_config=extra_config,
     )
     try:
-        client_report, responder_report = _exchange(system, client_spec, responder_spec, progress)
+        client_report, responder_report, cpu = _exchange(
+            system, client_spec, responder_spec, progress, broker.pid
+        )
     except LevelError as exc:
         return failed_level(
             system.name, workload.load, workload.measured, time.monotonic() - started, str(exc)
@@ -146,5 +175,6 @@ def run_level(
         workload.measured,
         client_report,
         responder_report,
+        cpu,
         time.monotonic() - started,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmarks.stats import LevelResult
 
-__all__ = ["SUBJECT", "format_ratios", "format_table", "ratios", "write_json"]
+__all__ = ["SUBJECT", "format_cpu", "format_ratios", "format_table", "ratios", "write_json"]
 
 SUBJECT = "kafkarpc"
 _BASELINES = ("raw", "handrolled")
@@ -44,6 +44,24 @@ def format_table(results: Sequence[LevelResult]) -> str:
     for r in problems:
         reason = (r.failure or r.first_error or "").strip().splitlines()
         lines.append(f"! {r.system} load={r.load}: {reason[-1] if reason else ''}")
+    return "\n".join(lines)
+
+
+def format_cpu(results: Sequence[LevelResult]) -> str:
+    """CPU per request answered, per process: what decides throughput once the
+    processes share too few cores (the broker's only when the harness started it)."""
+    header = (
+        f"{'cpu µs/request':<15} {'load':>5} {'client':>8} {'responder':>10} "
+        f"{'broker':>8} {'total':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in sorted(results, key=lambda r: (r.load, r.system)):
+        parts = (r.cpu.client_us, r.cpu.responder_us, r.cpu.broker_us)
+        total = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        lines.append(
+            f"{r.system:<15} {r.load:>5} {_num(parts[0], 0):>8} {_num(parts[1], 0):>10} "
+            f"{_num(parts[2], 0):>8} {_num(total, 0):>8}"
+        )
     return "\n".join(lines)
 
 

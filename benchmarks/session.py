@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from confluent_kafka import KafkaException
 
 from benchmarks.config import BenchConfig
-from benchmarks.kafka import TopicAdmin, fresh_topics
+from benchmarks.kafka import BrokerInfo, TopicAdmin, fresh_topics
 from benchmarks.level import run_level
 from benchmarks.progress import Progress
 from benchmarks.stats import LevelResult
@@ -24,10 +24,10 @@ class SetupError(Exception):
 
 
 @contextlib.contextmanager
-def broker(bootstrap: str | None) -> Iterator[str]:
+def broker(bootstrap: str | None) -> Iterator[BrokerInfo]:
     """The given broker, or an embedded Tansu for the duration of the session."""
     if bootstrap:
-        yield bootstrap
+        yield BrokerInfo(bootstrap, None)
         return
     try:
         from kafkarpc._broker import start_broker
@@ -41,7 +41,7 @@ def broker(bootstrap: str | None) -> Iterator[str]:
     except Exception as exc:  # BrokerUnavailable or an OSError from the binary
         raise SetupError(f"could not start the embedded broker: {exc}") from exc
     try:
-        yield embedded.bootstrap
+        yield BrokerInfo(embedded.bootstrap, embedded.process.pid)
     finally:
         embedded.stop()
 
@@ -58,7 +58,10 @@ def _workload(config: BenchConfig, load: int, level_seed: int) -> Workload:
     )
 
 
-def run_session(config: BenchConfig, systems: Sequence[str], bootstrap: str) -> list[LevelResult]:
+def run_session(
+    config: BenchConfig, systems: Sequence[str], broker_info: BrokerInfo
+) -> list[LevelResult]:
+    bootstrap = broker_info.bootstrap
     rng = random.Random(config.seed)
     progress = Progress(len(config.loads) * len(systems))
     admin = TopicAdmin(bootstrap)
@@ -82,7 +85,7 @@ def run_session(config: BenchConfig, systems: Sequence[str], bootstrap: str) -> 
                 raise SetupError(f"cannot create topics on {bootstrap}: {exc}") from exc
             try:
                 extra = config.kafkarpc_config if name == "kafkarpc" else {}
-                result = run_level(SYSTEMS[name], bootstrap, topics, workload, progress, extra)
+                result = run_level(SYSTEMS[name], broker_info, topics, workload, progress, extra)
             finally:
                 admin.delete(topics)
             results.append(result)

@@ -108,7 +108,8 @@ async def _drive(bootstrap: str, args: argparse.Namespace, spec: ResponderSpec) 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
-        with broker(args.bootstrap) as bootstrap:
+        with broker(args.bootstrap) as broker_info:
+            bootstrap = broker_info.bootstrap
             admin = TopicAdmin(bootstrap)
             topics = fresh_topics("soak", args.load, args.partitions)
             admin.create(topics)

@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmarks.protocol import ClientReport, ResponderReport
 
-__all__ = ["LevelResult", "failed_level", "percentile", "summarize"]
+__all__ = ["CpuPerRequest", "LevelResult", "failed_level", "percentile", "summarize"]
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -20,6 +20,19 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     low = math.floor(rank)
     high = min(low + 1, len(sorted_values) - 1)
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+@dataclass(frozen=True, slots=True)
+class CpuPerRequest:
+    """Microseconds of CPU per request answered, each process with all its threads."""
+
+    client_us: float | None
+    responder_us: float | None
+    broker_us: float | None
+    """None when the broker is not ours to read (``--bootstrap``) or not on Linux."""
+
+
+_NO_CPU = CpuPerRequest(None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +57,23 @@ class LevelResult:
     responder_handled: int | None
     """Requests the responder answered, warm-up and tail included: a sanity check."""
     wall_s: float
+    cpu: CpuPerRequest = _NO_CPU
+    """From the client's start to its result, divided by ``responder_handled``."""
     first_error: str | None = None
     failure: str | None = None
     """Why the level produced no numbers (a crashed or hung process)."""
 
     def to_json(self) -> dict[str, Any]:
-        # Microsecond resolution is all a millisecond-scale measurement carries.
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return _rounded(asdict(self))  # type: ignore[no-any-return]
+
+
+def _rounded(value: Any) -> Any:
+    # Microsecond resolution is all a millisecond-scale measurement carries.
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def summarize(
@@ -59,6 +82,7 @@ def summarize(
     requests: int,
     client: ClientReport,
     responder: ResponderReport,
+    cpu: CpuPerRequest,
     wall_s: float,
 ) -> LevelResult:
     samples = client.samples
@@ -86,6 +110,7 @@ def summarize(
         responder_rss_mb=responder.rss_peak_mb,
         responder_handled=responder.handled,
         wall_s=wall_s,
+        cpu=cpu,
         first_error=first_error,
     )
 
