@@ -35,11 +35,12 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
     systems = {(row["system"], row["load"]) for row in data["results"]}
     assert systems == {(s, load) for s in ("raw", "handrolled", "kafkarpc") for load in (1, 8)}
     assert all(row["errors"] == 0 for row in data["results"])
-    # CPU per request of each process: read for the client and the responder; the
-    # broker given by --bootstrap is not the harness's own process, so it stays unknown.
+    # CPU per request of each process: read for the client and the responder (at these
+    # sizes a process may spend less than one 10 ms clock tick, so zero is a reading);
+    # the broker given by --bootstrap is not the harness's own process: unknown.
     for row in data["results"]:
-        assert row["cpu"]["client_us"] > 0
-        assert row["cpu"]["responder_us"] > 0
+        assert row["cpu"]["client_us"] is not None and row["cpu"]["client_us"] >= 0
+        assert row["cpu"]["responder_us"] is not None and row["cpu"]["responder_us"] >= 0
         assert row["cpu"]["broker_us"] is None
     assert "cpu µs/request" in result.stdout
     assert list(tmp_path.glob("*.png")), "the plot was written"
