@@ -14,14 +14,18 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="n
 
 
 def test_reads_the_cpu_a_busy_child_spends() -> None:
+    # The child burns 0.3 s of CPU only once told to, after the first reading.
     busy = subprocess.Popen(
-        [sys.executable, "-c", "import time\nend = time.process_time() + 0.3\n"
+        [sys.executable, "-c", "import time\ninput()\nend = time.process_time() + 0.3\n"
          "while time.process_time() < end: pass\ninput()"],
         stdin=subprocess.PIPE,
     )  # fmt: skip
+    assert busy.stdin is not None
     try:
         start = cpu_seconds(busy.pid)
         assert start is not None
+        busy.stdin.write(b"go\n")
+        busy.stdin.flush()
         deadline = time.monotonic() + 20
         spent = 0.0
         while spent < 0.3 and time.monotonic() < deadline:
@@ -29,9 +33,9 @@ def test_reads_the_cpu_a_busy_child_spends() -> None:
             now = cpu_seconds(busy.pid)
             assert now is not None
             spent = now - start
-        assert spent >= 0.2  # the busy loop's 0.3 s, give or take a clock tick
+        assert spent >= 0.25  # the busy loop's 0.3 s, give or take clock ticks
     finally:
-        busy.communicate(b"\n", timeout=20)
+        busy.communicate(b"done\n", timeout=20)
 
 
 def test_unknown_or_gone_processes_read_as_none() -> None:
