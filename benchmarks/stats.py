@@ -64,7 +64,8 @@ class LevelResult:
     """Why the level produced no numbers (a crashed or hung process)."""
 
     def to_json(self) -> dict[str, Any]:
-        return _rounded(asdict(self))  # type: ignore[no-any-return]
+        rounded: dict[str, Any] = _rounded(asdict(self))
+        return rounded
 
 
 def _rounded(value: Any) -> Any:

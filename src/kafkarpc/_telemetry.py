@@ -101,10 +101,12 @@ def parent_span_id(span: Span | None) -> str | None:
     return format(span_id, "016x") if span_id else None
 
 
-def extract_trace_context(headers: Mapping[str, str]) -> Context:
-    carrier: MutableMapping[str, str] = {
-        k: v for k, v in headers.items() if k in ("traceparent", "tracestate")
-    }
+def extract_trace_context(traceparent: str | None, tracestate: str | None) -> Context:
+    carrier: MutableMapping[str, str] = {}
+    if traceparent is not None:
+        carrier["traceparent"] = traceparent
+    if tracestate is not None:
+        carrier["tracestate"] = tracestate
     return _W3C.extract(carrier)
 
 
@@ -285,11 +287,6 @@ class ServerTelemetry:
         tracestate: str | None,
         retry_count: int,
     ) -> Iterator[Span | None]:
-        trace_headers = {}
-        if traceparent is not None:
-            trace_headers["traceparent"] = traceparent
-        if tracestate is not None:
-            trace_headers["tracestate"] = tracestate
         attributes = _message_attributes(topic, correlation_id, message_id, key)
         attributes.update(
             {
@@ -302,7 +299,7 @@ class ServerTelemetry:
         )
         with self._tracer.start_as_current_span(
             f"process {topic}",
-            context=extract_trace_context(trace_headers),
+            context=extract_trace_context(traceparent, tracestate),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
             record_exception=False,
