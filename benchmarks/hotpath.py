@@ -29,10 +29,8 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kafkarpc import RpcClient, RpcServer, TopicTrio
-from kafkarpc._envelope import new_message
-from kafkarpc._headers import RequestRouting, build_headers
 from kafkarpc._ids import new_uuid
-from kafkarpc._transport import (
+from kafkarpc.transport import (
     DeliveryCallback,
     GroupConsumer,
     InboundRecord,
@@ -41,6 +39,8 @@ from kafkarpc._transport import (
     ReplyConsumer,
     Transport,
 )
+from kafkarpc.wire.envelope import new_message
+from kafkarpc.wire.headers import RequestRouting, build_headers
 
 __all__ = ["main"]
 

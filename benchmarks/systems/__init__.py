@@ -44,7 +44,7 @@ SYSTEMS: dict[str, SystemSpec] = {
             "kafkarpc",
             "benchmarks.systems.kafkarpc_system",
             "benchmarks.systems.kafkarpc_system",
-            ("kafkarpc._client", "kafkarpc._server"),
+            ("kafkarpc.client.facade", "kafkarpc.server.facade"),
             "kafkarpc RpcClient against kafkarpc RpcServer",
         ),
     )

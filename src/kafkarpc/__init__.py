@@ -6,14 +6,6 @@
 
 import logging
 
-from ._admin import ensure_topics, trio_topics
-from ._asyncapi import asyncapi_json, generate_asyncapi
-from ._circuit import CircuitBreaker, CircuitState
-from ._client import RpcClient
-from ._context import RequestContext
-from ._dlq import DlqHeader, DlqReason
-from ._dlq_tools import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
-from ._envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from ._exceptions import (
     BrokerUnavailable,
     CircuitOpenError,
@@ -34,22 +26,30 @@ from ._exceptions import (
     TopicNotFound,
     TransportError,
 )
-from ._handlers import responder
-from ._idempotency import (
+from ._retry import RetryPolicy
+from ._security import Security
+from ._sentinel import UNSET
+from ._stats import ClientStats, ServerStats
+from .admin import ensure_topics, trio_topics
+from .asyncapi import asyncapi_json, generate_asyncapi
+from .client.circuit import CircuitBreaker, CircuitState
+from .client.facade import RpcClient
+from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+from .server.context import RequestContext
+from .server.facade import RpcServer
+from .server.handler import responder
+from .server.idempotency import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
     SqliteIdempotencyStore,
     StoredReply,
 )
-from ._retry import RetryPolicy
-from ._security import Security
-from ._sentinel import UNSET
-from ._server import RpcServer
-from ._stats import ClientStats, ServerStats
-from ._topics import TopicTrio
-from ._transport import Transport
-from ._transport._kafka import KafkaTransport
-from ._transport._memory import MemoryBroker, MemoryTransport
+from .transport import Transport
+from .transport.kafka.transport import KafkaTransport
+from .transport.memory import MemoryBroker, MemoryTransport
+from .wire.dead_letter import DlqHeader, DlqReason
+from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
+from .wire.topics import TopicTrio
 
 __version__ = "0.1.0"
 

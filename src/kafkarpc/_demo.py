@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 
 from ._broker import embedded_broker
-from ._client import RpcClient
-from ._server import RpcServer
+from .client.facade import RpcClient
+from .server.facade import RpcServer
 
 __all__ = ["run_demo", "serve_and_ask"]
 

@@ -22,7 +22,7 @@
         └── ResponseValidationError (ValueError) the reply does not fit response_model
 
 Errors about one call carry ``correlation_id``, ``topic`` and ``elapsed`` (seconds).
-librdkafka errors are translated to this tree in ``_transport/_kafka_errors.py`` only.
+librdkafka errors are translated to this tree in ``transport/kafka/errors.py`` only.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from kafkarpc import KafkaTransport, PayloadTooLarge, TopicNotFound
-from kafkarpc._transport import ANY_PARTITION, OutboundRecord
+from kafkarpc.transport import ANY_PARTITION, OutboundRecord
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import pytest
 
 import kafkarpc
 from kafkarpc import MemoryBroker, MemoryTransport, TopicTrio
-from kafkarpc._transport import InboundRecord
+from kafkarpc.transport import InboundRecord
 
 
 @pytest.fixture(params=["asyncio", "trio"])

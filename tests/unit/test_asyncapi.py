@@ -28,11 +28,11 @@ from referencing.jsonschema import DRAFT7
 
 import kafkarpc
 from kafkarpc import ErrorPayload, RequestContext, TopicTrio
-from kafkarpc._asyncapi import asyncapi_json, generate_asyncapi
-from kafkarpc._dlq import DlqReason, dead_letter_record
-from kafkarpc._envelope import make_envelope
-from kafkarpc._headers import RequestRouting, build_headers, header_dict
-from kafkarpc._transport import InboundRecord
+from kafkarpc.asyncapi import asyncapi_json, generate_asyncapi
+from kafkarpc.transport import InboundRecord
+from kafkarpc.wire.dead_letter import DlqReason, dead_letter_record
+from kafkarpc.wire.envelope import make_envelope
+from kafkarpc.wire.headers import RequestRouting, build_headers, header_dict
 
 SCHEMA_FILE = Path(__file__).parent / "asyncapi" / "asyncapi-3.0.0.schema.json"
 SCHEMA_SHA256 = "d4571a420e6ffb7fcc7066c95a6db1202f299a3c51daa103d0706bf30f95e626"

@@ -23,7 +23,7 @@ from kafkarpc import (
     RpcServer,
     TopicTrio,
 )
-from kafkarpc._circuit import CircuitTracker
+from kafkarpc.client.circuit import CircuitTracker
 
 OP = "inventory.reserve"
 RESET = 0.2  # short enough to wait out, long enough that "still open" checks are not racy

@@ -37,9 +37,9 @@ from kafkarpc import (
     TransportError,
     decode_envelope,
 )
-from kafkarpc._envelope import encode_envelope, make_envelope
-from kafkarpc._headers import build_headers, header_dict
-from kafkarpc._transport import InboundRecord, OutboundRecord
+from kafkarpc.transport import InboundRecord, OutboundRecord
+from kafkarpc.wire.envelope import encode_envelope, make_envelope
+from kafkarpc.wire.headers import build_headers, header_dict
 
 pytestmark = pytest.mark.anyio
 

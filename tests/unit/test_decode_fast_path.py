@@ -25,9 +25,9 @@ from kafkarpc import (
     TopicTrio,
     decode_envelope,
 )
-from kafkarpc._envelope import decode_fields, new_message
-from kafkarpc._headers import build_headers
-from kafkarpc._transport import OutboundRecord
+from kafkarpc.transport import OutboundRecord
+from kafkarpc.wire.envelope import decode_fields, new_message
+from kafkarpc.wire.headers import build_headers
 
 OP = "agent.decode"
 KNOWN_FIELDS = (

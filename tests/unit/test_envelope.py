@@ -27,7 +27,7 @@ from kafkarpc import (
     decode_envelope,
     encode_envelope,
 )
-from kafkarpc._envelope import encode_payload, make_envelope, new_message, now_iso
+from kafkarpc.wire.envelope import encode_payload, make_envelope, new_message, now_iso
 
 KNOWN_FIELDS = {
     "event_id",

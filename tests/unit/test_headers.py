@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kafkarpc._envelope import Envelope, make_envelope
-from kafkarpc._headers import RequestRouting, build_headers, header_dict, parse_trace_ids
+from kafkarpc.wire.envelope import Envelope, make_envelope
+from kafkarpc.wire.headers import RequestRouting, build_headers, header_dict, parse_trace_ids
 
 REQUIRED = {
     "content_type",

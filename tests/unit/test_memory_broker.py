@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from kafkarpc import MemoryBroker, TopicNotFound
-from kafkarpc._transport import ANY_PARTITION, OutboundRecord
+from kafkarpc.transport import ANY_PARTITION, OutboundRecord
 
 
 def test_a_key_decides_the_partition_and_any_partition_spreads() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kafkarpc._transport._offsets import OffsetTracker
+from kafkarpc.transport.offsets import OffsetTracker
 
 TP = ("orders.requested.v1", 0)
 TP2 = ("orders.requested.v1", 1)

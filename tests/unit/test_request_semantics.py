@@ -25,7 +25,7 @@ from kafkarpc import (
     TopicNotFound,
     TopicTrio,
 )
-from kafkarpc._transport import OutboundRecord
+from kafkarpc.transport import OutboundRecord
 
 pytestmark = pytest.mark.anyio
 

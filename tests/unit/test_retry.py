@@ -27,9 +27,9 @@ from kafkarpc import (
     TopicTrio,
     decode_envelope,
 )
-from kafkarpc._envelope import encode_envelope, make_envelope
-from kafkarpc._headers import build_headers, header_dict
-from kafkarpc._transport import OutboundRecord
+from kafkarpc.transport import OutboundRecord
+from kafkarpc.wire.envelope import encode_envelope, make_envelope
+from kafkarpc.wire.headers import build_headers, header_dict
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,9 @@ from kafkarpc import (
     TopicTrio,
     decode_envelope,
 )
-from kafkarpc._envelope import encode_envelope, make_envelope
-from kafkarpc._headers import RequestRouting, build_headers, header_dict
-from kafkarpc._transport import InboundRecord, OutboundRecord
+from kafkarpc.transport import InboundRecord, OutboundRecord
+from kafkarpc.wire.envelope import encode_envelope, make_envelope
+from kafkarpc.wire.headers import RequestRouting, build_headers, header_dict
 
 pytestmark = pytest.mark.anyio
 

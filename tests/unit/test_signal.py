@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from kafkarpc._signal import Signals
+from kafkarpc.client.signal import Signals
 
 pytestmark = pytest.mark.anyio
 

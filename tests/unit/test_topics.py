@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kafkarpc import ConfigurationError, InvalidTopicName, TopicTrio, trio_topics
-from kafkarpc._topics import dlq_topic, validate_topic_name
+from kafkarpc.wire.topics import dlq_topic, validate_topic_name
 
 LEGAL = string.ascii_letters + string.digits + "._-"
 

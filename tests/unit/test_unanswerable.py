@@ -18,7 +18,7 @@ from kafkarpc import (
     TopicNotFound,
     TopicTrio,
 )
-from kafkarpc._transport import DeliveryCallback, OutboundRecord
+from kafkarpc.transport import DeliveryCallback, OutboundRecord
 
 pytestmark = pytest.mark.anyio
 

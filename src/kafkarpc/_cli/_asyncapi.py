@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .._asyncapi import asyncapi_json
+from ..asyncapi import asyncapi_json
 from ._common import EXIT_OK, Subcommands
 from ._serve import load_server
 

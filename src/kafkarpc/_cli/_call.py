@@ -10,9 +10,9 @@ from typing import Any
 
 import anyio
 
-from .._client import DEFAULT_TIMEOUT, RpcClient
 from .._exceptions import ConfigurationError, KafkaRpcError, RemoteError, RequestTimeout
-from .._topics import TopicTrio
+from ..client.facade import DEFAULT_TIMEOUT, RpcClient
+from ..wire.topics import TopicTrio
 from ._common import (
     BOOTSTRAP_ENV,
     EXIT_FAILURE,

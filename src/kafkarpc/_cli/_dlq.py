@@ -9,8 +9,8 @@ from dataclasses import asdict
 
 import anyio
 
-from .._dlq_tools import inspect_dlq, replay_dlq
 from .._exceptions import ConfigurationError, KafkaRpcError
+from ..dlq import inspect_dlq, replay_dlq
 from ._common import BOOTSTRAP_ENV, EXIT_FAILURE, EXIT_OK, CliError, Subcommands, configure_logging
 
 __all__ = ["register"]

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from .._exceptions import ConfigurationError, KafkaRpcError
-from .._server import RpcServer
+from ..server.facade import RpcServer
 from ._common import BOOTSTRAP_ENV, EXIT_FAILURE, EXIT_OK, CliError, Subcommands, configure_logging
 
 __all__ = ["load_server", "register"]

@@ -7,7 +7,7 @@ automatically when kafkarpc is installed) offers it as the session fixture
 """
 
 from .._broker import EmbeddedBroker, embedded_broker, free_loopback_port, start_broker
-from .._transport._memory import MemoryBroker, MemoryTransport
+from ..transport.memory import MemoryBroker, MemoryTransport
 
 __all__ = [
     "EmbeddedBroker",

@@ -23,13 +23,13 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 from pydantic.errors import PydanticUserError
 
-from ._dlq import DlqHeader, DlqReason
-from ._envelope import ErrorCode
 from ._exceptions import InvalidTopicName
-from ._handlers import Handler
-from ._headers import CONTENT_TYPE, PRIORITIES
-from ._server import RpcServer
-from ._topics import TopicTrio, dlq_topic
+from .server.facade import RpcServer
+from .server.handler import Handler
+from .wire.dead_letter import DlqHeader, DlqReason
+from .wire.envelope import ErrorCode
+from .wire.headers import CONTENT_TYPE, PRIORITIES
+from .wire.topics import TopicTrio, dlq_topic
 
 __all__ = ["ASYNCAPI_VERSION", "asyncapi_json", "generate_asyncapi"]
 

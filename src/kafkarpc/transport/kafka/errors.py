@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
 
-from .._exceptions import (
+from ..._exceptions import (
     BrokerUnavailable,
     ConfigurationError,
     KafkaRpcError,

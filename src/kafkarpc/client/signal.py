@@ -19,7 +19,7 @@ from collections.abc import Callable
 import anyio
 import sniffio
 
-from ._asynclib import running_clock
+from .._loop import running_clock
 
 __all__ = ["Signals"]
 

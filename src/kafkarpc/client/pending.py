@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._signal import Signal, Signals
-from ._transport import InboundRecord, OutboundRecord
+from ..transport import InboundRecord, OutboundRecord
+from .signal import Signal, Signals
 
 __all__ = ["PendingCall", "PendingCalls"]
 

@@ -16,16 +16,16 @@ from typing import Any
 import anyio
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from ._dlq import DlqHeader, DlqReason
-from ._envelope import Envelope, decode_envelope
 from ._exceptions import EnvelopeError, KafkaRpcError
-from ._headers import header_dict
 from ._security import Security
-from ._topics import validate_topic_name
-from ._transport import OutboundRecord
-from ._transport._kafka import KafkaTransport
-from ._transport._kafka_config import REPLY_CONSUMER, merge_config
-from ._transport._kafka_errors import translate_exception
+from .transport import OutboundRecord
+from .transport.kafka.config import REPLY_CONSUMER, merge_config
+from .transport.kafka.errors import translate_exception
+from .transport.kafka.transport import KafkaTransport
+from .wire.dead_letter import DlqHeader, DlqReason
+from .wire.envelope import Envelope, decode_envelope
+from .wire.headers import header_dict
+from .wire.topics import validate_topic_name
 
 __all__ = ["DeadLetter", "ReplayResult", "inspect_dlq", "replay_dlq"]
 

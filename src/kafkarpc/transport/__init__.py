@@ -5,7 +5,7 @@ threads) and ``MemoryTransport`` (an in-process broker for unit tests) implement
 it. Client and server receive one through their constructor.
 """
 
-from ._base import (
+from .base import (
     ANY_PARTITION,
     DeliveryCallback,
     GroupConsumer,

@@ -17,18 +17,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 from pydantic import BaseModel
 
-from ._asynclib import adopt_current_library, forget_library, running_library
-from ._circuit import CircuitBreaker, CircuitState, CircuitTracker
-from ._dlq import DlqReason, dead_letter_record
-from ._envelope import (
-    EncodedPayload,
-    ErrorPayload,
-    decode_fields,
-    encode_payload,
-    new_message,
-    validate_event_type,
-)
-from ._exceptions import (
+from .._exceptions import (
     CircuitOpenError,
     ClientClosed,
     ConfigurationError,
@@ -42,16 +31,14 @@ from ._exceptions import (
     TopicNotFound,
     TransportError,
 )
-from ._headers import PRIORITIES, RequestRouting, build_headers
-from ._ids import new_uuid
-from ._logging import PayloadPreview, about, preview
-from ._pending import PendingCall, PendingCalls
-from ._retry import NO_RETRY, RetryPolicy
-from ._security import Security
-from ._sentinel import UNSET, Unset
-from ._signal import Signals
-from ._stats import ClientStats
-from ._telemetry import (
+from .._ids import new_uuid
+from .._logging import PayloadPreview, about, preview
+from .._loop import adopt_current_library, forget_library, running_library
+from .._retry import NO_RETRY, RetryPolicy
+from .._security import Security
+from .._sentinel import UNSET, Unset
+from .._stats import ClientStats
+from .._telemetry import (
     OUTCOME_CANCELLED,
     OUTCOME_CIRCUIT_OPEN,
     OUTCOME_OK,
@@ -62,9 +49,22 @@ from ._telemetry import (
     inject_trace_headers,
     parent_span_id,
 )
-from ._topics import TopicTrio, event_type_for_topic, validate_topic_name
-from ._transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
-from ._transport._kafka import KafkaTransport
+from ..transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
+from ..transport.kafka.transport import KafkaTransport
+from ..wire.dead_letter import DlqReason, dead_letter_record
+from ..wire.envelope import (
+    EncodedPayload,
+    ErrorPayload,
+    decode_fields,
+    encode_payload,
+    new_message,
+    validate_event_type,
+)
+from ..wire.headers import PRIORITIES, RequestRouting, build_headers
+from ..wire.topics import TopicTrio, event_type_for_topic, validate_topic_name
+from .circuit import CircuitBreaker, CircuitState, CircuitTracker
+from .pending import PendingCall, PendingCalls
+from .signal import Signals
 
 __all__ = ["RpcClient"]
 

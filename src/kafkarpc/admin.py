@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._security import Security
-from ._topics import TopicTrio, dlq_topic, validate_topic_name
-from ._transport._kafka import KafkaTransport
+from .transport.kafka.transport import KafkaTransport
+from .wire.topics import TopicTrio, dlq_topic, validate_topic_name
 
 __all__ = ["ensure_topics", "trio_topics"]
 

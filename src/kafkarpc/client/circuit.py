@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._exceptions import CircuitOpenError, ConfigurationError
+from .._exceptions import CircuitOpenError, ConfigurationError
 
 __all__ = ["CircuitBreaker", "CircuitState"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import traceback
 from enum import StrEnum
 
-from ._topics import dlq_topic
-from ._transport import InboundRecord, OutboundRecord
+from ..transport import InboundRecord, OutboundRecord
+from .topics import dlq_topic
 
 __all__ = ["DlqHeader", "DlqReason", "dead_letter_record"]
 

@@ -21,9 +21,9 @@ import anyio
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from .._exceptions import KafkaRpcError, LifecycleError, PayloadTooLarge, TopicNotFound
-from .._security import Security
-from ._base import (
+from ..._exceptions import KafkaRpcError, LifecycleError, PayloadTooLarge, TopicNotFound
+from ..._security import Security
+from ..base import (
     ANY_PARTITION,
     DeliveryCallback,
     GroupConsumer,
@@ -33,10 +33,10 @@ from ._base import (
     ReplyConsumer,
     Transport,
 )
-from ._bridge import LoopBridge
-from ._kafka_config import GROUP_CONSUMER, PRODUCER, REPLY_CONSUMER, merge_config
-from ._kafka_errors import translate_error, translate_exception
-from ._offsets import OffsetTracker
+from ..bridge import LoopBridge
+from ..offsets import OffsetTracker
+from .config import GROUP_CONSUMER, PRODUCER, REPLY_CONSUMER, merge_config
+from .errors import translate_error, translate_exception
 
 __all__ = ["KafkaTransport"]
 

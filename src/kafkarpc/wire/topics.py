@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ._exceptions import InvalidTopicName
+from .._exceptions import InvalidTopicName
 
 __all__ = ["TopicTrio", "dlq_topic", "event_type_for_topic", "validate_topic_name"]
 

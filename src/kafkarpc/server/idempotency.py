@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
-from ._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError
 
 __all__ = [
     "IdempotencyStore",

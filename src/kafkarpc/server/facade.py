@@ -19,11 +19,7 @@ from anyio.abc import TaskGroup
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
-from ._asynclib import adopt_current_library, running_clock, running_library
-from ._context import RequestContext
-from ._dlq import DlqReason, dead_letter_record
-from ._envelope import Envelope, ErrorCode, decode_envelope, new_message
-from ._exceptions import (
+from .._exceptions import (
     ConfigurationError,
     EnvelopeError,
     KafkaRpcError,
@@ -34,21 +30,25 @@ from ._exceptions import (
     TopicNotFound,
     TransportError,
 )
-from ._handlers import Handler, PayloadInvalid, ResultInvalid, collect_responders
-from ._headers import RequestRouting, build_headers, header_dict
-from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
-from ._logging import PayloadPreview, about, preview
-from ._ordering import KeyOrder
-from ._outcome import Outcome, failure_payload
-from ._retry import RetryPolicy
-from ._security import Security
-from ._sentinel import UNSET, Unset
-from ._settlement import Settlement
-from ._stats import ServerStats
-from ._telemetry import ServerTelemetry, inject_trace_headers, parent_span_id
-from ._topics import TopicTrio, dlq_topic
-from ._transport import ANY_PARTITION, GroupConsumer, InboundRecord, OutboundRecord, Transport
-from ._transport._kafka import KafkaTransport
+from .._logging import PayloadPreview, about, preview
+from .._loop import adopt_current_library, running_clock, running_library
+from .._retry import RetryPolicy
+from .._security import Security
+from .._sentinel import UNSET, Unset
+from .._stats import ServerStats
+from .._telemetry import ServerTelemetry, inject_trace_headers, parent_span_id
+from ..transport import ANY_PARTITION, GroupConsumer, InboundRecord, OutboundRecord, Transport
+from ..transport.kafka.transport import KafkaTransport
+from ..wire.dead_letter import DlqReason, dead_letter_record
+from ..wire.envelope import Envelope, ErrorCode, decode_envelope, new_message
+from ..wire.headers import RequestRouting, build_headers, header_dict
+from ..wire.topics import TopicTrio, dlq_topic
+from .context import RequestContext
+from .handler import Handler, PayloadInvalid, ResultInvalid, collect_responders
+from .idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
+from .ordering import KeyOrder
+from .outcome import Outcome, failure_payload
+from .settlement import Settlement
 
 __all__ = ["RpcServer"]
 

@@ -19,8 +19,8 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import SchemaValidator, core_schema
 
-from ._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable
-from ._ids import new_uuid
+from .._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable
+from .._ids import new_uuid
 
 __all__ = [
     "Envelope",

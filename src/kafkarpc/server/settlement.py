@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._transport import InboundRecord
+from ..transport import InboundRecord
 
 __all__ = ["Settlement"]
 

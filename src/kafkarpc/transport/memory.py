@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .._exceptions import LifecycleError, PayloadTooLarge, TopicNotFound
-from ._base import (
+from .base import (
     ANY_PARTITION,
     DeliveryCallback,
     GroupConsumer,
@@ -25,8 +25,8 @@ from ._base import (
     ReplyConsumer,
     Transport,
 )
-from ._bridge import LoopBridge
-from ._offsets import OffsetTracker
+from .bridge import LoopBridge
+from .offsets import OffsetTracker
 
 __all__ = ["MemoryBroker", "MemoryTransport"]
 

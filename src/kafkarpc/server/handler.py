@@ -15,11 +15,11 @@ import anyio
 import pydantic
 from pydantic import BaseModel, TypeAdapter
 
-from ._context import RequestContext
-from ._exceptions import ConfigurationError
-from ._retry import RetryPolicy
-from ._sentinel import UNSET, Unset
-from ._topics import TopicTrio
+from .._exceptions import ConfigurationError
+from .._retry import RetryPolicy
+from .._sentinel import UNSET, Unset
+from ..wire.topics import TopicTrio
+from .context import RequestContext
 
 __all__ = ["Handler", "ResponderSpec", "collect_responders", "responder"]
 

@@ -1,0 +1,1 @@
+"""The calling side: ``RpcClient``, its send pipeline, pending calls and the reply consumer."""

@@ -1,0 +1,1 @@
+"""The answering side: ``RpcServer``, request intake, deciding outcomes, and delivering replies."""

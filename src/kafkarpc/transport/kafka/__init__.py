@@ -1,0 +1,1 @@
+"""The Kafka transport: librdkafka's clients on dedicated threads, their settings and errors."""
