@@ -5,7 +5,9 @@
 """
 
 import logging
+from types import FunctionType
 
+from ._config import CallRetry, CircuitBreaker, HandlerRetry, Limits, Security, Telemetry, Topics
 from ._exceptions import (
     BrokerUnavailable,
     CircuitOpenError,
@@ -27,17 +29,16 @@ from ._exceptions import (
     TransportError,
 )
 from ._retry import RetryPolicy
-from ._security import Security
 from ._sentinel import UNSET
 from ._stats import ClientStats, ServerStats
 from .admin import ensure_topics, trio_topics
 from .asyncapi import asyncapi_json, generate_asyncapi
-from .client.circuit import CircuitBreaker, CircuitState
+from .client.circuit import CircuitState
 from .client.facade import RpcClient
 from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
 from .server.context import RequestContext
 from .server.facade import RpcServer
-from .server.handler import responder
+from .server.handler import Responder, responder
 from .server.idempotency import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
@@ -58,6 +59,7 @@ logging.getLogger("kafkarpc").addHandler(logging.NullHandler())
 
 __all__ = [
     "BrokerUnavailable",
+    "CallRetry",
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",
@@ -71,12 +73,14 @@ __all__ = [
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
     "InvalidTopicName",
     "KafkaRpcError",
     "KafkaTransport",
     "LifecycleError",
+    "Limits",
     "MemoryBroker",
     "MemoryTransport",
     "PayloadError",
@@ -88,6 +92,7 @@ __all__ = [
     "RequestContext",
     "RequestError",
     "RequestTimeout",
+    "Responder",
     "ResponseValidationError",
     "RetryPolicy",
     "RpcClient",
@@ -96,8 +101,10 @@ __all__ = [
     "ServerStats",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "Telemetry",
     "TopicNotFound",
     "TopicTrio",
+    "Topics",
     "Transport",
     "TransportError",
     "UNSET",
@@ -111,3 +118,12 @@ __all__ = [
     "responder",
     "trio_topics",
 ]
+
+# Public objects report the package they are imported from, not the module that
+# happens to define them: tracebacks, reprs and dead-letter headers name
+# ``kafkarpc.RemoteError``, never a private path.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type | FunctionType):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._security import Security
+from ._config import Security
 from .transport.kafka.transport import KafkaTransport
 from .wire.topics import TopicTrio, dlq_topic, validate_topic_name
 

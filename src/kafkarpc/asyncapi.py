@@ -6,7 +6,7 @@ this library: per operation the topic trio plus the request's dead-letter
 topic as channels, the JSON envelope (SPEC §2) with the handler's own payload
 schema inside it, and the Kafka record headers (SPEC §3).
 
-Handler payload schemas come from pydantic (JSON Schema 2020-12); AsyncAPI's
+Responder payload schemas come from pydantic (JSON Schema 2020-12); AsyncAPI's
 Schema Object is a superset of draft-07, so they are rewritten to draft-07
 where the two differ, and their ``$defs`` are hoisted into
 ``components/schemas`` where every message can reference them.
@@ -25,7 +25,7 @@ from pydantic.errors import PydanticUserError
 
 from ._exceptions import InvalidTopicName
 from .server.facade import RpcServer
-from .server.handler import Handler
+from .server.handler import Responder
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import ErrorCode
 from .wire.headers import CONTENT_TYPE, PRIORITIES
@@ -107,10 +107,10 @@ def asyncapi_json(
 
 
 # ---------------------------------------------------------------- naming
-def _responders(server: RpcServer) -> list[Handler]:
+def _responders(server: RpcServer) -> list[Responder]:
     # RpcServer only exposes the trios publicly; the payload types live on its
     # handlers. Read them here, in registration order, until it has an accessor.
-    return list(server._handlers.values())
+    return list(server.responders.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class _Operation:
     """One responder and the names its entries get in the document."""
 
     name: str
-    handler: Handler
+    handler: Responder
 
     @property
     def trio(self) -> TopicTrio:
@@ -128,7 +128,7 @@ class _Operation:
         return f"{self.name}.{role}"
 
 
-def _name_operations(handlers: Iterable[Handler]) -> list[_Operation]:
+def _name_operations(handlers: Iterable[Responder]) -> list[_Operation]:
     taken: set[str] = set()
     operations = []
     for handler in handlers:
@@ -510,7 +510,7 @@ def _dlq_headers() -> dict[str, JsonSchema]:
             "Why it was parked.", enum=[reason.value for reason in DlqReason]
         ),
         DlqHeader.RETRY_COUNT.value: _string(
-            "Handler retries made before parking.", pattern=_UNSIGNED
+            "Responder retries made before parking.", pattern=_UNSIGNED
         ),
     }
 

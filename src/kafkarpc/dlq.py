@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from ._config import Security
 from ._exceptions import EnvelopeError, KafkaRpcError
-from ._security import Security
 from .transport import OutboundRecord
 from .transport.kafka.config import REPLY_CONSUMER, merge_config
 from .transport.kafka.errors import translate_exception

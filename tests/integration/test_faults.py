@@ -87,7 +87,7 @@ async def test_poison_pills_go_to_the_dlq_and_serving_continues(
         assert headers[DlqHeader.ORIGINAL_TOPIC] == trio.requested
         assert int(headers[DlqHeader.ORIGINAL_PARTITION]) in range(3)
         assert int(headers[DlqHeader.ORIGINAL_OFFSET]) >= 0
-        assert headers[DlqHeader.EXCEPTION_FQCN] == "kafkarpc._exceptions.EnvelopeError"
+        assert headers[DlqHeader.EXCEPTION_FQCN] == "kafkarpc.EnvelopeError"
         assert headers[DlqHeader.EXCEPTION_MESSAGE]
         assert headers[DlqHeader.REASON] == "poison"
     assert server.stats.dead_lettered == len(poison)

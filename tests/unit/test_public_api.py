@@ -30,6 +30,12 @@ from kafkarpc import (
 )
 
 EXPECTED_PUBLIC_NAMES = {
+    "Responder",
+    "Topics",
+    "Telemetry",
+    "Limits",
+    "HandlerRetry",
+    "CallRetry",
     "BrokerUnavailable",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -125,6 +131,15 @@ def test_every_public_name_is_importable() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert set(kafkarpc.__all__) == EXPECTED_PUBLIC_NAMES
+
+
+def test_public_classes_and_functions_report_the_package() -> None:
+    private = [
+        name
+        for name in kafkarpc.__all__
+        if callable(obj := getattr(kafkarpc, name)) and obj.__module__ != "kafkarpc"
+    ]
+    assert private == []
 
 
 def test_version_is_a_string() -> None:

@@ -6,9 +6,9 @@ import enum
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from .._exceptions import CircuitOpenError, ConfigurationError
+from .._config import CircuitBreaker
+from .._exceptions import CircuitOpenError
 
 __all__ = ["CircuitBreaker", "CircuitState"]
 
@@ -19,25 +19,6 @@ class CircuitState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CircuitBreaker:
-    """closed -> open after ``failure_threshold`` consecutive failures -> half-open
-    after ``reset_timeout`` seconds, letting ``half_open_max_calls`` probes through ->
-    closed on a probe's success (or open again on its failure)."""
-
-    failure_threshold: int = 5
-    reset_timeout: float = 10.0
-    half_open_max_calls: int = 1
-
-    def __post_init__(self) -> None:
-        if self.failure_threshold < 1:
-            raise ConfigurationError("failure_threshold must be >= 1")
-        if self.reset_timeout <= 0:
-            raise ConfigurationError("reset_timeout must be > 0")
-        if self.half_open_max_calls < 1:
-            raise ConfigurationError("half_open_max_calls must be >= 1")
 
 
 class CircuitTracker:

@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, Unpack, overload
 
 import anyio
 import pydantic
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 from pydantic import BaseModel
 
+from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     CircuitOpenError,
     ClientClosed,
@@ -32,10 +32,9 @@ from .._exceptions import (
     TransportError,
 )
 from .._ids import new_uuid
-from .._logging import PayloadPreview, about, preview
+from .._legacy import LegacyClientOptions, fold_legacy
+from .._logging import about, preview
 from .._loop import adopt_current_library, forget_library, running_library
-from .._retry import NO_RETRY, RetryPolicy
-from .._security import Security
 from .._sentinel import UNSET, Unset
 from .._stats import ClientStats
 from .._telemetry import (
@@ -50,7 +49,7 @@ from .._telemetry import (
     parent_span_id,
 )
 from ..transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
-from ..transport.kafka.transport import KafkaTransport
+from ..transport.choose import choose_transport, require_service
 from ..wire.dead_letter import DlqReason, dead_letter_record
 from ..wire.envelope import (
     EncodedPayload,
@@ -62,7 +61,7 @@ from ..wire.envelope import (
 )
 from ..wire.headers import PRIORITIES, RequestRouting, build_headers
 from ..wire.topics import TopicTrio, event_type_for_topic, validate_topic_name
-from .circuit import CircuitBreaker, CircuitState, CircuitTracker
+from .circuit import CircuitState, CircuitTracker
 from .pending import PendingCall, PendingCalls
 from .signal import Signals
 
@@ -119,7 +118,7 @@ class _Call:
     partition_key: str | None
     priority: str | None
     headers: Mapping[str, str | bytes] | None
-    policy: RetryPolicy
+    policy: CallRetry
     started: float
     clock: Callable[[], float]
     deadline: float
@@ -187,43 +186,37 @@ class RpcClient:
         *,
         service: str,
         timeout: float = DEFAULT_TIMEOUT,
-        max_in_flight: int = 10_000,
-        retry: RetryPolicy | None = None,
+        retry: CallRetry | None = None,
         circuit_breaker: CircuitBreaker | None = None,
-        reply_partition: int | None = None,
-        version: str = "v1",
-        create_topics: bool = False,
-        topic_partitions: int = 3,
+        limits: Limits | None = None,
+        topics: Topics | None = None,
+        telemetry: Telemetry | None = None,
+        transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
-        transport: Transport | None = None,
-        tracer_provider: TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        payload_preview: PayloadPreview | None = None,
+        **legacy: Unpack[LegacyClientOptions],
     ) -> None:
-        if (bootstrap is None) == (transport is None):
-            raise ConfigurationError(
-                "give exactly one of bootstrap (a 'host:port' list) or transport"
-            )
-        if not isinstance(service, str) or not service:
-            raise ConfigurationError("service must be a non-empty str naming this caller")
-        if max_in_flight < 1:
-            raise ConfigurationError(f"max_in_flight must be >= 1, got {max_in_flight}")
-        if reply_partition is not None and reply_partition < 0:
-            raise ConfigurationError(f"reply_partition must be >= 0, got {reply_partition}")
-        self.service = service
-        self._payload_preview = payload_preview
-        self._timeout = _check_timeout(timeout)
-        self._retry = retry or NO_RETRY
-        self._breaker_config = circuit_breaker
-        self._reply_partition = reply_partition
-        self._version = version
-        self._create_topics = create_topics
-        self._topic_partitions = topic_partitions
-        self._transport: Transport = transport or KafkaTransport(
-            bootstrap or "", security=security, config=config
+        limits, topics, telemetry = fold_legacy(
+            "RpcClient",
+            legacy,
+            LegacyClientOptions,
+            limits=limits or Limits(),
+            topics=topics or Topics(),
+            telemetry=telemetry or Telemetry(),
         )
-        self._max_in_flight = max_in_flight
+        self._transport: Transport = choose_transport(
+            bootstrap, transport, security=security, config=config
+        )
+        self.service = require_service(service, "caller")
+        self._payload_preview = telemetry.payload_preview
+        self._timeout = _check_timeout(timeout)
+        self._retry = retry or NO_CALL_RETRY
+        self._breaker_config = circuit_breaker
+        self._reply_partition = topics.reply_partition
+        self._version = topics.version
+        self._create_topics = topics.create
+        self._topic_partitions = topics.partitions
+        self._max_in_flight = limits.max_in_flight
         self._slots: anyio.Semaphore | None = None
         self._pending = PendingCalls()
         self._replies: ReplyConsumer | None = None
@@ -234,7 +227,7 @@ class RpcClient:
         self._library = "asyncio"  # replaced by the running library in start()
         self._signals: Signals | None = None
         self._telemetry = ClientTelemetry(
-            tracer_provider=tracer_provider, meter_provider=meter_provider
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -376,7 +369,7 @@ class RpcClient:
         headers: Mapping[str, str | bytes] | None = None,
         idempotency_key: str | None = None,
         priority: str | None = None,
-        retry: RetryPolicy | Unset | None = UNSET,
+        retry: CallRetry | Unset | None = UNSET,
     ) -> dict[str, Any]: ...
 
     @overload
@@ -391,7 +384,7 @@ class RpcClient:
         headers: Mapping[str, str | bytes] | None = None,
         idempotency_key: str | None = None,
         priority: str | None = None,
-        retry: RetryPolicy | Unset | None = UNSET,
+        retry: CallRetry | Unset | None = UNSET,
     ) -> ModelT: ...
 
     async def request(
@@ -405,7 +398,7 @@ class RpcClient:
         headers: Mapping[str, str | bytes] | None = None,
         idempotency_key: str | None = None,
         priority: str | None = None,
-        retry: RetryPolicy | Unset | None = UNSET,
+        retry: CallRetry | Unset | None = UNSET,
     ) -> dict[str, Any] | ModelT:
         """Send ``payload`` to ``op`` and return the reply payload.
 
@@ -443,7 +436,7 @@ class RpcClient:
             partition_key=partition_key,
             priority=priority,
             headers=headers,
-            policy=self._retry if retry is UNSET else (retry or NO_RETRY),
+            policy=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
             started=time.monotonic(),
             clock=clock,
             deadline=clock() + budget,

@@ -11,14 +11,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from types import ModuleType, TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from types import MappingProxyType, ModuleType, TracebackType
+from typing import Any, ParamSpec, Self, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
+from .._config import HandlerRetry, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     ConfigurationError,
     EnvelopeError,
@@ -30,21 +30,21 @@ from .._exceptions import (
     TopicNotFound,
     TransportError,
 )
-from .._logging import PayloadPreview, about, preview
+from .._legacy import LegacyServerOptions, fold_legacy
+from .._logging import about, preview
 from .._loop import adopt_current_library, running_clock, running_library
-from .._retry import RetryPolicy
-from .._security import Security
+from .._retry import RetryPolicy, handler_retry
 from .._sentinel import UNSET, Unset
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry, inject_trace_headers, parent_span_id
 from ..transport import ANY_PARTITION, GroupConsumer, InboundRecord, OutboundRecord, Transport
-from ..transport.kafka.transport import KafkaTransport
+from ..transport.choose import choose_transport, require_service
 from ..wire.dead_letter import DlqReason, dead_letter_record
 from ..wire.envelope import Envelope, ErrorCode, decode_envelope, new_message
 from ..wire.headers import RequestRouting, build_headers, header_dict
 from ..wire.topics import TopicTrio, dlq_topic
 from .context import RequestContext
-from .handler import Handler, PayloadInvalid, ResultInvalid, collect_responders
+from .handler import PayloadInvalid, Responder, ResultInvalid, collect_responders
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
 from .ordering import KeyOrder
 from .outcome import Outcome, failure_payload
@@ -73,7 +73,7 @@ class _Execution:
 
 # What deciding a request's outcome needs: handler, record, envelope, routing and
 # the effective deadline (ms).
-_Request = tuple[Handler, InboundRecord, Envelope, RequestRouting, int | None]
+_Request = tuple[Responder, InboundRecord, Envelope, RequestRouting, int | None]
 
 
 class _State(enum.Enum):
@@ -98,35 +98,32 @@ class RpcServer:
         *,
         service: str,
         group_id: str | None = None,
-        max_concurrency: int = 64,
-        retry: RetryPolicy | None = None,
+        retry: HandlerRetry | RetryPolicy | None = None,
         idempotency_store: IdempotencyStore | None = None,
-        shutdown_timeout: float = 30.0,
-        create_topics: bool = False,
-        topic_partitions: int = 3,
-        version: str = "v1",
+        limits: Limits | None = None,
+        topics: Topics | None = None,
+        telemetry: Telemetry | None = None,
+        transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
-        transport: Transport | None = None,
-        tracer_provider: TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        payload_preview: PayloadPreview | None = None,
+        **legacy: Unpack[LegacyServerOptions],
     ) -> None:
-        if (bootstrap is None) == (transport is None):
-            raise ConfigurationError(
-                "give exactly one of bootstrap (a 'host:port' list) or transport"
-            )
-        if not isinstance(service, str) or not service:
-            raise ConfigurationError("service must be a non-empty str naming this responder")
-        if max_concurrency < 1:
-            raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        if shutdown_timeout < 0:
-            raise ConfigurationError("shutdown_timeout must be >= 0")
-        self.service = service
+        limits, topics, telemetry = fold_legacy(
+            "RpcServer",
+            legacy,
+            LegacyServerOptions,
+            limits=limits or Limits(),
+            topics=topics or Topics(),
+            telemetry=telemetry or Telemetry(),
+        )
+        self._transport: Transport = choose_transport(
+            bootstrap, transport, security=security, config=config
+        )
+        self.service = require_service(service, "responder")
         self.group_id = group_id or service
-        self._payload_preview = payload_preview
-        self._max_concurrency = max_concurrency
-        self._retry = retry
+        self._payload_preview = telemetry.payload_preview
+        self._max_concurrency = limits.max_concurrency
+        self._retry = None if retry is None else handler_retry(retry)
         # `is None`, not `or`: an empty store has len() 0 and would be replaced.
         self._idempotency: IdempotencyStore = (
             InMemoryIdempotencyStore() if idempotency_store is None else idempotency_store
@@ -136,14 +133,11 @@ class RpcServer:
         self._local_store: InMemoryIdempotencyStore | None = (
             self._idempotency if type(self._idempotency) is InMemoryIdempotencyStore else None
         )
-        self._shutdown_timeout = shutdown_timeout
-        self._create_topics = create_topics
-        self._topic_partitions = topic_partitions
-        self._version = version
-        self._transport: Transport = transport or KafkaTransport(
-            bootstrap or "", security=security, config=config
-        )
-        self._handlers: dict[str, Handler] = {}
+        self._shutdown_timeout = limits.shutdown_timeout
+        self._create_topics = topics.create
+        self._topic_partitions = topics.partitions
+        self._version = topics.version
+        self._handlers: dict[str, Responder] = {}
         self._state = _State.NEW
         self._library = "asyncio"  # replaced by the running library when entered
         self._clock: Callable[[], float] = anyio.current_time
@@ -164,12 +158,14 @@ class RpcServer:
         self._workers_done = anyio.Event()
         self._limiter: anyio.CapacityLimiter | None = None
         self._telemetry = ServerTelemetry(
-            self.group_id, tracer_provider=tracer_provider, meter_provider=meter_provider
+            self.group_id,
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
         )
 
     # ------------------------------------------------------------ registration
     def responder(
-        self, op: str | TopicTrio, *, retry: RetryPolicy | Unset | None = UNSET
+        self, op: str | TopicTrio, *, retry: HandlerRetry | RetryPolicy | Unset | None = UNSET
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Register the decorated function as the handler of ``op``.
 
@@ -190,14 +186,14 @@ class RpcServer:
         op: str | TopicTrio,
         func: Callable[..., Any],
         *,
-        retry: RetryPolicy | Unset | None = UNSET,
+        retry: HandlerRetry | RetryPolicy | Unset | None = UNSET,
     ) -> None:
         if self._state is not _State.NEW:
             raise LifecycleError("responders must be registered before the server starts")
         trio = TopicTrio.coerce(op, version=self._version)
         if trio.requested in self._handlers:
             raise ConfigurationError(f"{trio.requested} already has a responder")
-        self._handlers[trio.requested] = Handler.build(trio, func, retry)
+        self._handlers[trio.requested] = Responder.build(trio, func, retry)
 
     def include(self, source: ModuleType | Iterable[Callable[..., Any]]) -> None:
         """Register every function marked with ``@kafkarpc.responder`` in a module or list."""
@@ -207,6 +203,11 @@ class RpcServer:
     @property
     def operations(self) -> list[TopicTrio]:
         return [handler.trio for handler in self._handlers.values()]
+
+    @property
+    def responders(self) -> Mapping[str, Responder]:
+        """The registered responders, keyed by request topic (a read-only view)."""
+        return MappingProxyType(self._handlers)
 
     @property
     def stats(self) -> ServerStats:
@@ -503,7 +504,7 @@ class RpcServer:
         )
         return outcome, delivered
 
-    def _policy(self, handler: Handler) -> RetryPolicy | None:
+    def _policy(self, handler: Responder) -> HandlerRetry | None:
         return self._retry if handler.retry is UNSET else handler.retry
 
     async def _outcome(self, request: _Request) -> Outcome:

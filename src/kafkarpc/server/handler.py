@@ -15,13 +15,14 @@ import anyio
 import pydantic
 from pydantic import BaseModel, TypeAdapter
 
+from .._config import HandlerRetry
 from .._exceptions import ConfigurationError
-from .._retry import RetryPolicy
+from .._retry import RetryPolicy, handler_retry
 from .._sentinel import UNSET, Unset
 from ..wire.topics import TopicTrio
 from .context import RequestContext
 
-__all__ = ["Handler", "ResponderSpec", "collect_responders", "responder"]
+__all__ = ["Responder", "ResponderSpec", "collect_responders", "responder"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,11 +34,11 @@ _PASSTHROUGH = (inspect.Parameter.empty, Any, dict, dict[str, Any], typing.Mappi
 @dataclass(frozen=True, slots=True)
 class ResponderSpec:
     op: str | TopicTrio
-    retry: RetryPolicy | Unset | None = UNSET
+    retry: HandlerRetry | RetryPolicy | Unset | None = UNSET
 
 
 def responder(
-    op: str | TopicTrio, *, retry: RetryPolicy | Unset | None = UNSET
+    op: str | TopicTrio, *, retry: HandlerRetry | RetryPolicy | Unset | None = UNSET
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Mark a function as the responder for ``op``; ``RpcServer.include`` registers it.
 
@@ -93,11 +94,11 @@ class ResultInvalid(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Handler:
+class Responder:
     trio: TopicTrio
     func: Callable[..., Any]
     name: str
-    retry: RetryPolicy | Unset | None
+    retry: HandlerRetry | Unset | None
     payload_param: str | None
     payload_adapter: TypeAdapter[Any] | None
     context_param: str | None
@@ -106,8 +107,11 @@ class Handler:
 
     @classmethod
     def build(
-        cls, trio: TopicTrio, func: Callable[..., Any], retry: RetryPolicy | Unset | None
-    ) -> Handler:
+        cls,
+        trio: TopicTrio,
+        func: Callable[..., Any],
+        retry: HandlerRetry | RetryPolicy | Unset | None,
+    ) -> Responder:
         if not callable(func):
             raise ConfigurationError(f"responder must be callable, got {func!r}")
         signature = inspect.signature(func)
@@ -147,7 +151,7 @@ class Handler:
             trio=trio,
             func=func,
             name=name_of,
-            retry=retry,
+            retry=retry if retry is UNSET or retry is None else handler_retry(retry),
             payload_param=payload_param,
             payload_adapter=payload_adapter,
             context_param=context_param,

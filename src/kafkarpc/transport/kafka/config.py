@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..._security import Security
+from ..._config import Security
 
 __all__ = ["COMMON", "GROUP_CONSUMER", "PRODUCER", "REPLY_CONSUMER", "merge_config"]
 

@@ -21,8 +21,8 @@ import anyio
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from ..._config import Security
 from ..._exceptions import KafkaRpcError, LifecycleError, PayloadTooLarge, TopicNotFound
-from ..._security import Security
 from ..base import (
     ANY_PARTITION,
     DeliveryCallback,
