@@ -4,8 +4,10 @@
 ...     reply = await client.request("billing.charge", {"cents": 1200})
 """
 
+import importlib
 import logging
 from types import FunctionType
+from typing import TYPE_CHECKING, Any
 
 from ._config import CallRetry, CircuitBreaker, HandlerRetry, Limits, Security, Telemetry, Topics
 from ._exceptions import (
@@ -32,7 +34,6 @@ from ._retry import RetryPolicy
 from ._sentinel import UNSET
 from ._stats import ClientStats, ServerStats
 from .admin import ensure_topics, trio_topics
-from .asyncapi import asyncapi_json, generate_asyncapi
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
 from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
@@ -51,6 +52,28 @@ from .transport.memory import MemoryBroker, MemoryTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from .wire.topics import TopicTrio
+
+if TYPE_CHECKING:
+    from .asyncapi import asyncapi_json, generate_asyncapi
+
+# Tools most programs never call are imported on first use: the AsyncAPI
+# generator alone was 0.27 s of a 0.43 s `import kafkarpc` (docs/benchmarks.md,
+# "Import time"), paid by every `kafkarpc call`.
+_LAZY = {"asyncapi_json": ".asyncapi", "generate_asyncapi": ".asyncapi"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value.__module__ = __name__
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -122,7 +145,7 @@ __all__ = [
 # Public objects report the package they are imported from, not the module that
 # happens to define them: tracebacks, reprs and dead-letter headers name
 # ``kafkarpc.RemoteError``, never a private path.
-for _name in __all__:
+for _name in set(__all__) - set(_LAZY):
     _obj = globals()[_name]
     if isinstance(_obj, type | FunctionType):
         _obj.__module__ = __name__
