@@ -37,6 +37,8 @@ def add_operation(
     _add_channel(channels, trio.failed, operation.message("failed"), f"{name} failure replies.")
     operations = document["operations"]
     operations[f"{name}.handle"] = _handle_operation(operation, group_id)
+    # "SPEC failure payload" below is docs/wire.md §2; the wording is part of the
+    # generated document, which stays byte for byte what earlier versions wrote.
     operations[f"{name}.fail"] = _send_operation(
         trio.failed,
         operation.message("failed"),
