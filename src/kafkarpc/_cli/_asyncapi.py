@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..asyncapi import asyncapi_json
 from ._common import EXIT_OK, Subcommands, add_app_argument, add_command
 from ._serve import load_server
 
@@ -30,6 +29,10 @@ def register(commands: Subcommands) -> None:
 
 
 def _cmd_asyncapi(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the generator is most of `import kafkarpc`'s
+    # time, and every other subcommand would pay it for nothing.
+    from ..asyncapi import asyncapi_json
+
     server = load_server(args.app)
     document = asyncapi_json(
         server, title=args.title, version=args.api_version, bootstrap=args.bootstrap
