@@ -16,7 +16,9 @@ order a document is built:
 - ``headers``: the record header schemas;
 - ``messages``: the message objects and the envelope around each payload;
 - ``operations``: channels and operations per responder;
-- ``document``: the top level that puts them together.
+- ``document``: the top level that puts them together;
+
+and ``refs``, the component names and references they share.
 """
 
 from __future__ import annotations
