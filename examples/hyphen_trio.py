@@ -9,7 +9,7 @@ and both sides use the same trio.
 
 import anyio
 
-from kafkarpc import RequestContext, RpcClient, RpcServer, TopicTrio
+from kafkarpc import RequestContext, RpcClient, RpcServer, Topics, TopicTrio
 from kafkarpc.testing import embedded_broker
 
 CODE_ANALYSIS = TopicTrio(
@@ -23,7 +23,7 @@ async def main(bootstrap: str) -> None:
     server = RpcServer(
         bootstrap,
         service="archon-intelligence",
-        create_topics=True,
+        topics=Topics(create=True),
         # The dev broker holds a consumer-group join for half the session timeout.
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     )
@@ -33,7 +33,10 @@ async def main(bootstrap: str) -> None:
         print(f"responder got {context.event_type} on {context.topic}")
         return {"language": request["language"], "lines": request["source"].count("\n") + 1}
 
-    async with server, RpcClient(bootstrap, service="archon-cli", create_topics=True) as client:
+    async with (
+        server,
+        RpcClient(bootstrap, service="archon-cli", topics=Topics(create=True)) as client,
+    ):
         source = "def add(a, b):\n    return a + b"
         reply = await client.request(CODE_ANALYSIS, {"language": "python", "source": source})
         print(f"reply on {CODE_ANALYSIS.completed}: {reply}")

@@ -10,7 +10,7 @@ a ``RemoteError``. ``response_model=`` turns the reply into a model on the calle
 import anyio
 from pydantic import BaseModel, Field
 
-from kafkarpc import RemoteError, RpcClient, RpcServer
+from kafkarpc import RemoteError, RpcClient, RpcServer, Topics
 from kafkarpc.testing import embedded_broker
 
 PRICES_CENTS = {"widget": 250, "gadget": 1200}
@@ -31,7 +31,7 @@ async def main(bootstrap: str) -> None:
     server = RpcServer(
         bootstrap,
         service="pricing",
-        create_topics=True,
+        topics=Topics(create=True),
         # The dev broker holds a consumer-group join for half the session timeout.
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     )
@@ -44,7 +44,10 @@ async def main(bootstrap: str) -> None:
         total = PRICES_CENTS[request.sku] * request.quantity
         return Quote(sku=request.sku, quantity=request.quantity, total_cents=total)
 
-    async with server, RpcClient(bootstrap, service="checkout", create_topics=True) as client:
+    async with (
+        server,
+        RpcClient(bootstrap, service="checkout", topics=Topics(create=True)) as client,
+    ):
         reply = await client.request(
             "shop.pricing.quote", QuoteRequest(sku="widget", quantity=4), response_model=Quote
         )

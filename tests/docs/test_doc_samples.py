@@ -27,7 +27,7 @@ Conventions for sample authors
   Top-level ``await`` works too (the sample then runs as one coroutine on asyncio),
   but a reader cannot paste that into a file, so prefer the script form.
 * Every sample shares one broker: use operation names no other sample uses, pass
-  ``create_topics=True`` to clients and servers, and give servers
+  ``topics=Topics(create=True)`` to clients and servers, and give servers
   ``config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}`` (the embedded
   broker holds a consumer-group join for about half the session timeout).
 * A sample must finish on its own well within ``SAMPLE_TIMEOUT_S`` (pytest-timeout

@@ -12,19 +12,17 @@ import os
 import subprocess
 import sys
 
-from ._common import CliError, Subcommands
+from ._common import CliError, Subcommands, add_command
 
 __all__ = ["register"]
 
+_HELP = "run the benchmark from a repository clone (options: kafkarpc bench --help)"
+
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser(
-        "bench",
-        help="run the benchmark from a repository clone (options: kafkarpc bench --help)",
-        add_help=False,  # --help belongs to the benchmark's own parser
-    )
+    # add_help=False: --help belongs to the benchmark's own parser.
+    parser = add_command(commands, "bench", _cmd_bench, help=_HELP, add_help=False)
     parser.add_argument("args", nargs=argparse.REMAINDER)
-    parser.set_defaults(handler=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

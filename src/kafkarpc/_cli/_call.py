@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -14,42 +13,40 @@ from .._exceptions import ConfigurationError, KafkaRpcError, RemoteError, Reques
 from ..client.facade import DEFAULT_TIMEOUT, RpcClient
 from ..wire.topics import TopicTrio
 from ._common import (
-    BOOTSTRAP_ENV,
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_TIMEOUT,
     EXIT_UNDELIVERED,
     CliError,
     Subcommands,
+    add_bootstrap_option,
+    add_command,
     configure_logging,
+    require_bootstrap,
 )
 
 __all__ = ["register"]
 
+_HELP = "send one request and print the reply"
+_DESCRIPTION = """
+Send PAYLOAD (a JSON object; '-' reads it from stdin; default {}) to OP and print the
+reply payload as JSON on stdout. OP is a base name such as agent.routing; for topics
+that do not follow {base}.requested.{version}, give --requested, --completed and
+--failed instead of OP.
+"""
+_EPILOG = """
+exit codes: 0 reply printed, 1 failure reply (its payload is printed as JSON on stderr),
+2 bad arguments, 3 no reply within --timeout, 4 request not delivered
+"""
+
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser(
-        "call",
-        help="send one request and print the reply",
-        description=(
-            "Send PAYLOAD (a JSON object; '-' reads it from stdin; default {}) to OP and "
-            "print the reply payload as JSON on stdout. OP is a base name such as "
-            "agent.routing; for topics that do not follow {base}.requested.{version}, "
-            "give --requested, --completed and --failed instead of OP."
-        ),
-        epilog=(
-            "exit codes: 0 reply printed, 1 failure reply (its payload is printed as JSON on "
-            "stderr), 2 bad arguments, 3 no reply within --timeout, 4 request not delivered"
-        ),
+    parser = add_command(
+        commands, "call", _cmd_call, help=_HELP, description=_DESCRIPTION, epilog=_EPILOG
     )
     parser.add_argument("op", nargs="?", metavar="OP", help="operation base name")
     parser.add_argument("payload", nargs="?", metavar="PAYLOAD", help="request payload (JSON)")
-    parser.add_argument(
-        "--bootstrap",
-        metavar="HOST:PORT",
-        default=os.environ.get(BOOTSTRAP_ENV),
-        help=f"broker list (default: ${BOOTSTRAP_ENV})",
-    )
+    add_bootstrap_option(parser)
     parser.add_argument(
         "--timeout",
         type=float,
@@ -65,7 +62,6 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log the client's activity to stderr"
     )
-    parser.set_defaults(handler=_cmd_call)
 
 
 def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]:
@@ -122,14 +118,13 @@ def _cmd_call(args: argparse.Namespace) -> int:
     # Quiet by default: while a broker is unreachable librdkafka logs every reconnect,
     # and the one-line error below already says what failed.
     configure_logging("debug" if args.verbose else "critical")
-    if not args.bootstrap:
-        raise CliError(f"give --bootstrap HOST:PORT or set ${BOOTSTRAP_ENV}")
+    bootstrap = require_bootstrap(args)
     if not args.timeout > 0:
         raise CliError(f"--timeout must be > 0, got {args.timeout:g}")
     op, raw_payload = _call_target(args)
     payload = _parse_payload(raw_payload)
     try:
-        reply = anyio.run(_request_once, args.bootstrap, args.service, args.timeout, op, payload)
+        reply = anyio.run(_request_once, bootstrap, args.service, args.timeout, op, payload)
     except RemoteError as exc:
         print(_failure_json(exc), file=sys.stderr)
         return EXIT_FAILURE

@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 
 from .._exceptions import KafkaRpcError
-from ._common import EXIT_FAILURE, EXIT_OK, CliError, Subcommands
+from ._common import EXIT_FAILURE, EXIT_OK, CliError, Subcommands, add_command
 
 __all__ = ["register"]
 
+_HELP = "run the quick start: embedded broker, responder and client in one process"
+
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser(
-        "demo",
-        help="run the quick start: embedded broker, responder and client in one process",
-    )
-    parser.set_defaults(handler=_cmd_demo)
+    add_command(commands, "demo", _cmd_demo, help=_HELP)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -11,25 +11,24 @@ import anyio
 
 from .._broker import EmbeddedBroker, start_broker
 from .._exceptions import KafkaRpcError
-from ._common import EXIT_FAILURE, EXIT_OK, CliError, Subcommands
+from ._common import EXIT_FAILURE, EXIT_OK, CliError, Subcommands, add_command
 
 __all__ = ["register"]
 
+_HELP = "run an in-memory Kafka-compatible broker (Tansu) for development"
+_DESCRIPTION = """
+Start the embedded Tansu broker (needs the 'broker' extra), print 'bootstrap: 127.0.0.1:PORT'
+and run until SIGINT or SIGTERM. Everything it stores is lost when it stops.
+"""
+
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser(
-        "dev-broker",
-        help="run an in-memory Kafka-compatible broker (Tansu) for development",
-        description=(
-            "Start the embedded Tansu broker (needs the 'broker' extra), print "
-            "'bootstrap: 127.0.0.1:PORT' and run until SIGINT or SIGTERM. "
-            "Everything it stores is lost when it stops."
-        ),
+    parser = add_command(
+        commands, "dev-broker", _cmd_dev_broker, help=_HELP, description=_DESCRIPTION
     )
     parser.add_argument(
         "--port", type=int, default=None, help="port to listen on (default: a free one)"
     )
-    parser.set_defaults(handler=_cmd_dev_broker)
 
 
 async def _until_signal_or_exit(broker: EmbeddedBroker, signals: AsyncIterator[int]) -> int:

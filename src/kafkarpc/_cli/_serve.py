@@ -12,24 +12,31 @@ from typing import Any
 
 import anyio
 
-from .._exceptions import ConfigurationError, KafkaRpcError
 from ..server.facade import RpcServer
-from ._common import BOOTSTRAP_ENV, EXIT_FAILURE, EXIT_OK, CliError, Subcommands, configure_logging
+from ._common import (
+    BOOTSTRAP_ENV,
+    EXIT_OK,
+    CliError,
+    Subcommands,
+    add_app_argument,
+    add_command,
+    configure_logging,
+    library_errors,
+)
 
 __all__ = ["load_server", "register"]
 
+_HELP = "run an RpcServer defined in your code"
+_DESCRIPTION = """
+Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning one) and
+serve until SIGTERM or SIGINT, then drain in-flight requests and exit. The current
+directory is importable, like `python -m`.
+"""
+
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser(
-        "serve",
-        help="run an RpcServer defined in your code",
-        description=(
-            "Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning "
-            "one) and serve until SIGTERM or SIGINT, then drain in-flight requests and exit. "
-            "The current directory is importable, like `python -m`."
-        ),
-    )
-    parser.add_argument("app", metavar="MODULE:ATTR", help="e.g. myservice.app:server")
+    parser = add_command(commands, "serve", _cmd_serve, help=_HELP, description=_DESCRIPTION)
+    add_app_argument(parser)
     parser.add_argument(
         "--bootstrap",
         metavar="HOST:PORT",
@@ -41,7 +48,6 @@ def register(commands: Subcommands) -> None:
         choices=["debug", "info", "warning", "error"],
         help="level of the log written to stderr (default: info)",
     )
-    parser.set_defaults(handler=_cmd_serve)
 
 
 def _import_module(module_name: str) -> Any:
@@ -103,11 +109,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap
     server = load_server(args.app)
-    try:
+    # No responders registered is a usage error; an unreachable broker or a missing
+    # topic is a failure.
+    with library_errors():
         # RpcServer.run handles SIGTERM/SIGINT itself and drains before returning.
         anyio.run(server.run)
-    except ConfigurationError as exc:  # e.g. no responders registered
-        raise CliError(str(exc)) from exc
-    except KafkaRpcError as exc:  # e.g. the broker is unreachable or a topic is missing
-        raise CliError(str(exc), EXIT_FAILURE) from exc
     return EXIT_OK

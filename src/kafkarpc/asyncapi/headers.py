@@ -1,0 +1,133 @@
+"""The Kafka record header schemas of each message (docs/wire.md §3).
+
+Every header name the document lists is written in this module; the names of
+the dead-letter headers come from ``wire.dead_letter.DlqHeader``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..wire.dead_letter import DlqHeader, DlqReason
+from ..wire.headers import CONTENT_TYPE, PRIORITIES
+from ..wire.topics import TopicTrio
+from .refs import UNSIGNED, UPPER_SNAKE, JsonSchema
+
+__all__ = ["dead_letter_headers", "reply_headers", "request_headers"]
+
+_TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+
+def request_headers(trio: TopicTrio) -> JsonSchema:
+    # docs/wire.md §3: headers are optional on receive, so a peer sending only the
+    # envelope is valid; kafkarpc clients always send the standard set.
+    return _headers_schema(
+        {**_standard_headers(), **_routing_headers(trio), **_trace_headers()}, required=()
+    )
+
+
+def reply_headers() -> JsonSchema:
+    # docs/wire.md §3: the standard set is required on everything the library sends.
+    standard = _standard_headers()
+    return _headers_schema({**standard, **_trace_headers()}, required=list(standard))
+
+
+def dead_letter_headers(trio: TopicTrio) -> JsonSchema:
+    return _headers_schema(
+        {
+            **_standard_headers(),
+            **_routing_headers(trio),
+            **_trace_headers(),
+            **_dlq_headers(),
+        },
+        required=[h.value for h in DlqHeader],
+    )
+
+
+def _string(description: str, **constraints: Any) -> JsonSchema:
+    return {"type": "string", "description": description, **constraints}
+
+
+def _headers_schema(properties: Mapping[str, JsonSchema], required: Iterable[str]) -> JsonSchema:
+    return {
+        "type": "object",
+        "properties": dict(properties),
+        "required": list(required),
+        # Callers may add their own headers; they are passed to handlers untouched.
+        "additionalProperties": {"type": "string"},
+    }
+
+
+def _standard_headers() -> dict[str, JsonSchema]:
+    return {
+        "content_type": _string("The value's media type.", enum=[CONTENT_TYPE]),
+        "correlation_id": _string("Same as the envelope's `correlation_id`.", minLength=1),
+        "message_id": _string("Same as the envelope's `event_id`.", minLength=1),
+        "timestamp": _string("Same as the envelope's `timestamp` (ISO 8601 UTC)."),
+        "source": _string("Same as the envelope's `service`: the sender.", minLength=1),
+        "event_type": _string("Same as the envelope's `event_type`.", pattern=UPPER_SNAKE),
+        "schema_version": _string("Same as the envelope's `version`.", minLength=1),
+    }
+
+
+def _routing_headers(trio: TopicTrio) -> dict[str, JsonSchema]:
+    return {
+        "reply_to": _string(
+            f"Topic the success reply is written to; `{trio.completed}` when absent.",
+            minLength=1,
+        ),
+        "reply_partition": _string(
+            "Partition of `reply_to` the reply is written to, so a client reads only its own.",
+            pattern=UNSIGNED,
+        ),
+        "deadline_ms": _string(
+            "Absolute epoch milliseconds after which the caller no longer waits; a request "
+            "picked up later is answered `DEADLINE_EXCEEDED` without running.",
+            pattern=UNSIGNED,
+        ),
+        "idempotency_key": _string(
+            "Stable across retries of one logical call; a repeat is answered from the first "
+            "result instead of running again."
+        ),
+        "retry_count": _string("How many times the caller has retried.", pattern=UNSIGNED),
+        "max_retries": _string("How many retries the caller allows.", pattern=UNSIGNED),
+        "partition_key": _string("The record key the caller chose instead of the correlation id."),
+        "priority": _string("The caller's priority.", enum=sorted(PRIORITIES)),
+        "ttl_seconds": _string("Seconds the request stays relevant.", pattern=UNSIGNED),
+    }
+
+
+def _trace_headers() -> dict[str, JsonSchema]:
+    return {
+        "traceparent": _string("W3C trace context.", pattern=_TRACEPARENT),
+        "tracestate": _string("W3C trace state."),
+        "trace_id": _string("Trace id from `traceparent`.", pattern="^[0-9a-f]{32}$"),
+        "span_id": _string("Span id from `traceparent`.", pattern="^[0-9a-f]{16}$"),
+        "parent_span_id": _string("The parent span's id.", pattern="^[0-9a-f]{16}$"),
+    }
+
+
+def _dlq_headers() -> dict[str, JsonSchema]:
+    integer = r"^-?[0-9]+$"
+    return {
+        DlqHeader.ORIGINAL_TOPIC.value: _string(
+            "The topic the request was read from or meant for."
+        ),
+        DlqHeader.ORIGINAL_PARTITION.value: _string(
+            "Its partition; `-1` when it never reached the broker.", pattern=integer
+        ),
+        DlqHeader.ORIGINAL_OFFSET.value: _string(
+            "Its offset; `-1` when it never reached the broker.", pattern=integer
+        ),
+        DlqHeader.ORIGINAL_TIMESTAMP.value: _string("Its timestamp, epoch ms.", pattern=integer),
+        DlqHeader.EXCEPTION_FQCN.value: _string("The error's fully qualified class name."),
+        DlqHeader.EXCEPTION_MESSAGE.value: _string("The error message (truncated)."),
+        DlqHeader.EXCEPTION_STACKTRACE.value: _string("The traceback (truncated)."),
+        DlqHeader.REASON.value: _string(
+            "Why it was parked.", enum=[reason.value for reason in DlqReason]
+        ),
+        DlqHeader.RETRY_COUNT.value: _string(
+            "Responder retries made before parking.", pattern=UNSIGNED
+        ),
+    }
