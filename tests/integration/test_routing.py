@@ -9,7 +9,15 @@ import anyio
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from kafkarpc import RpcClient, RpcServer, TopicNotFound, TopicTrio, decode_envelope, ensure_topics
+from kafkarpc import (
+    RpcClient,
+    RpcServer,
+    TopicNotFound,
+    Topics,
+    TopicTrio,
+    decode_envelope,
+    ensure_topics,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -71,8 +79,8 @@ async def test_reply_partition_pins_replies_to_one_partition(
 
     async with (
         server,
-        RpcClient(kafkarpc_broker, service="pinned", reply_partition=2) as pinned,
-        RpcClient(kafkarpc_broker, service="other", reply_partition=0) as other,
+        RpcClient(kafkarpc_broker, service="pinned", topics=Topics(reply_partition=2)) as pinned,
+        RpcClient(kafkarpc_broker, service="other", topics=Topics(reply_partition=0)) as other,
     ):
         for n in range(10):
             assert await pinned.request(unique_topic_base, {"n": n}) == {"n": n}

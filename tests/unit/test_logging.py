@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kafkarpc import RemoteError, RpcClient, RpcServer, TopicTrio
+from kafkarpc import RemoteError, RpcClient, RpcServer, Telemetry, TopicTrio
 
 pytestmark = pytest.mark.anyio
 
@@ -51,14 +51,14 @@ async def test_payload_preview_hook_is_used_at_debug_only(
         return str({key: "***" if key == "card" else value for key, value in payload.items()})
 
     trio = make_trio("billing.refund")
-    server = make_server(payload_preview=redact)
+    server = make_server(telemetry=Telemetry(payload_preview=redact))
 
     @server.responder(trio)
     async def refund(payload: dict[str, str]) -> dict[str, str]:
         return {"ok": "yes"}
 
     caplog.set_level(logging.DEBUG, logger="kafkarpc")
-    async with server, make_client(payload_preview=redact) as client:
+    async with server, make_client(telemetry=Telemetry(payload_preview=redact)) as client:
         await client.request(trio, {"card": SECRET, "amount": "12"})
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert any("'card': '***'" in message and "'amount': '12'" in message for message in debug)

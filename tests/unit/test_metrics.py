@@ -12,13 +12,16 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from pydantic import BaseModel
 
 from kafkarpc import (
+    CallRetry,
     CircuitBreaker,
     CircuitOpenError,
+    HandlerRetry,
+    Limits,
     RemoteError,
     RequestTimeout,
-    RetryPolicy,
     RpcClient,
     RpcServer,
+    Telemetry,
     TopicTrio,
 )
 
@@ -60,7 +63,7 @@ async def test_client_and_server_instruments(
     meters = MeterProvider(metric_readers=[reader])
     trio = make_trio("metrics.work")
     nobody = make_trio("metrics.nobody")
-    server = make_server(meter_provider=meters)
+    server = make_server(telemetry=Telemetry(meter_provider=meters))
     attempts = 0
 
     @server.responder(trio)
@@ -74,11 +77,13 @@ async def test_client_and_server_instruments(
                 raise RemoteError(error_code="BUSY", error_message="again", retryable=True)
         return payload
 
-    retry = RetryPolicy(max_attempts=2, initial_delay=0, jitter=0, retry_remote=True)
+    retry = CallRetry(max_attempts=2, initial_delay=0, jitter=0, retry_remote=True)
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=60)
     async with (
         server,
-        make_client(meter_provider=meters, retry=retry, circuit_breaker=breaker) as client,
+        make_client(
+            telemetry=Telemetry(meter_provider=meters), retry=retry, circuit_breaker=breaker
+        ) as client,
     ):
         await client.request(trio, {"n": 1})
         await client.request(trio, {"n": 99})  # one retry
@@ -134,9 +139,9 @@ async def test_deadline_and_dead_letter_events(
     trio = make_trio("metrics.slow")
     # One worker: while it is busy, the next request waits past its deadline.
     server = make_server(
-        meter_provider=meters,
-        max_concurrency=1,
-        retry=RetryPolicy(max_attempts=1, initial_delay=0),
+        telemetry=Telemetry(meter_provider=meters),
+        limits=Limits(max_concurrency=1),
+        retry=HandlerRetry(max_attempts=1, initial_delay=0),
     )
 
     @server.responder(trio)
@@ -146,7 +151,7 @@ async def test_deadline_and_dead_letter_events(
         await anyio.sleep(payload.get("sleep", 0))
         return payload
 
-    async with server, make_client(meter_provider=meters) as client:
+    async with server, make_client(telemetry=Telemetry(meter_provider=meters)) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: client.request(trio, {"n": 1, "sleep": 0.3}, timeout=5))
             while client.pending_count < 1:

@@ -14,12 +14,14 @@ import anyio.lowlevel
 import pytest
 
 from kafkarpc import (
+    CallRetry,
     CircuitBreaker,
     CircuitState,
     DlqHeader,
+    HandlerRetry,
+    Limits,
     MemoryBroker,
     RemoteError,
-    RetryPolicy,
     RpcClient,
     RpcServer,
     TopicNotFound,
@@ -46,7 +48,7 @@ async def test_retry_remote_resends_retryable_failures(
             raise RemoteError(error_code="BUSY", error_message="try later", retryable=True)
         return {"reserved": payload["n"]}
 
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0, retry_remote=True)
+    policy = CallRetry(max_attempts=3, initial_delay=0, jitter=0, retry_remote=True)
     async with server, make_client(retry=policy) as client:
         assert await client.request(trio, {"n": 7}) == {"reserved": 7}
         assert client.stats.retries == 2
@@ -68,7 +70,7 @@ async def test_non_retryable_remote_errors_are_not_resent(
         calls += 1
         raise RemoteError(error_code="NOT_FOUND", error_message="no such sku")
 
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, retry_remote=True)
+    policy = CallRetry(max_attempts=3, initial_delay=0, retry_remote=True)
     async with server, make_client(retry=policy) as client:
         with pytest.raises(RemoteError, match="NOT_FOUND"):
             await client.request(trio, {"n": 1})
@@ -81,7 +83,7 @@ async def test_requests_with_one_partition_key_are_handled_in_order(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio("ledger.post", partitions=1)
-    server = make_server(max_concurrency=16)
+    server = make_server(limits=Limits(max_concurrency=16))
     tenants = ("tenant-a", "tenant-b")
     seen: dict[str, list[int]] = collections.defaultdict(list)
     running: dict[str, int] = collections.defaultdict(int)
@@ -181,7 +183,7 @@ async def test_dlq_retry_count_is_the_retries_actually_made(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio("mail.send")
-    policy = RetryPolicy(max_attempts=4, initial_delay=0, jitter=0, handler_exceptions=(OSError,))
+    policy = HandlerRetry(max_attempts=4, initial_delay=0, jitter=0, handler_exceptions=(OSError,))
     server = make_server(retry=policy)
     attempts = 0
 
