@@ -227,3 +227,25 @@ def test_topic_not_found_names_the_topic() -> None:
 def test_py_typed_ships() -> None:
     marker = importlib.resources.files("kafkarpc") / "py.typed"
     assert marker.is_file()
+
+
+def test_server_responders_is_a_read_only_view() -> None:
+    server = kafkarpc.RpcServer(
+        service="svc", transport=kafkarpc.MemoryTransport(kafkarpc.MemoryBroker())
+    )
+    view = server.responders
+    assert dict(view) == {}
+
+    @server.responder("billing.charge")
+    async def charge(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    # A view, not a copy: it shows what was registered after it was taken...
+    assert list(view) == ["billing.charge.requested.v1"]
+    assert isinstance(view["billing.charge.requested.v1"], kafkarpc.Responder)
+    # ...and it cannot be used to register or remove one.
+    with pytest.raises(TypeError):
+        view["other.op.requested.v1"] = view["billing.charge.requested.v1"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del view["billing.charge.requested.v1"]  # type: ignore[attr-defined]
+    assert list(server.responders) == ["billing.charge.requested.v1"]
