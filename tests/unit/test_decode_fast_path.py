@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -19,15 +19,15 @@ from hypothesis import strategies as st
 
 from kafkarpc import (
     EnvelopeError,
-    MemoryBroker,
     RemoteError,
-    RpcClient,
-    TopicTrio,
     decode_envelope,
 )
 from kafkarpc.transport import OutboundRecord
 from kafkarpc.wire.envelope import decode_fields, new_message
 from kafkarpc.wire.headers import build_headers
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 OP = "agent.decode"
 KNOWN_FIELDS = (
@@ -224,12 +224,8 @@ def test_arbitrary_input_gets_the_same_verdict(data: bytes | str) -> None:
 
 
 @pytest.mark.anyio
-async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(
-    broker: MemoryBroker,
-    make_client: Callable[..., RpcClient],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio(OP)
+async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(rpc: MemoryRpc) -> None:
+    trio = rpc.trio(OP)
 
     def answer_with_a_bad_timestamp(correlation_id: str) -> OutboundRecord:
         message = new_message(
@@ -245,12 +241,14 @@ async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(
         )
 
     async def answer() -> None:
-        while not broker.records(trio.requested):
+        while not rpc.broker.records(trio.requested):
             await anyio.sleep(0.002)
-        (request,) = broker.records(trio.requested)
-        broker.append(answer_with_a_bad_timestamp(decode_envelope(request.value).correlation_id))
+        (request,) = rpc.broker.records(trio.requested)
+        rpc.broker.append(
+            answer_with_a_bad_timestamp(decode_envelope(request.value).correlation_id)
+        )
 
-    async with make_client() as client, anyio.create_task_group() as tg:
+    async with rpc.client() as client, anyio.create_task_group() as tg:
         tg.start_soon(answer)
         with pytest.raises(RemoteError) as info:
             await client.request(OP, {}, timeout=5)

@@ -6,8 +6,7 @@ suite turns kafkarpc's DeprecationWarning into an error (pyproject.toml).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -32,6 +31,9 @@ from kafkarpc import (
 from kafkarpc._legacy import LegacyClientOptions, LegacyServerOptions, fold_legacy
 from kafkarpc._retry import call_retry, handler_retry
 from kafkarpc.wire.headers import header_dict
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 KEYWORDS_WARNING = r"kafkarpc\.Rpc(Client|Server): these keywords are deprecated"
 RETRY_WARNING = r"kafkarpc\.RetryPolicy is deprecated"
@@ -206,17 +208,13 @@ def test_retry_policy_becomes_a_handler_retry_on_a_server() -> None:
 
 
 @pytest.mark.anyio
-async def test_retry_policy_still_works_on_client_and_server(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("mail.send")
+async def test_retry_policy_still_works_on_client_and_server(rpc: MemoryRpc) -> None:
+    trio = rpc.trio("mail.send")
     with pytest.warns(DeprecationWarning, match=RETRY_WARNING):
         server_policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
     with pytest.warns(DeprecationWarning, match=RETRY_WARNING):
         client_policy = RetryPolicy(max_attempts=2, initial_delay=0, jitter=0, retry_remote=True)
-    server = make_server(retry=server_policy)
+    server = rpc.server(retry=server_policy)
     calls: list[str] = []
 
     @server.responder(trio)
@@ -228,7 +226,7 @@ async def test_retry_policy_still_works_on_client_and_server(
             raise RemoteError(error_code="BUSY", error_message="later", retryable=True)
         return {"sent": payload["to"]}
 
-    async with server, make_client(retry=client_policy) as client:
+    async with server, rpc.client(retry=client_policy) as client:
         # Server: two OSErrors re-run, then the remote error is the call's first answer;
         # client: that answer is retryable, so the call is sent again and succeeds.
         assert await client.request(trio, {"to": "a"}) == {"sent": "a"}

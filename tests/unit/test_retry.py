@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -31,6 +31,9 @@ from kafkarpc import (
 from kafkarpc.transport import OutboundRecord
 from kafkarpc.wire.envelope import encode_envelope, make_envelope
 from kafkarpc.wire.headers import build_headers, header_dict
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 
 @pytest.mark.parametrize(
@@ -205,15 +208,13 @@ async def answer_retries_only(broker: MemoryBroker, trio: TopicTrio) -> None:
 
 
 @pytest.mark.anyio
-async def test_client_retry_on_timeout_succeeds_within_the_deadline(
-    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
-) -> None:
+async def test_client_retry_on_timeout_succeeds_within_the_deadline(rpc: MemoryRpc) -> None:
     # retry_timeouts=True re-sends a call that got no reply, and every retry stays
     # inside the call's deadline: a lost first attempt must not eat the whole budget.
-    trio = make_trio("slow.op")
+    trio = rpc.trio("slow.op")
     policy = CallRetry(max_attempts=3, initial_delay=0, jitter=0, retry_timeouts=True)
-    async with make_client(retry=policy) as client, anyio.create_task_group() as tg:
-        tg.start_soon(answer_retries_only, broker, trio)
+    async with rpc.client(retry=policy) as client, anyio.create_task_group() as tg:
+        tg.start_soon(answer_retries_only, rpc.broker, trio)
         reply = await client.request("slow.op", {}, timeout=1.5)
         tg.cancel_scope.cancel()
     assert reply["attempt"] != "0"
@@ -224,12 +225,12 @@ async def test_client_retry_on_timeout_succeeds_within_the_deadline(
 @pytest.mark.anyio
 @pytest.mark.parametrize("initial_delay", [0, 0.25])
 async def test_client_timeout_retries_reuse_ids_and_respect_the_deadline(
-    broker: MemoryBroker, make_trio: Callable[..., TopicTrio], initial_delay: float
+    rpc: MemoryRpc, initial_delay: float
 ) -> None:
     # With a 0.3 s call and 3 attempts, a 0.25 s backoff would land the second attempt
     # after the deadline: it must not be sent then.
-    trio = make_trio("slow.op")
-    transport = TimedTransport(broker)
+    trio = rpc.trio("slow.op")
+    transport = TimedTransport(rpc.broker)
     policy = CallRetry(max_attempts=3, initial_delay=initial_delay, jitter=0, retry_timeouts=True)
     async with RpcClient(service="c", transport=transport, retry=policy) as client:
         with pytest.raises(RequestTimeout):
