@@ -57,6 +57,15 @@ class MemoryRpc:
         options.setdefault("service", "test-server")
         return kafkarpc.RpcServer(transport=MemoryTransport(self.broker), **options)
 
+    def serve(
+        self, op: str, handler: Callable[..., Awaitable[Any]], **options: Any
+    ) -> tuple[TopicTrio, kafkarpc.RpcServer]:
+        """The topics of ``op`` and a server (not started) answering them with ``handler``."""
+        trio = self.trio(op)
+        server = self.server(**options)
+        server.add_responder(trio, handler)
+        return trio, server
+
 
 @pytest.fixture
 def rpc(broker: MemoryBroker) -> MemoryRpc:

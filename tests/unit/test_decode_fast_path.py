@@ -30,31 +30,26 @@ if TYPE_CHECKING:
     from tests.unit.conftest import MemoryRpc
 
 OP = "agent.decode"
+# Every field of an envelope (SPEC §2): the ids, then what the message says.
 KNOWN_FIELDS = (
-    "event_id",
-    "event_type",
-    "correlation_id",
-    "causation_id",
-    "timestamp",
-    "service",
-    "payload",
-    "version",
-    "metadata",
+    *("event_id", "correlation_id", "causation_id"),
+    *("event_type", "timestamp", "service", "payload", "version", "metadata"),
 )
 
 
+# A minimal valid reply; the ids are fresh in every body (valid_body below).
+REPLY_FIELDS: dict[str, Any] = {
+    "payload": {"q": 1},
+    "event_type": "AGENT_DECODE_COMPLETED",
+    "timestamp": "2024-05-01T12:00:00.000Z",
+    "service": "peer",
+    "version": "v1",
+}
+
+
 def valid_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "AGENT_DECODE_COMPLETED",
-        "correlation_id": str(uuid.uuid4()),
-        "timestamp": "2024-05-01T12:00:00.000Z",
-        "service": "peer",
-        "payload": {"q": 1},
-        "version": "v1",
-    }
-    body.update(overrides)
-    return body
+    ids = {"event_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())}
+    return {**ids, **REPLY_FIELDS, **overrides}
 
 
 def without(*names: str) -> dict[str, Any]:

@@ -186,23 +186,18 @@ def test_retry_policy_warns_and_is_a_call_retry() -> None:
 
 
 def test_retry_policy_becomes_a_handler_retry_on_a_server() -> None:
+    # Every field a HandlerRetry has, each away from its default.
+    fields: dict[str, Any] = {
+        "max_attempts": 4,
+        "initial_delay": 0.5,
+        "max_delay": 3,
+        "multiplier": 3,
+        "jitter": 0.25,
+        "handler_exceptions": (OSError,),
+    }
     with pytest.warns(DeprecationWarning, match=RETRY_WARNING):
-        policy = RetryPolicy(
-            max_attempts=4,
-            initial_delay=0.5,
-            max_delay=3,
-            multiplier=3,
-            jitter=0.25,
-            handler_exceptions=(OSError,),
-        )
-    assert handler_retry(policy) == HandlerRetry(
-        max_attempts=4,
-        initial_delay=0.5,
-        max_delay=3,
-        multiplier=3,
-        jitter=0.25,
-        handler_exceptions=(OSError,),
-    )
+        policy = RetryPolicy(retry_timeouts=True, **fields)
+    assert handler_retry(policy) == HandlerRetry(**fields)
     new = HandlerRetry()
     assert handler_retry(new) is new
 

@@ -22,13 +22,10 @@ SECRET = "hunter2-card-4111111111111111"
 async def test_failure_logs_carry_correlation_id_and_topic_but_no_payload(
     rpc: MemoryRpc, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trio = rpc.trio("billing.charge")
-    server = rpc.server()
-
-    @server.responder(trio)
     async def charge(payload: dict[str, str]) -> dict[str, str]:
         raise ValueError("card declined")
 
+    trio, server = rpc.serve("billing.charge", charge)
     caplog.set_level(logging.INFO, logger="kafkarpc")
     async with server, rpc.client() as client:
         with pytest.raises(RemoteError) as caught:
@@ -47,15 +44,13 @@ async def test_payload_preview_hook_is_used_at_debug_only(
     def redact(payload: Mapping[str, Any]) -> str:
         return str({key: "***" if key == "card" else value for key, value in payload.items()})
 
-    trio = rpc.trio("billing.refund")
-    server = rpc.server(telemetry=Telemetry(payload_preview=redact))
-
-    @server.responder(trio)
     async def refund(payload: dict[str, str]) -> dict[str, str]:
         return {"ok": "yes"}
 
+    telemetry = Telemetry(payload_preview=redact)
+    trio, server = rpc.serve("billing.refund", refund, telemetry=telemetry)
     caplog.set_level(logging.DEBUG, logger="kafkarpc")
-    async with server, rpc.client(telemetry=Telemetry(payload_preview=redact)) as client:
+    async with server, rpc.client(telemetry=telemetry) as client:
         await client.request(trio, {"card": SECRET, "amount": "12"})
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert any("'card': '***'" in message and "'amount': '12'" in message for message in debug)
@@ -65,13 +60,10 @@ async def test_payload_preview_hook_is_used_at_debug_only(
 async def test_without_a_hook_debug_logs_do_not_show_payloads(
     rpc: MemoryRpc, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trio = rpc.trio("billing.plain")
-    server = rpc.server()
-
-    @server.responder(trio)
     async def plain(payload: dict[str, str]) -> dict[str, str]:
         return {}
 
+    trio, server = rpc.serve("billing.plain", plain)
     caplog.set_level(logging.DEBUG, logger="kafkarpc")
     async with server, rpc.client() as client:
         await client.request(trio, {"card": SECRET})

@@ -108,15 +108,13 @@ async def test_requests_with_one_partition_key_are_handled_in_order(rpc: MemoryR
 
 
 async def test_a_peers_expired_ttl_is_answered_deadline_exceeded(rpc: MemoryRpc) -> None:
-    trio = rpc.trio("report.build")
-    server = rpc.server()
     ran: list[object] = []
 
-    @server.responder(trio)
     async def build(payload: dict[str, object]) -> dict[str, object]:
         ran.append(payload)
         return {}
 
+    trio, server = rpc.serve("report.build", build)
     correlation_id = str(uuid.uuid4())
     sent = datetime.now(UTC) - timedelta(seconds=30)
     envelope = {
