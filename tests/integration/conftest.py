@@ -52,6 +52,20 @@ def make_server(kafkarpc_broker: str, unique_topic_base: str) -> Callable[..., R
 
 
 @pytest.fixture
+def serve(
+    make_server: Callable[..., RpcServer], unique_topic_base: str
+) -> Callable[..., RpcServer]:
+    """A server (not started) answering the operation ``unique_topic_base`` with ``handler``."""
+
+    def make(handler: Callable[..., Any], **overrides: Any) -> RpcServer:
+        server = make_server(**overrides)
+        server.add_responder(unique_topic_base, handler)
+        return server
+
+    return make
+
+
+@pytest.fixture
 def make_client(kafkarpc_broker: str) -> Callable[..., RpcClient]:
     """An RpcClient on the session broker with topic creation (not started)."""
 

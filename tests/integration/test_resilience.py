@@ -105,17 +105,16 @@ async def test_failing_handlers_retry_dead_letter_and_replay(
 
 
 async def test_timed_out_attempts_are_resent_with_the_same_idempotency_key(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
     executions: list[str] = []
-    server = make_server()
 
-    @server.responder(unique_topic_base)
     async def slow(payload: dict[str, str]) -> dict[str, str]:
         executions.append(payload["job"])
         await anyio.sleep(1.5)  # longer than one attempt's wait
         return {"done": payload["job"]}
 
+    server = serve(slow)
     policy = CallRetry(max_attempts=4, retry_timeouts=True, attempt_timeout=0.5, jitter=0)
     async with server, RpcClient(kafkarpc_broker, service="patient", retry=policy) as client:
         reply = await client.request(unique_topic_base, {"job": "report"}, timeout=15)

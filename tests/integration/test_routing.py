@@ -23,14 +23,12 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_two_clients_each_get_only_their_own_replies(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def tag(payload: dict[str, str]) -> dict[str, str]:
         return {"for": payload["who"]}
 
+    server = serve(tag)
     async with (
         server,
         RpcClient(kafkarpc_broker, service="alice") as alice,
@@ -69,14 +67,12 @@ async def test_two_clients_each_get_only_their_own_replies(
 
 
 async def test_reply_partition_pins_replies_to_one_partition(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def echo(payload: dict[str, int]) -> dict[str, int]:
         return payload
 
+    server = serve(echo)
     async with (
         server,
         RpcClient(kafkarpc_broker, service="pinned", topics=Topics(reply_partition=2)) as pinned,

@@ -33,12 +33,23 @@ def tracker(**options: Any) -> CircuitTracker:
     return CircuitTracker(CircuitBreaker(**options), "inventory.reserve.requested.v1")
 
 
-def open_tracker(**options: Any) -> CircuitTracker:
-    t = tracker(**options)
-    for _ in range(t._config.failure_threshold):
+def calls(t: CircuitTracker, outcomes: str) -> list[CircuitState]:
+    """One admitted call per letter (s: it succeeded, f: it failed); the state after each."""
+    states = []
+    for outcome in outcomes:
         t.before_call()
-        t.on_failure()
-    assert t.state is CircuitState.OPEN
+        if outcome == "s":
+            t.on_success()
+        else:
+            t.on_failure()
+        states.append(t.state)
+    return states
+
+
+def open_tracker(**options: Any) -> CircuitTracker:
+    options.setdefault("failure_threshold", 3)
+    t = tracker(**options)
+    assert calls(t, "f" * options["failure_threshold"])[-1] is CircuitState.OPEN
     return t
 
 
@@ -69,21 +80,12 @@ def test_bad_breaker_options(options: dict[str, Any]) -> None:
 def test_starts_closed_and_admits_calls() -> None:
     t = tracker()
     assert t.state is CircuitState.CLOSED
-    for _ in range(10):
-        t.before_call()
-        t.on_success()
-    assert t.state is CircuitState.CLOSED
+    assert calls(t, "s" * 10) == [CircuitState.CLOSED] * 10
 
 
 def test_opens_after_threshold_consecutive_failures() -> None:
     t = tracker(failure_threshold=3)
-    for _ in range(2):
-        t.before_call()
-        t.on_failure()
-        assert t.state is CircuitState.CLOSED
-    t.before_call()
-    t.on_failure()
-    assert t.state is CircuitState.OPEN
+    assert calls(t, "fff") == [CircuitState.CLOSED, CircuitState.CLOSED, CircuitState.OPEN]
 
 
 def test_success_resets_the_failure_count() -> None:

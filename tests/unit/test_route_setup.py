@@ -39,8 +39,8 @@ async def test_callers_waiting_on_a_failed_setup_wait_for_the_next_one(rpc: Memo
     async def echo(payload: dict[str, int]) -> dict[str, int]:
         return payload
 
-    transport = SlowFirstLookup(rpc.broker)
     outcomes: dict[int, object] = {}
+    transport = SlowFirstLookup(rpc.broker)
 
     async def call(n: int) -> None:
         try:
