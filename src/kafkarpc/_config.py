@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -34,6 +34,12 @@ __all__ = [
 PayloadPreview = Callable[[Any], str]
 
 
+def _at_least(name: str, value: float, minimum: float) -> None:
+    """The one shape of "too small" error, so every option words it alike."""
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Limits:
     """How much work runs at once, and how long stopping may take.
@@ -48,10 +54,8 @@ class Limits:
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.max_in_flight < 1:
-            raise ConfigurationError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
-        if self.max_concurrency < 1:
-            raise ConfigurationError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
+        _at_least("max_in_flight", self.max_in_flight, 1)
+        _at_least("max_concurrency", self.max_concurrency, 1)
         if self.shutdown_timeout < 0:
             raise ConfigurationError("shutdown_timeout must be >= 0")
 
@@ -72,10 +76,9 @@ class Topics:
     reply_partition: int | None = None
 
     def __post_init__(self) -> None:
-        if self.partitions < 1:
-            raise ConfigurationError(f"partitions must be >= 1, got {self.partitions}")
-        if self.reply_partition is not None and self.reply_partition < 0:
-            raise ConfigurationError(f"reply_partition must be >= 0, got {self.reply_partition}")
+        _at_least("partitions", self.partitions, 1)
+        if self.reply_partition is not None:
+            _at_least("reply_partition", self.reply_partition, 0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -91,23 +94,27 @@ class Telemetry:
     payload_preview: PayloadPreview | None = None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Backoff:
     """Exponential backoff with jitter: the schedule both kinds of retry share."""
 
+    _: KW_ONLY
     max_attempts: int = 3
+    """Attempts in all, the first one included (1 means no retry)."""
     initial_delay: float = 0.05
+    """Seconds to wait after the first failed attempt."""
     max_delay: float = 2.0
+    """The longest wait between two attempts, however many have failed."""
     multiplier: float = 2.0
+    """How much longer each wait is than the one before."""
     jitter: float = 0.05
+    """Up to this many seconds added at random, so retrying callers spread out."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigurationError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        _at_least("max_attempts", self.max_attempts, 1)
         if self.initial_delay < 0 or self.max_delay < 0 or self.jitter < 0:
             raise ConfigurationError("retry delays and jitter must be >= 0")
-        if self.multiplier < 1:
-            raise ConfigurationError(f"multiplier must be >= 1, got {self.multiplier}")
+        _at_least("multiplier", self.multiplier, 1)
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

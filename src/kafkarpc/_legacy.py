@@ -3,6 +3,10 @@
 ``RpcClient(max_in_flight=...)`` and friends still work: each old keyword maps to
 one field of ``Limits``, ``Topics`` or ``Telemetry``. Type checkers see the old
 keywords through the ``TypedDict``s below, so a misspelt one is still an error.
+
+Every deprecation message starts with ``kafkarpc.``: a warning is attributed to
+the caller's module (``stacklevel``), so filters, such as the test suite's
+``error:kafkarpc\\.:DeprecationWarning``, can only tell ours apart by message.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ def fold_legacy(
         changes[group][field] = value
     hints = ", ".join(f"{name}= -> {_WHERE[name][0]}.{_WHERE[name][1]}" for name in legacy)
     warnings.warn(
-        f"{owner}: these keywords are deprecated, pass option objects instead ({hints})",
+        f"kafkarpc.{owner}: these keywords are deprecated, pass option objects instead ({hints})",
         DeprecationWarning,
         stacklevel=3,
     )

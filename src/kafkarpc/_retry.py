@@ -24,7 +24,8 @@ class RetryPolicy(CallRetry):
     def __post_init__(self) -> None:
         CallRetry.__post_init__(self)
         warnings.warn(
-            "RetryPolicy is deprecated: use CallRetry for a client and HandlerRetry for a server",
+            "kafkarpc.RetryPolicy is deprecated: "
+            "use CallRetry for a client and HandlerRetry for a server",
             DeprecationWarning,
             stacklevel=3,
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kafkarpc import RpcClient, RpcServer
+from kafkarpc import RpcClient, RpcServer, Topics
 
 # Tansu holds a JoinGroup for about half the session timeout; 2 s keeps joins ~1 s.
 FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
@@ -42,7 +42,7 @@ def make_server(kafkarpc_broker: str, unique_topic_base: str) -> Callable[..., R
         options: dict[str, Any] = {
             "service": "test-responder",
             "group_id": f"group-{unique_topic_base}",
-            "create_topics": True,
+            "topics": Topics(create=True),
             "config": dict(FAST_GROUP),
         }
         options.update(overrides)
@@ -52,6 +52,32 @@ def make_server(kafkarpc_broker: str, unique_topic_base: str) -> Callable[..., R
 
 
 @pytest.fixture
-async def client(kafkarpc_broker: str) -> AsyncIterator[RpcClient]:
-    async with RpcClient(kafkarpc_broker, service="test-client", create_topics=True) as rpc:
+def serve(
+    make_server: Callable[..., RpcServer], unique_topic_base: str
+) -> Callable[..., RpcServer]:
+    """A server (not started) answering the operation ``unique_topic_base`` with ``handler``."""
+
+    def make(handler: Callable[..., Any], **overrides: Any) -> RpcServer:
+        server = make_server(**overrides)
+        server.add_responder(unique_topic_base, handler)
+        return server
+
+    return make
+
+
+@pytest.fixture
+def make_client(kafkarpc_broker: str) -> Callable[..., RpcClient]:
+    """An RpcClient on the session broker with topic creation (not started)."""
+
+    def make(**overrides: Any) -> RpcClient:
+        options: dict[str, Any] = {"service": "test-client", "topics": Topics(create=True)}
+        options.update(overrides)
+        return RpcClient(kafkarpc_broker, **options)
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., RpcClient]) -> AsyncIterator[RpcClient]:
+    async with make_client() as rpc:
         yield rpc

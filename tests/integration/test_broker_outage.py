@@ -16,6 +16,7 @@ from kafkarpc import (
     RequestTimeout,
     RpcClient,
     RpcServer,
+    Topics,
     TopicTrio,
     ensure_topics,
 )
@@ -31,7 +32,7 @@ async def test_circuit_opens_during_an_outage_and_closes_after_it(unique_topic_b
         broker.bootstrap,
         service="outage-responder",
         group_id="outage",
-        create_topics=True,
+        topics=Topics(create=True),
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     )
 
@@ -46,7 +47,7 @@ async def test_circuit_opens_during_an_outage_and_closes_after_it(unique_topic_b
             RpcClient(
                 broker.bootstrap,
                 service="outage-client",
-                create_topics=True,
+                topics=Topics(create=True),
                 circuit_breaker=breaker,
             ) as client,
         ):

@@ -154,13 +154,14 @@ async def test_request_of_a_killed_responder_is_redelivered_and_answered(
 
 
 async def test_graceful_shutdown_drains_in_flight_requests_and_commits(
-    make_server: Callable[..., RpcServer], client: RpcClient, unique_topic_base: str
+    make_server: Callable[..., RpcServer],
+    serve: Callable[..., RpcServer],
+    client: RpcClient,
+    unique_topic_base: str,
 ) -> None:
     started = anyio.Event()
     executions: list[int] = []
-    server = make_server()
 
-    @server.responder(unique_topic_base)
     async def slow(payload: dict[str, int]) -> dict[str, int]:
         executions.append(payload["n"])
         if len(executions) == 5:
@@ -168,6 +169,7 @@ async def test_graceful_shutdown_drains_in_flight_requests_and_commits(
         await anyio.sleep(0.5)
         return payload
 
+    server = serve(slow)
     replies: list[dict[str, int]] = []
 
     async def call(n: int) -> None:

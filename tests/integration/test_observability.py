@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from kafkarpc import RemoteError, RequestTimeout, RpcClient, RpcServer
+from kafkarpc import RemoteError, RequestTimeout, RpcClient, RpcServer, Telemetry
 
 pytestmark = pytest.mark.anyio
 
@@ -27,13 +27,13 @@ def spans() -> tuple[TracerProvider, InMemorySpanExporter]:
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_request_and_handling_share_one_trace(
-    kafkarpc_broker: str,
+    make_client: Callable[..., RpcClient],
     make_server: Callable[..., RpcServer],
     unique_topic_base: str,
     spans: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
     provider, exporter = spans
-    server = make_server(tracer_provider=provider)
+    server = make_server(telemetry=Telemetry(tracer_provider=provider))
     seen_in_handler: list[str] = []
 
     @server.responder(unique_topic_base)
@@ -47,7 +47,9 @@ async def test_request_and_handling_share_one_trace(
 
     async with (
         server,
-        RpcClient(kafkarpc_broker, service="traced-client", tracer_provider=provider) as client,
+        make_client(
+            service="traced-client", telemetry=Telemetry(tracer_provider=provider)
+        ) as client,
     ):
         await client.request(unique_topic_base, {"n": 1})
         with pytest.raises(RemoteError):
@@ -82,24 +84,22 @@ async def test_request_and_handling_share_one_trace(
 
 
 async def test_timeouts_mark_the_span_and_metrics_count_outcomes(
-    kafkarpc_broker: str,
+    make_client: Callable[..., RpcClient],
     make_server: Callable[..., RpcServer],
-    unique_topic_base: str,
     spans: tuple[TracerProvider, InMemorySpanExporter],
+    unique_topic_base: str,
 ) -> None:
-    provider, exporter = spans
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
-    server = make_server(meter_provider=meters)
+    provider, exporter = spans
+    server = make_server(telemetry=Telemetry(meter_provider=meters))
 
     @server.responder(unique_topic_base)
     async def echo(payload: dict[str, int]) -> dict[str, int]:
         return payload
 
-    async with server, RpcClient(
-        kafkarpc_broker, service="metered", tracer_provider=provider, meter_provider=meters,
-        create_topics=True,
-    ) as client:  # fmt: skip
+    telemetry = Telemetry(tracer_provider=provider, meter_provider=meters)
+    async with server, make_client(service="metered", telemetry=telemetry) as client:
         for n in range(3):
             await client.request(unique_topic_base, {"n": n})
         with pytest.raises(RequestTimeout):

@@ -9,9 +9,10 @@ import anyio
 import pytest
 
 from kafkarpc import (
+    CallRetry,
     DlqHeader,
+    HandlerRetry,
     RemoteError,
-    RetryPolicy,
     RpcClient,
     RpcServer,
     TopicTrio,
@@ -38,7 +39,7 @@ async def test_failing_handlers_retry_dead_letter_and_replay(
     executions: Counter[int] = Counter()
     broken = {5, 15, 25, 35}  # 10% always fail until "fixed"
     flaky = {0, 10, 20, 30}  # 10% fail once, then succeed on retry
-    server = make_server(retry=RetryPolicy(max_attempts=3, initial_delay=0.01, jitter=0))
+    server = make_server(retry=HandlerRetry(max_attempts=3, initial_delay=0.01, jitter=0))
 
     @server.responder(trio)
     async def work(payload: dict[str, int]) -> dict[str, int]:
@@ -104,18 +105,17 @@ async def test_failing_handlers_retry_dead_letter_and_replay(
 
 
 async def test_timed_out_attempts_are_resent_with_the_same_idempotency_key(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
     executions: list[str] = []
-    server = make_server()
 
-    @server.responder(unique_topic_base)
     async def slow(payload: dict[str, str]) -> dict[str, str]:
         executions.append(payload["job"])
         await anyio.sleep(1.5)  # longer than one attempt's wait
         return {"done": payload["job"]}
 
-    policy = RetryPolicy(max_attempts=4, retry_timeouts=True, attempt_timeout=0.5, jitter=0)
+    server = serve(slow)
+    policy = CallRetry(max_attempts=4, retry_timeouts=True, attempt_timeout=0.5, jitter=0)
     async with server, RpcClient(kafkarpc_broker, service="patient", retry=policy) as client:
         reply = await client.request(unique_topic_base, {"job": "report"}, timeout=15)
         assert reply == {"done": "report"}

@@ -31,14 +31,12 @@ class RouteResponse(BaseModel):
 
 
 async def test_dict_round_trip(
-    client: RpcClient, make_server: Callable[..., RpcServer], unique_topic_base: str
+    client: RpcClient, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def echo(payload: dict[str, object]) -> dict[str, object]:
         return {"echo": payload}
 
+    server = serve(echo)
     async with server:
         reply = await client.request(unique_topic_base, {"n": 1, "tags": ["a"]})
     assert reply == {"echo": {"n": 1, "tags": ["a"]}}
@@ -47,14 +45,12 @@ async def test_dict_round_trip(
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_typed_round_trip_on_both_backends(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def route(req: RouteRequest) -> RouteResponse:
         return RouteResponse(agent=f"agent-for-{req.user_request}", confidence=0.9)
 
+    server = serve(route)
     async with server, RpcClient(kafkarpc_broker, service="typed-client") as client:
         reply = await client.request(
             unique_topic_base, RouteRequest(user_request="db"), response_model=RouteResponse
@@ -63,14 +59,12 @@ async def test_typed_round_trip_on_both_backends(
 
 
 async def test_sync_handler_and_context(
-    client: RpcClient, make_server: Callable[..., RpcServer], unique_topic_base: str
+    client: RpcClient, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     def whoami(payload: dict[str, object], ctx: RequestContext) -> dict[str, object]:
         return {"caller": ctx.caller, "correlation_id": ctx.correlation_id, "topic": ctx.topic}
 
+    server = serve(whoami)
     async with server:
         reply = await client.request(unique_topic_base, {})
     assert reply["caller"] == "test-client"
@@ -78,14 +72,12 @@ async def test_sync_handler_and_context(
 
 
 async def test_failure_reply_raises_remote_error(
-    client: RpcClient, make_server: Callable[..., RpcServer], unique_topic_base: str
+    client: RpcClient, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def explode(payload: dict[str, object]) -> dict[str, object]:
         raise LookupError("no such agent")
 
+    server = serve(explode)
     async with server:
         with pytest.raises(RemoteError) as caught:
             await client.request(unique_topic_base, {"x": 1})
@@ -153,15 +145,13 @@ async def test_hyphen_style_trio(
 
 
 async def test_concurrent_requests_each_get_their_own_reply(
-    client: RpcClient, make_server: Callable[..., RpcServer], unique_topic_base: str
+    client: RpcClient, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def square(payload: dict[str, int]) -> dict[str, int]:
         await anyio.sleep(0.001 * (payload["n"] % 5))  # finish out of order
         return {"n": payload["n"], "square": payload["n"] ** 2}
 
+    server = serve(square)
     results: dict[int, dict[str, int]] = {}
 
     async def one(n: int) -> None:

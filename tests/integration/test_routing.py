@@ -9,20 +9,26 @@ import anyio
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from kafkarpc import RpcClient, RpcServer, TopicNotFound, TopicTrio, decode_envelope, ensure_topics
+from kafkarpc import (
+    RpcClient,
+    RpcServer,
+    TopicNotFound,
+    Topics,
+    TopicTrio,
+    decode_envelope,
+    ensure_topics,
+)
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_two_clients_each_get_only_their_own_replies(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def tag(payload: dict[str, str]) -> dict[str, str]:
         return {"for": payload["who"]}
 
+    server = serve(tag)
     async with (
         server,
         RpcClient(kafkarpc_broker, service="alice") as alice,
@@ -61,18 +67,16 @@ async def test_two_clients_each_get_only_their_own_replies(
 
 
 async def test_reply_partition_pins_replies_to_one_partition(
-    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
-    server = make_server()
-
-    @server.responder(unique_topic_base)
     async def echo(payload: dict[str, int]) -> dict[str, int]:
         return payload
 
+    server = serve(echo)
     async with (
         server,
-        RpcClient(kafkarpc_broker, service="pinned", reply_partition=2) as pinned,
-        RpcClient(kafkarpc_broker, service="other", reply_partition=0) as other,
+        RpcClient(kafkarpc_broker, service="pinned", topics=Topics(reply_partition=2)) as pinned,
+        RpcClient(kafkarpc_broker, service="other", topics=Topics(reply_partition=0)) as other,
     ):
         for n in range(10):
             assert await pinned.request(unique_topic_base, {"n": n}) == {"n": n}

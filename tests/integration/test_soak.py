@@ -12,6 +12,7 @@ import pytest
 
 from kafkarpc import (
     InMemoryIdempotencyStore,
+    Limits,
     RequestTimeout,
     RpcClient,
     RpcServer,
@@ -39,7 +40,8 @@ async def test_fifty_thousand_requests_with_a_third_timing_out_leave_nothing_beh
     # The responder shares this process: give it an idempotency store that is full
     # after the warm-up, so its (bounded) growth does not hide the client's.
     server = make_server(
-        max_concurrency=128, idempotency_store=InMemoryIdempotencyStore(max_entries=1000)
+        limits=Limits(max_concurrency=128),
+        idempotency_store=InMemoryIdempotencyStore(max_entries=1000),
     )
 
     @server.responder(served)
@@ -66,7 +68,10 @@ async def test_fifty_thousand_requests_with_a_third_timing_out_leave_nothing_beh
             for _ in range(CONCURRENCY):
                 tg.start_soon(worker)
 
-    async with server, RpcClient(kafkarpc_broker, service="soak", max_in_flight=1000) as client:
+    async with (
+        server,
+        RpcClient(kafkarpc_broker, service="soak", limits=Limits(max_in_flight=1000)) as client,
+    ):
         await run(client, range(WARM_UP))
         gc.collect()
         tracemalloc.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import pytest
@@ -32,34 +34,57 @@ def create_trio(broker: MemoryBroker, op: str, *, partitions: int = 3) -> TopicT
     return trio
 
 
-@pytest.fixture
-def make_trio(broker: MemoryBroker) -> Callable[..., TopicTrio]:
-    def make(op: str, *, partitions: int = 3) -> TopicTrio:
-        return create_trio(broker, op, partitions=partitions)
+@dataclass(frozen=True)
+class MemoryRpc:
+    """One test's in-memory cluster, and the topics, clients and servers built on it.
 
-    return make
+    Tests take the ``rpc`` fixture (typed by importing this class under
+    ``TYPE_CHECKING``) instead of one fixture per factory.
+    """
 
+    broker: MemoryBroker
 
-@pytest.fixture
-def make_client(broker: MemoryBroker) -> Callable[..., kafkarpc.RpcClient]:
-    """An RpcClient on its own MemoryTransport of the test's broker (not started)."""
+    def trio(self, op: str, *, partitions: int = 3) -> TopicTrio:
+        return create_trio(self.broker, op, partitions=partitions)
 
-    def make(**options: object) -> kafkarpc.RpcClient:
+    def client(self, **options: Any) -> kafkarpc.RpcClient:
+        """An RpcClient on its own MemoryTransport of the broker (not started)."""
         options.setdefault("service", "test-client")
-        return kafkarpc.RpcClient(transport=MemoryTransport(broker), **options)  # type: ignore[arg-type]
+        return kafkarpc.RpcClient(transport=MemoryTransport(self.broker), **options)
 
-    return make
+    def server(self, **options: Any) -> kafkarpc.RpcServer:
+        """An RpcServer on its own MemoryTransport of the broker (not started)."""
+        options.setdefault("service", "test-server")
+        return kafkarpc.RpcServer(transport=MemoryTransport(self.broker), **options)
+
+    def serve(
+        self, op: str, handler: Callable[..., Awaitable[Any]], **options: Any
+    ) -> tuple[TopicTrio, kafkarpc.RpcServer]:
+        """The topics of ``op`` and a server (not started) answering them with ``handler``."""
+        trio = self.trio(op)
+        server = self.server(**options)
+        server.add_responder(trio, handler)
+        return trio, server
 
 
 @pytest.fixture
-def make_server(broker: MemoryBroker) -> Callable[..., kafkarpc.RpcServer]:
-    """An RpcServer on its own MemoryTransport of the test's broker (not started)."""
+def rpc(broker: MemoryBroker) -> MemoryRpc:
+    return MemoryRpc(broker)
 
-    def make(**options: object) -> kafkarpc.RpcServer:
-        options.setdefault("service", "test-server")
-        return kafkarpc.RpcServer(transport=MemoryTransport(broker), **options)  # type: ignore[arg-type]
 
-    return make
+@pytest.fixture
+def make_trio(rpc: MemoryRpc) -> Callable[..., TopicTrio]:
+    return rpc.trio
+
+
+@pytest.fixture
+def make_client(rpc: MemoryRpc) -> Callable[..., kafkarpc.RpcClient]:
+    return rpc.client
+
+
+@pytest.fixture
+def make_server(rpc: MemoryRpc) -> Callable[..., kafkarpc.RpcServer]:
+    return rpc.server
 
 
 async def _wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:

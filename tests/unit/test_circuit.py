@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -15,15 +14,14 @@ from kafkarpc import (
     CircuitOpenError,
     CircuitState,
     ConfigurationError,
-    MemoryBroker,
     RemoteError,
     RequestError,
     RequestTimeout,
-    RpcClient,
-    RpcServer,
-    TopicTrio,
 )
 from kafkarpc.client.circuit import CircuitTracker
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 OP = "inventory.reserve"
 RESET = 0.2  # short enough to wait out, long enough that "still open" checks are not racy
@@ -35,12 +33,23 @@ def tracker(**options: Any) -> CircuitTracker:
     return CircuitTracker(CircuitBreaker(**options), "inventory.reserve.requested.v1")
 
 
-def open_tracker(**options: Any) -> CircuitTracker:
-    t = tracker(**options)
-    for _ in range(t._config.failure_threshold):
+def calls(t: CircuitTracker, outcomes: str) -> list[CircuitState]:
+    """One admitted call per letter (s: it succeeded, f: it failed); the state after each."""
+    states = []
+    for outcome in outcomes:
         t.before_call()
-        t.on_failure()
-    assert t.state is CircuitState.OPEN
+        if outcome == "s":
+            t.on_success()
+        else:
+            t.on_failure()
+        states.append(t.state)
+    return states
+
+
+def open_tracker(**options: Any) -> CircuitTracker:
+    options.setdefault("failure_threshold", 3)
+    t = tracker(**options)
+    assert calls(t, "f" * options["failure_threshold"])[-1] is CircuitState.OPEN
     return t
 
 
@@ -71,21 +80,12 @@ def test_bad_breaker_options(options: dict[str, Any]) -> None:
 def test_starts_closed_and_admits_calls() -> None:
     t = tracker()
     assert t.state is CircuitState.CLOSED
-    for _ in range(10):
-        t.before_call()
-        t.on_success()
-    assert t.state is CircuitState.CLOSED
+    assert calls(t, "s" * 10) == [CircuitState.CLOSED] * 10
 
 
 def test_opens_after_threshold_consecutive_failures() -> None:
     t = tracker(failure_threshold=3)
-    for _ in range(2):
-        t.before_call()
-        t.on_failure()
-        assert t.state is CircuitState.CLOSED
-    t.before_call()
-    t.on_failure()
-    assert t.state is CircuitState.OPEN
+    assert calls(t, "fff") == [CircuitState.CLOSED, CircuitState.CLOSED, CircuitState.OPEN]
 
 
 def test_success_resets_the_failure_count() -> None:
@@ -163,30 +163,25 @@ class Reservation(BaseModel):
 
 
 @pytest.mark.anyio
-async def test_client_circuit_opens_and_recovers(
-    broker: MemoryBroker,
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio(OP)
+async def test_client_circuit_opens_and_recovers(rpc: MemoryRpc) -> None:
+    trio = rpc.trio(OP)
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=0.3)
-    async with make_client(circuit_breaker=breaker) as client:
+    async with rpc.client(circuit_breaker=breaker) as client:
         for _ in range(2):
             with pytest.raises(RequestTimeout):
                 await client.request(OP, {"sku": "a", "quantity": 1}, timeout=0.1)
         assert client.circuit_state(OP) is CircuitState.OPEN
-        sent = len(broker.records(trio.requested))
+        sent = len(rpc.broker.records(trio.requested))
         assert sent == 2
 
         with pytest.raises(CircuitOpenError) as info:
             await client.request(OP, {"sku": "a", "quantity": 1}, timeout=5)
         assert info.value.retry_after > 0
-        assert len(broker.records(trio.requested)) == sent  # nothing produced
+        assert len(rpc.broker.records(trio.requested)) == sent  # nothing produced
         assert client.stats.circuit_rejections == 1
         assert client.pending_count == 0
 
-        server = make_server()
+        server = rpc.server()
 
         @server.responder(OP)
         async def reserve(req: Reservation) -> dict[str, Any]:
@@ -201,12 +196,10 @@ async def test_client_circuit_opens_and_recovers(
 
 
 @pytest.mark.anyio
-async def test_circuits_are_per_operation(
-    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
-) -> None:
-    make_trio(OP)
-    make_trio("inventory.release")
-    async with make_client(circuit_breaker=CircuitBreaker(failure_threshold=1)) as client:
+async def test_circuits_are_per_operation(rpc: MemoryRpc) -> None:
+    rpc.trio(OP)
+    rpc.trio("inventory.release")
+    async with rpc.client(circuit_breaker=CircuitBreaker(failure_threshold=1)) as client:
         with pytest.raises(RequestTimeout):
             await client.request(OP, {}, timeout=0.1)
         assert client.circuit_state(OP) is CircuitState.OPEN
@@ -216,20 +209,16 @@ async def test_circuits_are_per_operation(
 
 
 @pytest.mark.anyio
-async def test_validation_errors_do_not_open_the_circuit(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    make_trio(OP)
-    server = make_server()
+async def test_validation_errors_do_not_open_the_circuit(rpc: MemoryRpc) -> None:
+    rpc.trio(OP)
+    server = rpc.server()
 
     @server.responder(OP)
     async def reserve(req: Reservation) -> dict[str, Any]:
         return {}
 
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=30)
-    async with make_client(circuit_breaker=breaker) as client, server:
+    async with rpc.client(circuit_breaker=breaker) as client, server:
         for _ in range(3):
             with pytest.raises(RemoteError) as info:
                 await client.request(OP, {"sku": 1})
@@ -240,20 +229,16 @@ async def test_validation_errors_do_not_open_the_circuit(
 
 
 @pytest.mark.anyio
-async def test_retryable_remote_errors_open_the_circuit(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    make_trio(OP)
-    server = make_server()
+async def test_retryable_remote_errors_open_the_circuit(rpc: MemoryRpc) -> None:
+    rpc.trio(OP)
+    server = rpc.server()
 
     @server.responder(OP)
     async def reserve(payload: dict[str, Any]) -> dict[str, Any]:
         raise RemoteError(error_code="UNAVAILABLE", error_message="busy", retryable=True)
 
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=30)
-    async with make_client(circuit_breaker=breaker) as client, server:
+    async with rpc.client(circuit_breaker=breaker) as client, server:
         for _ in range(2):
             with pytest.raises(RemoteError):
                 await client.request(OP, {})
@@ -263,11 +248,9 @@ async def test_retryable_remote_errors_open_the_circuit(
 
 
 @pytest.mark.anyio
-async def test_no_breaker_means_always_closed(
-    make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
-) -> None:
-    make_trio(OP)
-    async with make_client() as client:
+async def test_no_breaker_means_always_closed(rpc: MemoryRpc) -> None:
+    rpc.trio(OP)
+    async with rpc.client() as client:
         for _ in range(3):
             with pytest.raises(RequestTimeout):
                 await client.request(OP, {}, timeout=0.05)

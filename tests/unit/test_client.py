@@ -15,12 +15,14 @@ import sniffio
 from pydantic import BaseModel
 
 from kafkarpc import (
+    CallRetry,
     ClientClosed,
     ConfigurationError,
     DlqHeader,
     DlqReason,
     InvalidTopicName,
     LifecycleError,
+    Limits,
     MemoryBroker,
     MemoryTransport,
     PayloadNotSerializable,
@@ -30,9 +32,9 @@ from kafkarpc import (
     RequestContext,
     RequestTimeout,
     ResponseValidationError,
-    RetryPolicy,
     RpcClient,
     RpcServer,
+    Topics,
     TopicTrio,
     TransportError,
     decode_envelope,
@@ -207,8 +209,8 @@ async def test_create_topics_creates_the_trio(
     make_client: Callable[..., RpcClient],
     make_server: Callable[..., RpcServer],
 ) -> None:
-    server = echo_server(make_server, create_topics=True)
-    async with make_client(create_topics=True) as client, server:
+    server = echo_server(make_server, topics=Topics(create=True))
+    async with make_client(topics=Topics(create=True)) as client, server:
         assert await client.request(OP, {"a": 1}) == {"echo": {"a": 1}}
     trio = TopicTrio.from_base(OP)
     assert {trio.requested, trio.completed, trio.failed} <= set(broker.topics())
@@ -393,13 +395,18 @@ def test_bad_client_timeout_is_a_configuration_error(
 
 @pytest.mark.parametrize(
     "options",
-    [{"max_in_flight": 0}, {"reply_partition": -1}, {"service": ""}],
+    # Built inside the test: a bad option object raises as soon as it is made.
+    [
+        lambda: {"limits": Limits(max_in_flight=0)},
+        lambda: {"topics": Topics(reply_partition=-1)},
+        lambda: {"service": ""},
+    ],
 )
 def test_bad_client_options_are_configuration_errors(
-    make_client: Callable[..., RpcClient], options: dict[str, Any]
+    make_client: Callable[..., RpcClient], options: Callable[[], dict[str, Any]]
 ) -> None:
     with pytest.raises(ConfigurationError):
-        make_client(**options)
+        make_client(**options())
 
 
 def test_client_needs_exactly_one_of_bootstrap_or_transport(broker: MemoryBroker) -> None:
@@ -571,7 +578,7 @@ async def test_aclose_fails_calls_waiting_for_a_slot(
     # SPEC §6: closing fails *every* pending call with a clear error, including the
     # ones still waiting for an in-flight slot.
     make_trio(OP)
-    client = make_client(max_in_flight=1)
+    client = make_client(limits=Limits(max_in_flight=1))
     await client.start()
     errors: list[BaseException] = []
 
@@ -600,7 +607,7 @@ async def test_cancelled_call_leaves_nothing_behind(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP)
-    async with make_client(max_in_flight=1) as client:
+    async with make_client(limits=Limits(max_in_flight=1)) as client:
         with anyio.move_on_after(0.1) as scope:
             await client.request(OP, {}, timeout=30)
         assert scope.cancelled_caught
@@ -636,7 +643,7 @@ async def test_max_in_flight_makes_callers_wait(
         return {"i": payload["i"]}
 
     results: dict[int, dict[str, Any]] = {}
-    async with make_client(max_in_flight=2) as client, server:
+    async with make_client(limits=Limits(max_in_flight=2)) as client, server:
 
         async def call(i: int) -> None:
             results[i] = await client.request(OP, {"i": i}, timeout=10)
@@ -814,7 +821,7 @@ async def test_reply_partition_pins_replies(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     trio = make_trio(OP, partitions=3)
-    async with make_client(reply_partition=1) as client, echo_server(make_server):
+    async with make_client(topics=Topics(reply_partition=1)) as client, echo_server(make_server):
         for i in range(6):
             assert await client.request(OP, {"i": i}) == {"echo": {"i": i}}
     replies = broker.records(trio.completed)
@@ -828,7 +835,10 @@ async def test_reply_partition_client_reads_only_its_partition(
     broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
 ) -> None:
     trio = make_trio(OP, partitions=3)
-    async with make_client(reply_partition=1) as client, anyio.create_task_group() as tg:
+    async with (
+        make_client(topics=Topics(reply_partition=1)) as client,
+        anyio.create_task_group() as tg,
+    ):
         # A responder that ignores reply_partition: the reply lands elsewhere and is not read.
         tg.start_soon(
             hand_responder, broker, trio, lambda r: reply_record(trio, r, {"x": 1}, partition=0)
@@ -843,7 +853,7 @@ async def test_reply_partition_beyond_topic_is_an_error(
     make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
 ) -> None:
     make_trio(OP, partitions=2)
-    async with make_client(reply_partition=5) as client:
+    async with make_client(topics=Topics(reply_partition=5)) as client:
         with pytest.raises(Exception, match="5") as info:
             await client.request(OP, {}, timeout=1)
     assert not isinstance(info.value, RequestTimeout)
@@ -886,7 +896,7 @@ async def test_publish_failure_is_retried(
 ) -> None:
     make_trio(OP)
     transport = FlakyTransport(broker, failures=2)
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
+    policy = CallRetry(max_attempts=3, initial_delay=0, jitter=0)
     async with (
         RpcClient(service="c", transport=transport, retry=policy) as client,
         echo_server(make_server),
@@ -904,7 +914,7 @@ async def test_publish_failure_after_last_attempt_goes_to_the_dlq(
 ) -> None:
     trio = make_trio(OP)
     transport = FlakyTransport(broker, failures=100)
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
+    policy = CallRetry(max_attempts=3, initial_delay=0, jitter=0)
     async with RpcClient(service="c", transport=transport, retry=policy) as client:
         with pytest.raises(PublishError) as info:
             await client.request(OP, {"a": 1})

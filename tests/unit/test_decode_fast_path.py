@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -19,42 +19,37 @@ from hypothesis import strategies as st
 
 from kafkarpc import (
     EnvelopeError,
-    MemoryBroker,
     RemoteError,
-    RpcClient,
-    TopicTrio,
     decode_envelope,
 )
 from kafkarpc.transport import OutboundRecord
 from kafkarpc.wire.envelope import decode_fields, new_message
 from kafkarpc.wire.headers import build_headers
 
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
+
 OP = "agent.decode"
+# Every field of an envelope (SPEC §2): the ids, then what the message says.
 KNOWN_FIELDS = (
-    "event_id",
-    "event_type",
-    "correlation_id",
-    "causation_id",
-    "timestamp",
-    "service",
-    "payload",
-    "version",
-    "metadata",
+    *("event_id", "correlation_id", "causation_id"),
+    *("event_type", "timestamp", "service", "payload", "version", "metadata"),
 )
 
 
+# A minimal valid reply; the ids are fresh in every body (valid_body below).
+REPLY_FIELDS: dict[str, Any] = {
+    "payload": {"q": 1},
+    "event_type": "AGENT_DECODE_COMPLETED",
+    "timestamp": "2024-05-01T12:00:00.000Z",
+    "service": "peer",
+    "version": "v1",
+}
+
+
 def valid_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "AGENT_DECODE_COMPLETED",
-        "correlation_id": str(uuid.uuid4()),
-        "timestamp": "2024-05-01T12:00:00.000Z",
-        "service": "peer",
-        "payload": {"q": 1},
-        "version": "v1",
-    }
-    body.update(overrides)
-    return body
+    ids = {"event_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())}
+    return {**ids, **REPLY_FIELDS, **overrides}
 
 
 def without(*names: str) -> dict[str, Any]:
@@ -224,12 +219,8 @@ def test_arbitrary_input_gets_the_same_verdict(data: bytes | str) -> None:
 
 
 @pytest.mark.anyio
-async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(
-    broker: MemoryBroker,
-    make_client: Callable[..., RpcClient],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio(OP)
+async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(rpc: MemoryRpc) -> None:
+    trio = rpc.trio(OP)
 
     def answer_with_a_bad_timestamp(correlation_id: str) -> OutboundRecord:
         message = new_message(
@@ -245,12 +236,14 @@ async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(
         )
 
     async def answer() -> None:
-        while not broker.records(trio.requested):
+        while not rpc.broker.records(trio.requested):
             await anyio.sleep(0.002)
-        (request,) = broker.records(trio.requested)
-        broker.append(answer_with_a_bad_timestamp(decode_envelope(request.value).correlation_id))
+        (request,) = rpc.broker.records(trio.requested)
+        rpc.broker.append(
+            answer_with_a_bad_timestamp(decode_envelope(request.value).correlation_id)
+        )
 
-    async with make_client() as client, anyio.create_task_group() as tg:
+    async with rpc.client() as client, anyio.create_task_group() as tg:
         tg.start_soon(answer)
         with pytest.raises(RemoteError) as info:
             await client.request(OP, {}, timeout=5)

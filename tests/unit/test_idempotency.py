@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -14,12 +13,13 @@ from kafkarpc import (
     ConfigurationError,
     IdempotencyStore,
     InMemoryIdempotencyStore,
-    RpcClient,
     RpcServer,
     SqliteIdempotencyStore,
     StoredReply,
-    TopicTrio,
 )
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 pytestmark = pytest.mark.anyio
 
@@ -93,11 +93,7 @@ def test_in_memory_store_satisfies_the_protocol() -> None:
     assert isinstance(InMemoryIdempotencyStore(), IdempotencyStore)
 
 
-async def test_custom_store_is_used_by_the_server(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
+async def test_custom_store_is_used_by_the_server(rpc: MemoryRpc) -> None:
     class RecordingStore:
         def __init__(self) -> None:
             self.data: dict[str, StoredReply] = {}
@@ -108,10 +104,10 @@ async def test_custom_store_is_used_by_the_server(
         async def put(self, key: str, reply: StoredReply) -> None:
             self.data[key] = reply
 
-    make_trio("orders.place")
+    rpc.trio("orders.place")
     store = RecordingStore()
     assert isinstance(store, IdempotencyStore)
-    server = make_server(idempotency_store=store)
+    server = rpc.server(idempotency_store=store)
     calls = 0
 
     @server.responder("orders.place")
@@ -120,7 +116,7 @@ async def test_custom_store_is_used_by_the_server(
         calls += 1
         return {"n": calls}
 
-    async with make_client() as client, server:
+    async with rpc.client() as client, server:
         assert await client.request("orders.place", {}, idempotency_key="o-1") == {"n": 1}
         assert await client.request("orders.place", {}, idempotency_key="o-1") == {"n": 1}
     assert calls == 1
@@ -128,9 +124,7 @@ async def test_custom_store_is_used_by_the_server(
 
 
 async def test_a_subclass_of_the_in_memory_store_is_called_through_get_and_put(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
+    rpc: MemoryRpc,
 ) -> None:
     # The server calls the built-in store directly, but not a subclass overriding it.
     class CountingStore(InMemoryIdempotencyStore):
@@ -146,15 +140,15 @@ async def test_a_subclass_of_the_in_memory_store_is_called_through_get_and_put(
             self.puts += 1
             await super().put(key, reply)
 
-    make_trio("orders.place")
+    rpc.trio("orders.place")
     store = CountingStore()
-    server = make_server(idempotency_store=store)
+    server = rpc.server(idempotency_store=store)
 
     @server.responder("orders.place")
     async def place(payload: dict[str, Any]) -> dict[str, Any]:
         return {"placed": True}
 
-    async with make_client() as client, server:
+    async with rpc.client() as client, server:
         for _ in range(2):
             assert await client.request("orders.place", {}, idempotency_key="o-1") == {
                 "placed": True
@@ -218,20 +212,15 @@ def test_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
         store.close()
 
 
-async def test_sqlite_store_deduplicates_across_servers(
-    tmp_path: Path,
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    make_trio("orders.place", partitions=1)
+async def test_sqlite_store_deduplicates_across_servers(tmp_path: Path, rpc: MemoryRpc) -> None:
+    rpc.trio("orders.place", partitions=1)
     path = tmp_path / "replies.db"
     calls = 0
     stores: list[SqliteIdempotencyStore] = []
 
     def build() -> kafkarpc.RpcServer:
         stores.append(SqliteIdempotencyStore(path))
-        server = make_server(service="orders", idempotency_store=stores[-1])
+        server = rpc.server(service="orders", idempotency_store=stores[-1])
 
         @server.responder("orders.place")
         async def place(payload: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +231,7 @@ async def test_sqlite_store_deduplicates_across_servers(
         return server
 
     try:
-        async with make_client() as client:
+        async with rpc.client() as client:
             async with build():
                 first = await client.request("orders.place", {}, idempotency_key="o-1")
             async with build():  # a fresh process on the same host
@@ -255,7 +244,7 @@ async def test_sqlite_store_deduplicates_across_servers(
 
 
 def test_an_empty_store_given_to_the_server_is_the_one_it_uses() -> None:
-    from kafkarpc import MemoryBroker, MemoryTransport, RpcServer
+    from kafkarpc import MemoryBroker, MemoryTransport
 
     store = InMemoryIdempotencyStore(max_entries=5)
     assert len(store) == 0  # falsy: a server must not mistake it for "no store"

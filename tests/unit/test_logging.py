@@ -4,12 +4,15 @@ of the log unless a preview hook says what may be shown (at DEBUG only)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from kafkarpc import RemoteError, RpcClient, RpcServer, TopicTrio
+from kafkarpc import RemoteError, Telemetry
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 pytestmark = pytest.mark.anyio
 
@@ -17,20 +20,14 @@ SECRET = "hunter2-card-4111111111111111"
 
 
 async def test_failure_logs_carry_correlation_id_and_topic_but_no_payload(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-    caplog: pytest.LogCaptureFixture,
+    rpc: MemoryRpc, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trio = make_trio("billing.charge")
-    server = make_server()
-
-    @server.responder(trio)
     async def charge(payload: dict[str, str]) -> dict[str, str]:
         raise ValueError("card declined")
 
+    trio, server = rpc.serve("billing.charge", charge)
     caplog.set_level(logging.INFO, logger="kafkarpc")
-    async with server, make_client() as client:
+    async with server, rpc.client() as client:
         with pytest.raises(RemoteError) as caught:
             await client.request(trio, {"card": SECRET})
     about_call = [r for r in caplog.records if getattr(r, "correlation_id", None)]
@@ -42,23 +39,18 @@ async def test_failure_logs_carry_correlation_id_and_topic_but_no_payload(
 
 
 async def test_payload_preview_hook_is_used_at_debug_only(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-    caplog: pytest.LogCaptureFixture,
+    rpc: MemoryRpc, caplog: pytest.LogCaptureFixture
 ) -> None:
     def redact(payload: Mapping[str, Any]) -> str:
         return str({key: "***" if key == "card" else value for key, value in payload.items()})
 
-    trio = make_trio("billing.refund")
-    server = make_server(payload_preview=redact)
-
-    @server.responder(trio)
     async def refund(payload: dict[str, str]) -> dict[str, str]:
         return {"ok": "yes"}
 
+    telemetry = Telemetry(payload_preview=redact)
+    trio, server = rpc.serve("billing.refund", refund, telemetry=telemetry)
     caplog.set_level(logging.DEBUG, logger="kafkarpc")
-    async with server, make_client(payload_preview=redact) as client:
+    async with server, rpc.client(telemetry=telemetry) as client:
         await client.request(trio, {"card": SECRET, "amount": "12"})
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert any("'card': '***'" in message and "'amount': '12'" in message for message in debug)
@@ -66,20 +58,14 @@ async def test_payload_preview_hook_is_used_at_debug_only(
 
 
 async def test_without_a_hook_debug_logs_do_not_show_payloads(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-    caplog: pytest.LogCaptureFixture,
+    rpc: MemoryRpc, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trio = make_trio("billing.plain")
-    server = make_server()
-
-    @server.responder(trio)
     async def plain(payload: dict[str, str]) -> dict[str, str]:
         return {}
 
+    trio, server = rpc.serve("billing.plain", plain)
     caplog.set_level(logging.DEBUG, logger="kafkarpc")
-    async with server, make_client() as client:
+    async with server, rpc.client() as client:
         await client.request(trio, {"card": SECRET})
     assert any("<payload not logged>" in r.getMessage() for r in caplog.records)
     assert SECRET not in caplog.text

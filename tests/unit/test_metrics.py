@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -12,15 +11,18 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from pydantic import BaseModel
 
 from kafkarpc import (
+    CallRetry,
     CircuitBreaker,
     CircuitOpenError,
+    HandlerRetry,
+    Limits,
     RemoteError,
     RequestTimeout,
-    RetryPolicy,
-    RpcClient,
-    RpcServer,
-    TopicTrio,
+    Telemetry,
 )
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 pytestmark = pytest.mark.anyio
 
@@ -51,16 +53,12 @@ def _value(
     return sum(v for (n, a), v in points.items() if n == name and wanted <= a)
 
 
-async def test_client_and_server_instruments(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
+async def test_client_and_server_instruments(rpc: MemoryRpc) -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
-    trio = make_trio("metrics.work")
-    nobody = make_trio("metrics.nobody")
-    server = make_server(meter_provider=meters)
+    trio = rpc.trio("metrics.work")
+    nobody = rpc.trio("metrics.nobody")
+    server = rpc.server(telemetry=Telemetry(meter_provider=meters))
     attempts = 0
 
     @server.responder(trio)
@@ -74,11 +72,13 @@ async def test_client_and_server_instruments(
                 raise RemoteError(error_code="BUSY", error_message="again", retryable=True)
         return payload
 
-    retry = RetryPolicy(max_attempts=2, initial_delay=0, jitter=0, retry_remote=True)
+    retry = CallRetry(max_attempts=2, initial_delay=0, jitter=0, retry_remote=True)
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=60)
     async with (
         server,
-        make_client(meter_provider=meters, retry=retry, circuit_breaker=breaker) as client,
+        rpc.client(
+            telemetry=Telemetry(meter_provider=meters), retry=retry, circuit_breaker=breaker
+        ) as client,
     ):
         await client.request(trio, {"n": 1})
         await client.request(trio, {"n": 99})  # one retry
@@ -124,19 +124,15 @@ async def test_client_and_server_instruments(
     assert _value(points, events, **{"kafkarpc.event": "deduplicated"}) == 1
 
 
-async def test_deadline_and_dead_letter_events(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
+async def test_deadline_and_dead_letter_events(rpc: MemoryRpc) -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
-    trio = make_trio("metrics.slow")
+    trio = rpc.trio("metrics.slow")
     # One worker: while it is busy, the next request waits past its deadline.
-    server = make_server(
-        meter_provider=meters,
-        max_concurrency=1,
-        retry=RetryPolicy(max_attempts=1, initial_delay=0),
+    server = rpc.server(
+        telemetry=Telemetry(meter_provider=meters),
+        limits=Limits(max_concurrency=1),
+        retry=HandlerRetry(max_attempts=1, initial_delay=0),
     )
 
     @server.responder(trio)
@@ -146,7 +142,7 @@ async def test_deadline_and_dead_letter_events(
         await anyio.sleep(payload.get("sleep", 0))
         return payload
 
-    async with server, make_client(meter_provider=meters) as client:
+    async with server, rpc.client(telemetry=Telemetry(meter_provider=meters)) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: client.request(trio, {"n": 1, "sleep": 0.3}, timeout=5))
             while client.pending_count < 1:

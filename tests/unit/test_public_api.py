@@ -91,24 +91,13 @@ EXPECTED_PUBLIC_NAMES = {
     "trio_topics",
 }
 
-EXCEPTIONS = [
-    BrokerUnavailable,
-    CircuitOpenError,
-    ClientClosed,
-    ConfigurationError,
-    EnvelopeError,
-    InvalidTopicName,
-    LifecycleError,
-    PayloadError,
-    PayloadNotSerializable,
-    PayloadTooLarge,
-    PublishError,
-    RemoteError,
-    RequestError,
-    RequestTimeout,
+# Grouped by what went wrong; the import list above names the same classes one a line.
+EXCEPTIONS: list[type[Exception]] = [
+    *(ConfigurationError, InvalidTopicName, LifecycleError),  # misuse
+    *(EnvelopeError, PayloadError, PayloadNotSerializable, PayloadTooLarge),  # bad data
+    *(BrokerUnavailable, PublishError, TopicNotFound, TransportError),  # the broker
+    *(CircuitOpenError, ClientClosed, RemoteError, RequestError, RequestTimeout),  # a call
     ResponseValidationError,
-    TopicNotFound,
-    TransportError,
 ]
 
 
@@ -161,23 +150,32 @@ def test_every_exported_exception_derives_from_kafka_rpc_error() -> None:
     assert all(issubclass(exc, KafkaRpcError) for exc in exceptions)
 
 
-def test_exception_tree() -> None:
-    assert issubclass(ConfigurationError, ValueError)
-    assert issubclass(InvalidTopicName, ConfigurationError)
-    assert issubclass(PayloadError, ValueError)
-    assert issubclass(PayloadNotSerializable, PayloadError)
-    assert issubclass(PayloadNotSerializable, TypeError)
-    assert issubclass(PayloadTooLarge, PayloadError)
-    assert issubclass(EnvelopeError, ValueError)
-    assert issubclass(BrokerUnavailable, TransportError)
-    assert issubclass(TopicNotFound, TransportError)
-    assert issubclass(LifecycleError, RuntimeError)
-    assert issubclass(ClientClosed, LifecycleError)
-    assert issubclass(ClientClosed, RequestError)
-    for exc in (RemoteError, RequestTimeout, PublishError, CircuitOpenError):
-        assert issubclass(exc, RequestError)
-    assert issubclass(ResponseValidationError, RequestError)
-    assert issubclass(ResponseValidationError, ValueError)
+@pytest.mark.parametrize(
+    ("child", "parent"),
+    [
+        (ConfigurationError, ValueError),
+        (InvalidTopicName, ConfigurationError),
+        (PayloadError, ValueError),
+        (PayloadNotSerializable, PayloadError),
+        (PayloadNotSerializable, TypeError),
+        (PayloadTooLarge, PayloadError),
+        (EnvelopeError, ValueError),
+        (BrokerUnavailable, TransportError),
+        (TopicNotFound, TransportError),
+        (LifecycleError, RuntimeError),
+        (ClientClosed, LifecycleError),
+        (ClientClosed, RequestError),
+        (RemoteError, RequestError),
+        (RequestTimeout, RequestError),
+        (PublishError, RequestError),
+        (CircuitOpenError, RequestError),
+        (ResponseValidationError, RequestError),
+        (ResponseValidationError, ValueError),
+    ],
+    ids=lambda cls: cls.__name__,
+)
+def test_exception_tree(child: type[Exception], parent: type[Exception]) -> None:
+    assert issubclass(child, parent)
 
 
 def test_request_timeout_is_a_builtin_timeout_error() -> None:
@@ -227,3 +225,25 @@ def test_topic_not_found_names_the_topic() -> None:
 def test_py_typed_ships() -> None:
     marker = importlib.resources.files("kafkarpc") / "py.typed"
     assert marker.is_file()
+
+
+def test_server_responders_is_a_read_only_view() -> None:
+    server = kafkarpc.RpcServer(
+        service="svc", transport=kafkarpc.MemoryTransport(kafkarpc.MemoryBroker())
+    )
+    view = server.responders
+    assert dict(view) == {}
+
+    @server.responder("billing.charge")
+    async def charge(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    # A view, not a copy: it shows what was registered after it was taken...
+    assert list(view) == ["billing.charge.requested.v1"]
+    assert isinstance(view["billing.charge.requested.v1"], kafkarpc.Responder)
+    # ...and it cannot be used to register or remove one.
+    with pytest.raises(TypeError):
+        view["other.op.requested.v1"] = view["billing.charge.requested.v1"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del view["billing.charge.requested.v1"]  # type: ignore[attr-defined]
+    assert list(server.responders) == ["billing.charge.requested.v1"]

@@ -6,37 +6,35 @@ from __future__ import annotations
 import collections
 import json
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
 import pytest
 
 from kafkarpc import (
+    CallRetry,
     CircuitBreaker,
     CircuitState,
     DlqHeader,
-    MemoryBroker,
+    HandlerRetry,
+    Limits,
     RemoteError,
-    RetryPolicy,
-    RpcClient,
-    RpcServer,
     TopicNotFound,
     TopicTrio,
 )
 from kafkarpc.transport import OutboundRecord
 
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
+
 pytestmark = pytest.mark.anyio
 
 
-async def test_retry_remote_resends_retryable_failures(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("inventory.reserve")
-    server = make_server()
+async def test_retry_remote_resends_retryable_failures(rpc: MemoryRpc) -> None:
+    trio = rpc.trio("inventory.reserve")
+    server = rpc.server()
     calls: list[int] = []
 
     @server.responder(trio)
@@ -46,20 +44,16 @@ async def test_retry_remote_resends_retryable_failures(
             raise RemoteError(error_code="BUSY", error_message="try later", retryable=True)
         return {"reserved": payload["n"]}
 
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0, retry_remote=True)
-    async with server, make_client(retry=policy) as client:
+    policy = CallRetry(max_attempts=3, initial_delay=0, jitter=0, retry_remote=True)
+    async with server, rpc.client(retry=policy) as client:
         assert await client.request(trio, {"n": 7}) == {"reserved": 7}
         assert client.stats.retries == 2
     assert calls == [7, 7, 7]
 
 
-async def test_non_retryable_remote_errors_are_not_resent(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("inventory.lookup")
-    server = make_server()
+async def test_non_retryable_remote_errors_are_not_resent(rpc: MemoryRpc) -> None:
+    trio = rpc.trio("inventory.lookup")
+    server = rpc.server()
     calls = 0
 
     @server.responder(trio)
@@ -68,20 +62,16 @@ async def test_non_retryable_remote_errors_are_not_resent(
         calls += 1
         raise RemoteError(error_code="NOT_FOUND", error_message="no such sku")
 
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, retry_remote=True)
-    async with server, make_client(retry=policy) as client:
+    policy = CallRetry(max_attempts=3, initial_delay=0, retry_remote=True)
+    async with server, rpc.client(retry=policy) as client:
         with pytest.raises(RemoteError, match="NOT_FOUND"):
             await client.request(trio, {"n": 1})
     assert calls == 1
 
 
-async def test_requests_with_one_partition_key_are_handled_in_order(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("ledger.post", partitions=1)
-    server = make_server(max_concurrency=16)
+async def test_requests_with_one_partition_key_are_handled_in_order(rpc: MemoryRpc) -> None:
+    trio = rpc.trio("ledger.post", partitions=1)
+    server = rpc.server(limits=Limits(max_concurrency=16))
     tenants = ("tenant-a", "tenant-b")
     seen: dict[str, list[int]] = collections.defaultdict(list)
     running: dict[str, int] = collections.defaultdict(int)
@@ -98,7 +88,7 @@ async def test_requests_with_one_partition_key_are_handled_in_order(
         running[tenant] -= 1
         return {}
 
-    async with server, make_client() as client, anyio.create_task_group() as tg:
+    async with server, rpc.client() as client, anyio.create_task_group() as tg:
 
         async def send(n: int, tenant: str) -> None:
             await client.request(trio, {"tenant": tenant, "n": n}, partition_key=tenant)
@@ -117,21 +107,14 @@ async def test_requests_with_one_partition_key_are_handled_in_order(
         assert seen[tenant] == list(range(20)), f"{tenant} handled out of order: {seen[tenant]}"
 
 
-async def test_a_peers_expired_ttl_is_answered_deadline_exceeded(
-    broker: MemoryBroker,
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("report.build")
-    server = make_server()
+async def test_a_peers_expired_ttl_is_answered_deadline_exceeded(rpc: MemoryRpc) -> None:
     ran: list[object] = []
 
-    @server.responder(trio)
     async def build(payload: dict[str, object]) -> dict[str, object]:
         ran.append(payload)
         return {}
 
+    trio, server = rpc.serve("report.build", build)
     correlation_id = str(uuid.uuid4())
     sent = datetime.now(UTC) - timedelta(seconds=30)
     envelope = {
@@ -144,7 +127,7 @@ async def test_a_peers_expired_ttl_is_answered_deadline_exceeded(
         "version": "v1",
     }
     async with server:
-        broker.append(
+        rpc.broker.append(
             OutboundRecord(
                 topic=trio.requested,
                 value=json.dumps(envelope).encode(),
@@ -152,20 +135,18 @@ async def test_a_peers_expired_ttl_is_answered_deadline_exceeded(
             )
         )
         with anyio.fail_after(5):
-            while not broker.records(trio.failed):
+            while not rpc.broker.records(trio.failed):
                 await anyio.sleep(0.01)
-    reply = json.loads(broker.records(trio.failed)[0].value or b"{}")
+    reply = json.loads(rpc.broker.records(trio.failed)[0].value or b"{}")
     assert reply["correlation_id"] == correlation_id
     assert reply["payload"]["error_code"] == "DEADLINE_EXCEEDED"
     assert ran == []
 
 
-async def test_a_missing_topic_during_a_half_open_probe_frees_the_probe(
-    make_client: Callable[..., RpcClient],
-) -> None:
+async def test_a_missing_topic_during_a_half_open_probe_frees_the_probe(rpc: MemoryRpc) -> None:
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=0.05)
     ghost = TopicTrio.from_base("ghost.op")
-    async with make_client(circuit_breaker=breaker) as client:
+    async with rpc.client(circuit_breaker=breaker) as client:
         client._circuit(ghost).on_failure()  # type: ignore[union-attr]
         assert client.circuit_state(ghost) is CircuitState.OPEN
         await anyio.sleep(0.06)
@@ -174,15 +155,10 @@ async def test_a_missing_topic_during_a_half_open_probe_frees_the_probe(
                 await client.request(ghost, {}, timeout=1)
 
 
-async def test_dlq_retry_count_is_the_retries_actually_made(
-    broker: MemoryBroker,
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("mail.send")
-    policy = RetryPolicy(max_attempts=4, initial_delay=0, jitter=0, handler_exceptions=(OSError,))
-    server = make_server(retry=policy)
+async def test_dlq_retry_count_is_the_retries_actually_made(rpc: MemoryRpc) -> None:
+    trio = rpc.trio("mail.send")
+    policy = HandlerRetry(max_attempts=4, initial_delay=0, jitter=0, handler_exceptions=(OSError,))
+    server = rpc.server(retry=policy)
     attempts = 0
 
     @server.responder(trio)
@@ -193,13 +169,13 @@ async def test_dlq_retry_count_is_the_retries_actually_made(
             raise OSError("smtp down")  # retryable
         raise ValueError("bad address")  # not retryable: ends here
 
-    async with server, make_client() as client:
+    async with server, rpc.client() as client:
         with pytest.raises(RemoteError):
             await client.request(trio, {"to": "x"})
         with anyio.fail_after(5):
-            while not broker.records(f"{trio.requested}.dlq"):
+            while not rpc.broker.records(f"{trio.requested}.dlq"):
                 await anyio.sleep(0.01)
-    (letter,) = broker.records(f"{trio.requested}.dlq")
+    (letter,) = rpc.broker.records(f"{trio.requested}.dlq")
     headers = {k: v.decode() for k, v in letter.headers}
     assert headers[DlqHeader.RETRY_COUNT] == "1"
     assert attempts == 2

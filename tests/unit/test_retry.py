@@ -1,11 +1,11 @@
-"""RetryPolicy: validation, what a client call retries, and the backoff it uses."""
+"""CallRetry and HandlerRetry: validation, what a client call retries, and the backoff it uses."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -13,16 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kafkarpc import (
+    CallRetry,
     CircuitOpenError,
     ClientClosed,
     ConfigurationError,
+    HandlerRetry,
     MemoryBroker,
     MemoryTransport,
     PayloadTooLarge,
     PublishError,
     RemoteError,
     RequestTimeout,
-    RetryPolicy,
     RpcClient,
     TopicTrio,
     decode_envelope,
@@ -30,6 +31,9 @@ from kafkarpc import (
 from kafkarpc.transport import OutboundRecord
 from kafkarpc.wire.envelope import encode_envelope, make_envelope
 from kafkarpc.wire.headers import build_headers, header_dict
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 
 @pytest.mark.parametrize(
@@ -43,20 +47,29 @@ from kafkarpc.wire.headers import build_headers, header_dict
         {"multiplier": 0.5},
     ],
 )
-def test_bad_policies_are_configuration_errors(options: dict[str, Any]) -> None:
+@pytest.mark.parametrize("kind", [CallRetry, HandlerRetry])
+def test_bad_policies_are_configuration_errors(
+    kind: type[CallRetry | HandlerRetry], options: dict[str, Any]
+) -> None:
     with pytest.raises(ConfigurationError):
-        RetryPolicy(**options)
+        kind(**options)
+
+
+@pytest.mark.parametrize("attempt_timeout", [0, -1.0])
+def test_attempt_timeout_must_be_positive(attempt_timeout: float) -> None:
+    with pytest.raises(ConfigurationError, match="attempt_timeout must be > 0"):
+        CallRetry(attempt_timeout=attempt_timeout)
 
 
 def test_defaults_are_sane() -> None:
-    policy = RetryPolicy()
+    policy = CallRetry()
     assert policy.max_attempts >= 1
     assert policy.retry_timeouts is False
     assert policy.retry_remote is False
 
 
 def test_policy_is_immutable() -> None:
-    policy = RetryPolicy()
+    policy = CallRetry()
     with pytest.raises(AttributeError):
         policy.max_attempts = 9  # type: ignore[misc]
 
@@ -66,19 +79,19 @@ def remote(retryable: bool) -> RemoteError:
 
 
 def test_publish_errors_are_always_retried() -> None:
-    assert RetryPolicy().should_retry_call(PublishError("broker said no")) is True
+    assert CallRetry().should_retry_call(PublishError("broker said no")) is True
 
 
 def test_timeouts_retry_only_when_asked() -> None:
     timeout = RequestTimeout("late")
-    assert RetryPolicy().should_retry_call(timeout) is False
-    assert RetryPolicy(retry_timeouts=True).should_retry_call(timeout) is True
+    assert CallRetry().should_retry_call(timeout) is False
+    assert CallRetry(retry_timeouts=True).should_retry_call(timeout) is True
 
 
 def test_remote_errors_retry_only_when_asked_and_retryable() -> None:
-    assert RetryPolicy().should_retry_call(remote(True)) is False
-    assert RetryPolicy(retry_remote=True).should_retry_call(remote(True)) is True
-    assert RetryPolicy(retry_remote=True).should_retry_call(remote(False)) is False
+    assert CallRetry().should_retry_call(remote(True)) is False
+    assert CallRetry(retry_remote=True).should_retry_call(remote(True)) is True
+    assert CallRetry(retry_remote=True).should_retry_call(remote(False)) is False
 
 
 @pytest.mark.parametrize(
@@ -93,7 +106,7 @@ def test_remote_errors_retry_only_when_asked_and_retryable() -> None:
     ids=lambda e: type(e).__name__,
 )
 def test_other_errors_are_not_retried(exc: BaseException) -> None:
-    policy = RetryPolicy(retry_timeouts=True, retry_remote=True)
+    policy = CallRetry(retry_timeouts=True, retry_remote=True)
     assert policy.should_retry_call(exc) is False
 
 
@@ -109,7 +122,7 @@ def test_backoff_stays_within_max_delay_plus_jitter(
 ) -> None:
     import tenacity
 
-    policy = RetryPolicy(
+    policy = CallRetry(
         max_attempts=attempts,
         initial_delay=initial,
         multiplier=multiplier,
@@ -127,8 +140,20 @@ def test_backoff_stays_within_max_delay_plus_jitter(
 
 
 @pytest.mark.anyio
-async def test_retrying_stops_after_max_attempts() -> None:
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
+@pytest.mark.parametrize(
+    ("max_attempts", "error", "expected_calls"),
+    [
+        # A publish error is retried until the attempts run out...
+        (3, lambda: PublishError("no"), 3),
+        # ...a remote error (retry_remote is off) is not retried at all.
+        (5, lambda: remote(True), 1),
+    ],
+    ids=["stops-after-max-attempts", "does-not-retry-what-it-should-not"],
+)
+async def test_retrying(
+    max_attempts: int, error: Callable[[], Exception], expected_calls: int
+) -> None:
+    policy = CallRetry(max_attempts=max_attempts, initial_delay=0, jitter=0)
     calls = 0
 
     async def run() -> None:
@@ -136,28 +161,11 @@ async def test_retrying_stops_after_max_attempts() -> None:
         async for attempt in policy.retrying(policy.should_retry_call):
             with attempt:
                 calls += 1
-                raise PublishError("no")
+                raise error()
 
-    with pytest.raises(PublishError):
+    with pytest.raises(type(error())):
         await run()
-    assert calls == 3
-
-
-@pytest.mark.anyio
-async def test_retrying_does_not_retry_what_it_should_not() -> None:
-    policy = RetryPolicy(max_attempts=5, initial_delay=0, jitter=0)
-    calls = 0
-
-    async def run() -> None:
-        nonlocal calls
-        async for attempt in policy.retrying(policy.should_retry_call):
-            with attempt:
-                calls += 1
-                raise remote(True)
-
-    with pytest.raises(RemoteError):
-        await run()
-    assert calls == 1
+    assert calls == expected_calls
 
 
 class TimedTransport(MemoryTransport):
@@ -200,15 +208,13 @@ async def answer_retries_only(broker: MemoryBroker, trio: TopicTrio) -> None:
 
 
 @pytest.mark.anyio
-async def test_client_retry_on_timeout_succeeds_within_the_deadline(
-    broker: MemoryBroker, make_client: Callable[..., RpcClient], make_trio: Callable[..., TopicTrio]
-) -> None:
+async def test_client_retry_on_timeout_succeeds_within_the_deadline(rpc: MemoryRpc) -> None:
     # retry_timeouts=True re-sends a call that got no reply, and every retry stays
     # inside the call's deadline: a lost first attempt must not eat the whole budget.
-    trio = make_trio("slow.op")
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter=0, retry_timeouts=True)
-    async with make_client(retry=policy) as client, anyio.create_task_group() as tg:
-        tg.start_soon(answer_retries_only, broker, trio)
+    trio = rpc.trio("slow.op")
+    policy = CallRetry(max_attempts=3, initial_delay=0, jitter=0, retry_timeouts=True)
+    async with rpc.client(retry=policy) as client, anyio.create_task_group() as tg:
+        tg.start_soon(answer_retries_only, rpc.broker, trio)
         reply = await client.request("slow.op", {}, timeout=1.5)
         tg.cancel_scope.cancel()
     assert reply["attempt"] != "0"
@@ -219,13 +225,13 @@ async def test_client_retry_on_timeout_succeeds_within_the_deadline(
 @pytest.mark.anyio
 @pytest.mark.parametrize("initial_delay", [0, 0.25])
 async def test_client_timeout_retries_reuse_ids_and_respect_the_deadline(
-    broker: MemoryBroker, make_trio: Callable[..., TopicTrio], initial_delay: float
+    rpc: MemoryRpc, initial_delay: float
 ) -> None:
     # With a 0.3 s call and 3 attempts, a 0.25 s backoff would land the second attempt
     # after the deadline: it must not be sent then.
-    trio = make_trio("slow.op")
-    transport = TimedTransport(broker)
-    policy = RetryPolicy(max_attempts=3, initial_delay=initial_delay, jitter=0, retry_timeouts=True)
+    trio = rpc.trio("slow.op")
+    transport = TimedTransport(rpc.broker)
+    policy = CallRetry(max_attempts=3, initial_delay=initial_delay, jitter=0, retry_timeouts=True)
     async with RpcClient(service="c", transport=transport, retry=policy) as client:
         with pytest.raises(RequestTimeout):
             await client.request("slow.op", {}, timeout=0.3)

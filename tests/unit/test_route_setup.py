@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
-from kafkarpc import MemoryBroker, MemoryTransport, RpcClient, RpcServer, TopicNotFound, TopicTrio
+from kafkarpc import MemoryBroker, MemoryTransport, RpcClient, TopicNotFound
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 pytestmark = pytest.mark.anyio
 
@@ -28,20 +31,16 @@ class SlowFirstLookup(MemoryTransport):
         return await super().partition_count(topic)
 
 
-async def test_callers_waiting_on_a_failed_setup_wait_for_the_next_one(
-    broker: MemoryBroker,
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    trio = make_trio("route.setup")
-    server = make_server()
+async def test_callers_waiting_on_a_failed_setup_wait_for_the_next_one(rpc: MemoryRpc) -> None:
+    trio = rpc.trio("route.setup")
+    server = rpc.server()
 
     @server.responder(trio)
     async def echo(payload: dict[str, int]) -> dict[str, int]:
         return payload
 
-    transport = SlowFirstLookup(broker)
     outcomes: dict[int, object] = {}
+    transport = SlowFirstLookup(rpc.broker)
 
     async def call(n: int) -> None:
         try:

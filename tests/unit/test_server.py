@@ -19,11 +19,12 @@ from kafkarpc import (
     ConfigurationError,
     DlqHeader,
     DlqReason,
+    HandlerRetry,
     LifecycleError,
+    Limits,
     MemoryBroker,
     RemoteError,
     RequestContext,
-    RetryPolicy,
     RpcClient,
     RpcServer,
     TopicTrio,
@@ -249,7 +250,9 @@ async def test_reply_too_large_for_the_broker_is_answered_as_a_failure() -> None
     for topic in (trio.requested, trio.completed, trio.failed, f"{trio.requested}.dlq"):
         broker.create_topic(topic)
     server = kafkarpc.RpcServer(
-        service="billing", transport=kafkarpc.MemoryTransport(broker), shutdown_timeout=0.2
+        service="billing",
+        transport=kafkarpc.MemoryTransport(broker),
+        limits=Limits(shutdown_timeout=0.2),
     )
 
     @server.responder(OP)
@@ -518,7 +521,7 @@ async def test_retry_policy_retries_the_handler(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
-    server = make_server(retry=RetryPolicy(max_attempts=3, initial_delay=0, jitter=0))
+    server = make_server(retry=HandlerRetry(max_attempts=3, initial_delay=0, jitter=0))
     attempts: list[int] = []
 
     @server.responder(OP)
@@ -543,7 +546,7 @@ async def test_exhausted_retries_answer_and_dead_letter(
     wait_for_records: WaitForRecords,
 ) -> None:
     trio = make_trio(OP)
-    server = make_server(retry=RetryPolicy(max_attempts=3, initial_delay=0, jitter=0))
+    server = make_server(retry=HandlerRetry(max_attempts=3, initial_delay=0, jitter=0))
     calls = 0
 
     @server.responder(OP)
@@ -574,7 +577,7 @@ async def test_retry_only_listed_exceptions(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, handler_exceptions=(ConnectionError,))
+    policy = HandlerRetry(max_attempts=3, initial_delay=0, handler_exceptions=(ConnectionError,))
     server = make_server(retry=policy)
     calls = 0
 
@@ -596,7 +599,7 @@ async def test_per_responder_retry_override(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
-    server = make_server(retry=RetryPolicy(max_attempts=5, initial_delay=0))
+    server = make_server(retry=HandlerRetry(max_attempts=5, initial_delay=0))
     calls = 0
 
     @server.responder(OP, retry=None)
@@ -654,7 +657,7 @@ async def test_max_concurrency_bounds_running_handlers(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
-    server = make_server(max_concurrency=2)
+    server = make_server(limits=Limits(max_concurrency=2))
     running = 0
     most = 0
 
@@ -898,9 +901,15 @@ def test_bad_handler_signatures(make_server: Callable[..., RpcServer], func: Any
 
 
 def test_bad_server_options(make_server: Callable[..., RpcServer]) -> None:
-    for options in ({"max_concurrency": 0}, {"shutdown_timeout": -1}, {"service": ""}):
+    # A bad option object raises as soon as it is made, so each is built inside raises().
+    options: list[Callable[[], dict[str, Any]]] = [
+        lambda: {"limits": Limits(max_concurrency=0)},
+        lambda: {"limits": Limits(shutdown_timeout=-1)},
+        lambda: {"service": ""},
+    ]
+    for build in options:
         with pytest.raises(ConfigurationError):
-            make_server(**options)
+            make_server(**build())
 
 
 async def test_server_without_responders_refuses_to_start(
@@ -964,7 +973,7 @@ async def test_graceful_close_finishes_in_flight_handler(
     make_trio: Callable[..., TopicTrio],
 ) -> None:
     make_trio(OP)
-    server = make_server(shutdown_timeout=10)
+    server = make_server(limits=Limits(shutdown_timeout=10))
     started = anyio.Event()
     release = anyio.Event()
     finished = False
@@ -1005,7 +1014,7 @@ async def test_unfinished_request_is_redelivered_to_the_group(
 ) -> None:
     # At-least-once: a request whose handler did not finish is not committed.
     trio = make_trio(OP, partitions=1)
-    first = make_server(service="billing", shutdown_timeout=0)
+    first = make_server(service="billing", limits=Limits(shutdown_timeout=0))
     started = anyio.Event()
 
     @first.responder(OP)

@@ -3,7 +3,7 @@ and the partition's commits are not held back by it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
@@ -13,12 +13,13 @@ from kafkarpc import (
     MemoryBroker,
     MemoryTransport,
     RequestTimeout,
-    RpcClient,
     RpcServer,
     TopicNotFound,
-    TopicTrio,
 )
 from kafkarpc.transport import DeliveryCallback, OutboundRecord
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
 
 pytestmark = pytest.mark.anyio
 
@@ -39,11 +40,9 @@ class RefusesReplies(MemoryTransport):
 
 
 async def test_an_undeliverable_reply_parks_the_request_and_releases_its_offset(
-    broker: MemoryBroker,
-    make_client: Callable[..., RpcClient],
-    make_trio: Callable[..., TopicTrio],
+    rpc: MemoryRpc,
 ) -> None:
-    trio = make_trio("orders.undeliverable", partitions=1)
+    trio = rpc.trio("orders.undeliverable", partitions=1)
     ran: list[int] = []
 
     def server_on(transport: MemoryTransport) -> RpcServer:
@@ -56,19 +55,19 @@ async def test_an_undeliverable_reply_parks_the_request_and_releases_its_offset(
 
         return server
 
-    async with make_client() as client:
-        async with server_on(RefusesReplies(broker, trio.completed)) as refusing:
+    async with rpc.client() as client:
+        async with server_on(RefusesReplies(rpc.broker, trio.completed)) as refusing:
             with pytest.raises(RequestTimeout):
                 await client.request(trio, {"n": 1}, timeout=0.3)
             with anyio.fail_after(5):
                 while refusing.stats.dead_lettered < 1:
                     await anyio.sleep(0.01)
-        (parked,) = broker.records(f"{trio.requested}.dlq")
+        (parked,) = rpc.broker.records(f"{trio.requested}.dlq")
         headers = {name: value.decode() for name, value in parked.headers}
         assert headers[DlqHeader.REASON] == "reply_failed"
         assert headers[DlqHeader.ORIGINAL_TOPIC] == trio.requested
 
         # The offset was committed: the group's next member does not get it again.
-        async with server_on(MemoryTransport(broker)):
+        async with server_on(MemoryTransport(rpc.broker)):
             assert await client.request(trio, {"n": 2}) == {"n": 2}
     assert ran == [1, 2]
