@@ -1,4 +1,4 @@
-"""Kafka record headers (SPEC §3): what we send, and tolerant reading."""
+"""Kafka record headers (docs/wire.md §3): what we send, and tolerant reading."""
 
 from __future__ import annotations
 
