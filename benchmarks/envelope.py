@@ -1,4 +1,4 @@
-"""The JSON envelope and headers of SPEC §2-3, written out by hand.
+"""The JSON envelope and headers of docs/wire.md §2-3, written out by hand.
 
 The raw and handrolled systems deliberately do not use kafkarpc's codec: they
 stand for a peer that knows only the wire contract, which is also what lets

@@ -2,7 +2,7 @@
 confluent-kafka consumer in a group plus a producer, nothing else.
 
 It speaks only the wire contract (benchmarks.envelope), so any client that
-follows SPEC §2-4 can be measured against it.
+follows docs/wire.md §2-4 can be measured against it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kafkarpc import RpcClient, RpcServer, Topics
+from kafkarpc import RpcClient, RpcServer, Topics, TopicTrio
 
 # Tansu holds a JoinGroup for about half the session timeout; 2 s keeps joins ~1 s.
 FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
@@ -49,6 +49,12 @@ def make_server(kafkarpc_broker: str, unique_topic_base: str) -> Callable[..., R
         return RpcServer(kafkarpc_broker, **options)
 
     return make
+
+
+@pytest.fixture
+def trio(unique_topic_base: str) -> TopicTrio:
+    """The topics of the test's own operation."""
+    return TopicTrio.from_base(unique_topic_base)
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -53,17 +55,12 @@ def _dlq_records(bootstrap: str, topic: str, want: int) -> list[tuple[bytes, dic
 
 
 async def test_poison_pills_go_to_the_dlq_and_serving_continues(
-    kafkarpc_broker: str,
-    make_server: Callable[..., RpcServer],
-    client: RpcClient,
-    unique_topic_base: str,
+    serve: Callable[..., RpcServer], client: RpcClient, kafkarpc_broker: str, trio: TopicTrio
 ) -> None:
-    trio = TopicTrio.from_base(unique_topic_base)
-    server = make_server()
-
-    @server.responder(trio)
     async def echo(payload: dict[str, int]) -> dict[str, int]:
         return payload
+
+    server = serve(echo)
 
     poison = [
         b"\x00\x01 not json",
@@ -107,22 +104,43 @@ async def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
         await anyio.to_thread.run_sync(read_until, abandon_on_cancel=True)
 
 
-async def test_request_of_a_killed_responder_is_redelivered_and_answered(
-    kafkarpc_broker: str,
-    make_server: Callable[..., RpcServer],
-    client: RpcClient,
-    unique_topic_base: str,
-) -> None:
-    trio = TopicTrio.from_base(unique_topic_base)
-    await ensure_topics(kafkarpc_broker, [trio])
-    group = f"group-{unique_topic_base}"
+@contextlib.contextmanager
+def doomed_responder(
+    bootstrap: str, base: str, group: str, *store_path: str
+) -> Iterator[subprocess.Popen[str]]:
+    """responder_process.py in a process of its own, for the test to kill; reaped at the end."""
     doomed = subprocess.Popen(
-        [sys.executable, str(RESPONDER), kafkarpc_broker, unique_topic_base, group],
+        [sys.executable, str(RESPONDER), bootstrap, base, group, *store_path],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
+        yield doomed
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+            doomed.wait()
+
+
+@pytest.fixture
+async def spawn_doomed(
+    kafkarpc_broker: str, unique_topic_base: str, trio: TopicTrio
+) -> Callable[..., contextlib.AbstractContextManager[subprocess.Popen[str]]]:
+    """``with spawn_doomed(*store_path) as doomed``: a responder of the test's operation
+    in the group ``make_server`` joins by default, so a survivor takes over its work."""
+    await ensure_topics(kafkarpc_broker, [trio])
+    group = f"group-{unique_topic_base}"
+    return functools.partial(doomed_responder, kafkarpc_broker, unique_topic_base, group)
+
+
+async def test_request_of_a_killed_responder_is_redelivered_and_answered(
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    trio: TopicTrio,
+    spawn_doomed: Callable[..., contextlib.AbstractContextManager[subprocess.Popen[str]]],
+) -> None:
+    with spawn_doomed() as doomed:
         await _wait_for_line(doomed, "ready")
         reply: dict[str, object] = {}
 
@@ -135,7 +153,7 @@ async def test_request_of_a_killed_responder_is_redelivered_and_answered(
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(10)
             # The survivor joins the same group and gets the uncommitted request.
-            survivor = make_server(service="survivor", group_id=group)
+            survivor = make_server(service="survivor")
 
             @survivor.responder(trio)
             async def work(payload: dict[str, object]) -> dict[str, object]:
@@ -147,10 +165,6 @@ async def test_request_of_a_killed_responder_is_redelivered_and_answered(
                         await anyio.sleep(0.05)
         assert reply == {"by": "survivor", "n": 7}
         assert client.pending_count == 0
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
-            doomed.wait()
 
 
 async def test_graceful_shutdown_drains_in_flight_requests_and_commits(
@@ -200,19 +214,16 @@ async def test_graceful_shutdown_drains_in_flight_requests_and_commits(
 
 
 async def test_killing_a_responder_under_load_loses_nothing_and_repeats_nothing(
-    kafkarpc_broker: str,
+    tmp_path: Path,
     make_server: Callable[..., RpcServer],
     client: RpcClient,
-    unique_topic_base: str,
-    tmp_path: Path,
+    trio: TopicTrio,
+    spawn_doomed: Callable[..., contextlib.AbstractContextManager[subprocess.Popen[str]]],
 ) -> None:
-    trio = TopicTrio.from_base(unique_topic_base)
-    await ensure_topics(kafkarpc_broker, [trio])
-    group = f"group-{unique_topic_base}"
     store_path = tmp_path / "answered.sqlite"
     store = SqliteIdempotencyStore(store_path)
     survivor_ran: list[int] = []
-    survivor = make_server(service="survivor", group_id=group, idempotency_store=store)
+    survivor = make_server(service="survivor", idempotency_store=store)
 
     @survivor.responder(trio)
     async def work(payload: dict[str, float]) -> dict[str, object]:
@@ -220,19 +231,6 @@ async def test_killing_a_responder_under_load_loses_nothing_and_repeats_nothing(
         await anyio.sleep(payload["work"])
         return {"by": "survivor", "n": payload["n"]}
 
-    doomed = subprocess.Popen(
-        [
-            sys.executable,
-            str(RESPONDER),
-            kafkarpc_broker,
-            unique_topic_base,
-            group,
-            str(store_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
     outcomes: dict[int, object] = {}
 
     async def call(n: int) -> None:
@@ -242,22 +240,21 @@ async def test_killing_a_responder_under_load_loses_nothing_and_repeats_nothing(
             outcomes[n] = exc
 
     try:
-        async with survivor:
-            await _wait_for_line(doomed, "ready")
-            async with anyio.create_task_group() as tg:
-                for n in range(60):
-                    tg.start_soon(call, n)
-                with anyio.fail_after(30):
-                    while not any(
-                        isinstance(o, dict) and o.get("by") == "doomed" for o in outcomes.values()
-                    ):
-                        await anyio.sleep(0.01)
-                doomed.send_signal(signal.SIGKILL)  # with more of its requests in flight
-                doomed.wait(10)
+        with spawn_doomed(str(store_path)) as doomed:
+            async with survivor:
+                await _wait_for_line(doomed, "ready")
+                async with anyio.create_task_group() as tg:
+                    for n in range(60):
+                        tg.start_soon(call, n)
+                    with anyio.fail_after(30):
+                        while not any(
+                            isinstance(o, dict) and o.get("by") == "doomed"
+                            for o in outcomes.values()
+                        ):
+                            await anyio.sleep(0.01)
+                    doomed.send_signal(signal.SIGKILL)  # with more of its requests in flight
+                    doomed.wait(10)
     finally:
-        if doomed.poll() is None:
-            doomed.kill()
-            doomed.wait()
         store.close()
 
     assert sorted(outcomes) == list(range(60)), "every call ended; none hung"

@@ -33,9 +33,8 @@ async def test_failing_handlers_retry_dead_letter_and_replay(
     kafkarpc_broker: str,
     make_server: Callable[..., RpcServer],
     client: RpcClient,
-    unique_topic_base: str,
+    trio: TopicTrio,
 ) -> None:
-    trio = TopicTrio.from_base(unique_topic_base)
     executions: Counter[int] = Counter()
     broken = {5, 15, 25, 35}  # 10% always fail until "fixed"
     flaky = {0, 10, 20, 30}  # 10% fail once, then succeed on retry

@@ -1,4 +1,4 @@
-"""Reply routing (SPEC §4) and load sharing (SPEC §5) on the real broker."""
+"""Reply routing (docs/wire.md §4) and load sharing (docs/wire.md §5) on the real broker."""
 
 from __future__ import annotations
 

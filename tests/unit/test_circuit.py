@@ -1,4 +1,4 @@
-"""Circuit breaker (SPEC §6): the state machine, and how the client uses it."""
+"""Circuit breaker (docs/wire.md §6): the state machine, and how the client uses it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RpcClient over MemoryTransport (SPEC §4, §6)."""
+"""RpcClient over MemoryTransport (docs/wire.md §4, §6)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def reply_record(
     partition: int | None = None,
     correlation_id: str | None = None,
 ) -> OutboundRecord:
-    """What a peer that only knows the SPEC would answer to ``request``."""
+    """What a peer that only knows the wire contract (docs/wire.md) would answer to ``request``."""
     envelope = decode_envelope(request.value)
     reply = make_envelope(
         event_type=trio.event_type("failed" if failed else "completed"),
@@ -575,7 +575,7 @@ async def test_aclose_fails_calls_waiting_for_a_slot(
     make_client: Callable[..., RpcClient],
     make_trio: Callable[..., TopicTrio],
 ) -> None:
-    # SPEC §6: closing fails *every* pending call with a clear error, including the
+    # docs/wire.md §6: closing fails *every* pending call with a clear error, including the
     # ones still waiting for an in-flight slot.
     make_trio(OP)
     client = make_client(limits=Limits(max_in_flight=1))

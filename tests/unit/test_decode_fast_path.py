@@ -1,7 +1,7 @@
 """``decode_fields`` (the client's reply decoder) accepts exactly what ``decode_envelope`` does.
 
 The client reads a reply's payload without building the ``Envelope`` model; a
-reply that is not a valid envelope (SPEC §2) must still be refused, and a valid
+reply that is not a valid envelope (docs/wire.md §2) must still be refused, and a valid
 one never refused, so the two decoders are held to the same verdict here.
 """
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tests.unit.conftest import MemoryRpc
 
 OP = "agent.decode"
-# Every field of an envelope (SPEC §2): the ids, then what the message says.
+# Every field of an envelope (docs/wire.md §2): the ids, then what the message says.
 KNOWN_FIELDS = (
     *("event_id", "correlation_id", "causation_id"),
     *("event_type", "timestamp", "service", "payload", "version", "metadata"),
@@ -88,7 +88,7 @@ ACCEPTED = [
     valid_body(causation_id="c", metadata={"m": [1, {"n": None}]}),
     valid_body(timestamp="2024-05-01T12:00:00+02:00"),
     valid_body(timestamp="2024-05-01"),
-    valid_body(correlation_id="not-a-uuid"),  # any non-empty id (SPEC §2)
+    valid_body(correlation_id="not-a-uuid"),  # any non-empty id (docs/wire.md §2)
     valid_body(event_type="A"),
     valid_body(event_type="A1_B2_C3"),
     valid_body(payload={}),

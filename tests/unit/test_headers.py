@@ -1,4 +1,4 @@
-"""Kafka record headers (SPEC §3): what we send, and tolerant reading."""
+"""Kafka record headers (docs/wire.md §3): what we send, and tolerant reading."""
 
 from __future__ import annotations
 
@@ -90,20 +90,24 @@ def test_unset_routing_fields_are_not_sent() -> None:
     assert set(values) == REQUIRED | {"reply_to"}
 
 
+# Every routing field a request header carries, none left at its default.
+EVERY_ROUTING_FIELD: dict[str, Any] = {
+    "reply_to": "a.completed.v1",
+    "reply_partition": 0,
+    "deadline_ms": 123,
+    "idempotency_key": "k",
+    "retry_count": 0,
+    "max_retries": 2,
+    "partition_key": "p",
+    "priority": "critical",
+    "ttl_seconds": 5,
+    "traceparent": TRACEPARENT,
+    "tracestate": "vendor=1",
+}
+
+
 def test_routing_round_trips_through_headers() -> None:
-    routing = RequestRouting(
-        reply_to="a.completed.v1",
-        reply_partition=0,
-        deadline_ms=123,
-        idempotency_key="k",
-        retry_count=0,
-        max_retries=2,
-        partition_key="p",
-        priority="critical",
-        ttl_seconds=5,
-        traceparent=TRACEPARENT,
-        tracestate="vendor=1",
-    )
+    routing = RequestRouting(**EVERY_ROUTING_FIELD)
     parsed = RequestRouting.from_headers(header_dict(build_headers(envelope(), routing=routing)))
     assert parsed == routing
 
@@ -262,19 +266,10 @@ def test_routing_from_raw_headers_matches_routing_from_header_dict(
 
 
 def test_routing_from_raw_headers_reads_every_field() -> None:
+    other_values = {"reply_partition": 2, "retry_count": 1, "max_retries": 3, "priority": "low"}
     routing = RequestRouting(
-        reply_to="a.completed.v1",
-        reply_partition=2,
-        deadline_ms=123,
-        idempotency_key="k",
-        retry_count=1,
-        max_retries=3,
-        partition_key="p",
-        priority="low",
-        ttl_seconds=30,
-        traceparent=TRACEPARENT,
-        tracestate="vendor=1",
-        parent_span_id="00f067aa0ba902b7",
+        **{**EVERY_ROUTING_FIELD, **other_values, "ttl_seconds": 30},
+        parent_span_id="00f067aa0ba902b7",  # the span id in TRACEPARENT
     )
     raw: list[tuple[str, bytes | None]] = [*build_headers(envelope(), routing=routing)]
     assert RequestRouting.from_record_headers(raw) == routing

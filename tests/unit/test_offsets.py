@@ -11,22 +11,26 @@ TP = ("orders.requested.v1", 0)
 TP2 = ("orders.requested.v1", 1)
 
 
+def tracking(*records: tuple[tuple[str, int], int]) -> OffsetTracker:
+    """A tracker that was handed ``records`` ((topic, partition), offset), in that order."""
+    tracker = OffsetTracker()
+    for partition, offset in records:
+        tracker.add(partition, offset)
+    return tracker
+
+
 def committed(tracker: OffsetTracker) -> dict[tuple[str, int], int]:
     return {(t, p): o for t, p, o in tracker.take_commits()}
 
 
 def test_nothing_to_commit_before_any_ack() -> None:
-    tracker = OffsetTracker()
-    for offset in range(3):
-        tracker.add(TP, offset)
+    tracker = tracking((TP, 0), (TP, 1), (TP, 2))
     assert tracker.take_commits() == []
     assert tracker.in_flight == 3
 
 
 def test_in_order_acks_commit_next_offset() -> None:
-    tracker = OffsetTracker()
-    for offset in range(3):
-        tracker.add(TP, offset)
+    tracker = tracking((TP, 0), (TP, 1), (TP, 2))
     tracker.ack(TP, 0)
     assert committed(tracker) == {TP: 1}
     tracker.ack(TP, 1)
@@ -36,9 +40,7 @@ def test_in_order_acks_commit_next_offset() -> None:
 
 
 def test_out_of_order_ack_waits_for_the_lowest() -> None:
-    tracker = OffsetTracker()
-    for offset in range(10, 14):
-        tracker.add(TP, offset)
+    tracker = tracking((TP, 10), (TP, 11), (TP, 12), (TP, 13))
     tracker.ack(TP, 12)
     tracker.ack(TP, 11)
     assert tracker.take_commits() == []  # 10 still unacknowledged
@@ -50,26 +52,21 @@ def test_out_of_order_ack_waits_for_the_lowest() -> None:
 
 
 def test_commits_are_reported_once() -> None:
-    tracker = OffsetTracker()
-    tracker.add(TP, 0)
+    tracker = tracking((TP, 0))
     tracker.ack(TP, 0)
     assert committed(tracker) == {TP: 1}
     assert tracker.take_commits() == []
 
 
 def test_partitions_are_independent() -> None:
-    tracker = OffsetTracker()
-    tracker.add(TP, 0)
-    tracker.add(TP2, 5)
+    tracker = tracking((TP, 0), (TP2, 5))
     tracker.ack(TP2, 5)
     assert committed(tracker) == {TP2: 6}
     assert tracker.in_flight == 1
 
 
 def test_take_commits_for_selected_partitions() -> None:
-    tracker = OffsetTracker()
-    tracker.add(TP, 0)
-    tracker.add(TP2, 0)
+    tracker = tracking((TP, 0), (TP2, 0))
     tracker.ack(TP, 0)
     tracker.ack(TP2, 0)
     assert committed_for(tracker, {TP2}) == {TP2: 1}
@@ -81,9 +78,7 @@ def committed_for(tracker: OffsetTracker, keys: set[tuple[str, int]]) -> dict[tu
 
 
 def test_duplicate_and_unknown_acks_are_ignored() -> None:
-    tracker = OffsetTracker()
-    tracker.add(TP, 0)
-    tracker.add(TP, 1)
+    tracker = tracking((TP, 0), (TP, 1))
     tracker.ack(TP, 1)
     tracker.ack(TP, 1)
     tracker.ack(TP, 99)
@@ -93,10 +88,7 @@ def test_duplicate_and_unknown_acks_are_ignored() -> None:
 
 
 def test_forget_drops_a_revoked_partition() -> None:
-    tracker = OffsetTracker()
-    for offset in range(3):
-        tracker.add(TP, offset)
-    tracker.add(TP2, 0)
+    tracker = tracking((TP, 0), (TP, 1), (TP, 2), (TP2, 0))
     tracker.ack(TP, 1)
     tracker.forget({TP})
     assert tracker.in_flight == 1  # only TP2's record
@@ -106,8 +98,7 @@ def test_forget_drops_a_revoked_partition() -> None:
 
 
 def test_forget_then_reassign_starts_fresh() -> None:
-    tracker = OffsetTracker()
-    tracker.add(TP, 0)
+    tracker = tracking((TP, 0))
     tracker.forget({TP})
     tracker.add(TP, 0)
     tracker.ack(TP, 0)
@@ -116,8 +107,7 @@ def test_forget_then_reassign_starts_fresh() -> None:
 
 
 def test_wait_drained() -> None:
-    tracker = OffsetTracker()
-    tracker.add(TP, 0)
+    tracker = tracking((TP, 0))
     assert tracker.wait_drained({TP}, timeout=0.01) is False
     tracker.ack(TP, 0)
     assert tracker.wait_drained({TP}, timeout=0.01) is True

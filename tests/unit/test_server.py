@@ -1,4 +1,4 @@
-"""RpcServer over MemoryTransport (SPEC §5)."""
+"""RpcServer over MemoryTransport (docs/wire.md §5)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def raw_request(
     routing: RequestRouting | None = None,
     extra: dict[str, str] | None = None,
 ) -> OutboundRecord:
-    """A request as a peer that only knows the SPEC would write it."""
+    """A request as a peer that only knows the wire contract (docs/wire.md) would write it."""
     envelope = make_envelope(
         event_type=trio.event_type("requested"),
         correlation_id=correlation_id or str(uuid.uuid4()),
