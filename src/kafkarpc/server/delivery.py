@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskGroup
@@ -61,20 +62,14 @@ def next_step(replier: Replier, parcel: Parcel, error: KafkaRpcError) -> Parcel 
     return replier.parked(parcel)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class Delivery:
     """Hands records to the producer; resends or parks what the broker refuses."""
 
-    def __init__(
-        self,
-        transport: Transport,
-        replier: Replier,
-        telemetry: ServerTelemetry,
-        task_group: TaskGroup,
-    ) -> None:
-        self._transport = transport
-        self._replier = replier
-        self._telemetry = telemetry
-        self._task_group = task_group
+    transport: Transport
+    replier: Replier  # what a refused reply becomes
+    telemetry: ServerTelemetry
+    tasks: TaskGroup  # where refused records are resent
 
     def post(self, parcel: Parcel, settlement: Settlement) -> tuple[Parcel, bool]:
         """Hand ``parcel`` (or what replaces it) to the producer without waiting.
@@ -86,7 +81,7 @@ class Delivery:
         while True:
             settlement.expect()
             try:
-                self._transport.produce(
+                self.transport.produce(
                     parcel.record, functools.partial(self._delivered, settlement, parcel)
                 )
             except _PERMANENT_SEND_ERRORS as exc:
@@ -99,14 +94,14 @@ class Delivery:
             except KafkaRpcError:
                 self._resend_later(settlement, parcel)
             if type(parcel) is DeadLetter:
-                self._telemetry.dead_lettered(parcel.source.topic)
+                self.telemetry.dead_lettered(parcel.source.topic)
             return parcel, True
 
     async def send(self, record: OutboundRecord) -> KafkaRpcError | None:
         """Send and wait, retrying transient failures; the error if the broker would not take it."""
         for delay in (*_SEND_RETRY_DELAYS, None):
             try:
-                await self._transport.send(record)
+                await self.transport.send(record)
                 return None
             except _PERMANENT_SEND_ERRORS as exc:
                 return exc  # retrying cannot fix these
@@ -137,7 +132,7 @@ class Delivery:
             self._resend_later(settlement, parcel)
 
     def _resend_later(self, settlement: Settlement, parcel: Parcel) -> None:
-        self._task_group.start_soon(self._resend, parcel, settlement)
+        self.tasks.start_soon(self._resend, parcel, settlement)
 
     async def _resend(self, parcel: Parcel | None, settlement: Settlement) -> None:
         """The background path for a refused record: the same steps, each sent and waited for."""
@@ -147,7 +142,7 @@ class Delivery:
                 error = await self.send(parcel.record)
                 if error is None:
                     if type(parcel) is DeadLetter:
-                        self._telemetry.dead_lettered(parcel.source.topic)
+                        self.telemetry.dead_lettered(parcel.source.topic)
                     delivered = True
                     break
                 parcel = self._next(parcel, error)
@@ -155,7 +150,7 @@ class Delivery:
             settlement.finish(delivered)
 
     def _next(self, parcel: Parcel, error: KafkaRpcError) -> Parcel | None:
-        following = next_step(self._replier, parcel, error)
+        following = next_step(self.replier, parcel, error)
         source = parcel.source
         if type(following) is DeadLetter and type(parcel) is Reply:
             logger.error(

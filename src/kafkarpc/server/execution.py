@@ -47,10 +47,10 @@ class Execution:
         self,
         store: IdempotencyStore,
         retry: HandlerRetry | None,
-        limiter: anyio.CapacityLimiter,
-        loop: LoopTools,
+        workers: int,
         telemetry: ServerTelemetry,
     ) -> None:
+        """Call from the loop that will run the handlers (its primitives are kept)."""
         self._store = store
         # HOT PATH: the built-in store never waits, so it is called through its
         # synchronous lookup/remember (no coroutine, no StoredReply per put); with
@@ -60,16 +60,17 @@ class Execution:
         # tests/unit/test_server_idempotency_paths.py holds the two to the same answers.
         self._local = store if type(store) is InMemoryIdempotencyStore else None
         self._retry = retry
-        self._limiter = limiter
-        self._loop = loop
-        self._telemetry = telemetry
+        self.workers = workers  # at most this many requests (and sync handlers) at once
+        self._limiter = anyio.CapacityLimiter(workers)
+        self.loop = LoopTools.running()
+        self.telemetry = telemetry
         self._running: dict[str, _Running] = {}
 
     async def outcome(self, request: Request) -> Outcome:
         handler = request.handler
         expired = decide.expired_before_pickup(request.deadline_ms, time.time() * 1000)
         if expired is not None:
-            self._telemetry.deadline_expired(handler.trio.requested)
+            self.telemetry.deadline_expired(handler.trio.requested)
             return expired
         key = request.routing.idempotency_key
         if key is None:
@@ -83,7 +84,7 @@ class Execution:
         local = self._local
         stored = local.lookup(scoped) if local is not None else await self._store.get(scoped)
         if stored is not None:
-            self._telemetry.deduplicated(handler.trio.requested)
+            self.telemetry.deduplicated(handler.trio.requested)
             return decide.remembered(stored)
         self._running[scoped] = running = _Running()
         try:
@@ -107,7 +108,7 @@ class Execution:
         try:
             argument = handler.parse(envelope.payload)
         except PayloadInvalid as exc:
-            self._telemetry.validation_error(handler.trio.requested)
+            self.telemetry.validation_error(handler.trio.requested)
             return decide.invalid_payload(handler, exc)
         policy = self._policy(handler)
         attempt = 0
@@ -115,7 +116,7 @@ class Execution:
             attempt += 1
             remaining = None if deadline_ms is None else deadline_ms / 1000 - time.time()
             if remaining is not None and remaining <= 0:
-                self._telemetry.deadline_expired(handler.trio.requested)
+                self.telemetry.deadline_expired(handler.trio.requested)
                 return decide.expired_during(attempt)
             # Only a handler that asks for the context pays for building it.
             context = None if handler.context_param is None else _context(request, attempt)
@@ -125,10 +126,10 @@ class Execution:
                 else:
                     # A bare CancelScope: fail_after's context-manager wrapper costs more
                     # than the rest of a request's bookkeeping on this path.
-                    with self._loop.cancel_scope(deadline=self._loop.clock() + remaining) as scope:
+                    with self.loop.cancel_scope(deadline=self.loop.clock() + remaining) as scope:
                         result = await handler.invoke(argument, context, self._limiter)
                     if scope.cancelled_caught:
-                        self._telemetry.deadline_expired(handler.trio.requested)
+                        self.telemetry.deadline_expired(handler.trio.requested)
                         return decide.cancelled_at_deadline()
                 return decide.answered(handler.render(result))
             except RemoteError as exc:
@@ -138,14 +139,14 @@ class Execution:
             if not decide.retries(policy, error, attempt):
                 break
             assert policy is not None
-            self._telemetry.retried(handler.trio.requested)
+            self.telemetry.retried(handler.trio.requested)
             logger.info(
                 "handler %s failed (attempt %d/%d) for %s: %r; retrying",
                 handler.name, attempt, policy.max_attempts, envelope.correlation_id, error,
                 extra=about(envelope.correlation_id, request.record.topic),
             )  # fmt: skip
             await anyio.sleep(policy.backoff(attempt))
-        self._telemetry.handler_error(handler.trio.requested)
+        self.telemetry.handler_error(handler.trio.requested)
         logger.warning(
             "handler %s failed for %s on %s: %r",
             handler.name, envelope.correlation_id, request.record.topic, error,

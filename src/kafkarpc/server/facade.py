@@ -20,21 +20,19 @@ from anyio.abc import TaskGroup
 from .._config import HandlerRetry, Limits, Security, Telemetry, Topics
 from .._exceptions import ConfigurationError, LifecycleError
 from .._legacy import LegacyServerOptions, fold_legacy
-from .._loop import LoopTools
 from .._retry import RetryPolicy, handler_retry
-from .._sentinel import UNSET, Unset
+from .._sentinel import UNSET
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
 from ..transport import GroupConsumer, Transport
 from ..transport.choose import choose_transport, require_service
 from ..wire.topics import TopicTrio
-from .delivery import Delivery
 from .execution import Execution
 from .handler import Responder
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore
-from .intake import DequeIntake, fetch_high_mark
+from .intake import fetch_high_mark
 from .pipeline import Pipeline
-from .registry import ResponderRegistry
+from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
 
 __all__ = ["RpcServer"]
@@ -104,7 +102,6 @@ class RpcServer:
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
-        self._intake: DequeIntake | None = None
         self._pipeline: Pipeline | None = None
         self._telemetry = ServerTelemetry(
             self.group_id,
@@ -114,7 +111,7 @@ class RpcServer:
 
     # ------------------------------------------------------------ registration
     def responder(
-        self, op: str | TopicTrio, *, retry: HandlerRetry | RetryPolicy | Unset | None = UNSET
+        self, op: str | TopicTrio, *, retry: RetryOption = UNSET
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Register the decorated function as the handler of ``op``.
 
@@ -131,11 +128,7 @@ class RpcServer:
         return register
 
     def add_responder(
-        self,
-        op: str | TopicTrio,
-        func: Callable[..., Any],
-        *,
-        retry: HandlerRetry | RetryPolicy | Unset | None = UNSET,
+        self, op: str | TopicTrio, func: Callable[..., Any], *, retry: RetryOption = UNSET
     ) -> None:
         self._check_registering()
         self._registry.add(op, func, retry)
@@ -190,44 +183,25 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
-            intake = self._intake = self._start_pipeline(task_group)
-            self._consumer = await self._transport.group_consumer(
+            pipeline = self._pipeline = Pipeline.start(
+                task_group,
+                self._transport,
+                self._registry.snapshot(),
+                Execution(self._idempotency, self._retry, self._workers, self._telemetry),
+                Replier(self.service),
+                self._payload_preview,
+            )
+            pipeline.consumer = self._consumer = await self._transport.group_consumer(
                 topics,
                 group_id=self.group_id,
-                on_batch=intake.accept,
+                on_batch=pipeline.intake.accept,
                 max_in_flight=fetch_high_mark(self._workers),
             )
-            if self._pipeline is not None:
-                self._pipeline.consumer = self._consumer
         except BaseException as exc:
             await self._close(type(exc), exc, exc.__traceback__)
             raise
         logger.info("serving %s as group %r", ", ".join(topics), self.group_id)
         return self
-
-    def _start_pipeline(self, task_group: TaskGroup) -> DequeIntake:
-        """Build a request's path for the running loop and start the workers on it."""
-        loop = LoopTools.running()
-        execution = Execution(
-            self._idempotency,
-            self._retry,
-            anyio.CapacityLimiter(self._workers),
-            loop,
-            self._telemetry,
-        )
-        replier = Replier(self.service)
-        delivery = Delivery(self._transport, replier, self._telemetry, task_group)
-        self._pipeline = pipeline = Pipeline(
-            self._registry.snapshot(),
-            execution,
-            replier,
-            delivery,
-            self._telemetry,
-            self._payload_preview,
-        )
-        intake = DequeIntake(self._workers, loop)
-        intake.start(task_group, pipeline.handle)
-        return intake
 
     async def __aexit__(
         self,
@@ -253,16 +227,15 @@ class RpcServer:
         self._state = _State.STOPPING
         task_group = self._task_group
         with anyio.CancelScope(shield=True):
-            if self._intake is not None:
-                self._intake.close()  # batches fetched from now on are left unacknowledged
+            pipeline = self._pipeline
+            if pipeline is not None:
+                pipeline.intake.close()  # batches fetched from now on stay unacknowledged
             if self._consumer is not None:
                 await self._consumer.stop_fetching()
             # Finish everything already fetched, not only what is running (intake.py).
             with anyio.move_on_after(self._shutdown_timeout) as drain:
-                if self._intake is not None:
-                    await self._intake.drained()
-                if self._pipeline is not None:
-                    await self._pipeline.settled()
+                if pipeline is not None:
+                    await pipeline.drained()
             if drain.cancelled_caught:
                 logger.warning(
                     "requests still running after %.1fs; unfinished ones will be redelivered",

@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from opentelemetry.trace import Span
 
 from .._exceptions import EnvelopeError
 from .._logging import about, preview
-from .._telemetry import ServerTelemetry
-from ..transport import GroupConsumer, InboundRecord
+from ..transport import GroupConsumer, InboundRecord, Transport
 from ..wire.dead_letter import DlqReason
 from ..wire.envelope import decode_envelope
 from ..wire.headers import RequestRouting
@@ -26,6 +26,7 @@ from .decide import Request, effective_deadline
 from .delivery import Delivery
 from .execution import Execution
 from .handler import Responder
+from .intake import DequeIntake
 from .ordering import KeyOrder
 from .outcome import Outcome
 from .replier import Replier, Reply, dead_letter
@@ -43,24 +44,41 @@ class Pipeline:
         self,
         responders: dict[str, Responder],
         execution: Execution,
-        replier: Replier,
         delivery: Delivery,
-        telemetry: ServerTelemetry,
         payload_preview: Callable[[Mapping[str, Any]], str] | None,
     ) -> None:
         self._responders = responders
         self._execution = execution
-        self._replier = replier
+        self._replier = delivery.replier
         self._delivery = delivery
-        self._telemetry = telemetry
+        self._telemetry = delivery.telemetry
         self._payload_preview = payload_preview
+        self.intake = DequeIntake(execution.workers, execution.loop)
         self._key_order = KeyOrder()
         self.consumer: GroupConsumer | None = None  # set once the consumer is running
         self.in_flight = 0
         self._idle = anyio.Event()
 
-    async def settled(self) -> None:
-        """Wait until no request is in flight (handled, or waiting for its records to settle)."""
+    @classmethod
+    def start(
+        cls,
+        tasks: TaskGroup,
+        transport: Transport,
+        responders: dict[str, Responder],
+        execution: Execution,
+        replier: Replier,
+        payload_preview: Callable[[Mapping[str, Any]], str] | None,
+    ) -> Pipeline:
+        """Start ``execution``'s workers in ``tasks``; feed them with ``intake.accept``."""
+        delivery = Delivery(transport, replier, execution.telemetry, tasks)
+        pipeline = cls(responders, execution, delivery, payload_preview)
+        pipeline.intake.start(tasks, pipeline.handle)
+        return pipeline
+
+    async def drained(self) -> None:
+        """Wait until the workers have finished what the intake took (call after
+        ``intake.close()``) and everything sent for it has settled."""
+        await self.intake.drained()
         while self.in_flight:
             self._idle = anyio.Event()
             await self._idle.wait()

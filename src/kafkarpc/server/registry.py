@@ -13,7 +13,10 @@ from .._sentinel import UNSET, Unset
 from ..wire.topics import TopicTrio, dlq_topic
 from .handler import Responder, collect_responders
 
-__all__ = ["ResponderRegistry"]
+__all__ = ["ResponderRegistry", "RetryOption"]
+
+# A responder's own retry: a policy, None for none, UNSET for the server's.
+RetryOption = HandlerRetry | RetryPolicy | Unset | None
 
 
 class ResponderRegistry:
@@ -26,10 +29,7 @@ class ResponderRegistry:
         self._by_topic: dict[str, Responder] = {}
 
     def add(
-        self,
-        op: str | TopicTrio,
-        func: Callable[..., Any],
-        retry: HandlerRetry | RetryPolicy | Unset | None = UNSET,
+        self, op: str | TopicTrio, func: Callable[..., Any], retry: RetryOption = UNSET
     ) -> None:
         trio = TopicTrio.coerce(op, version=self._version)
         if trio.requested in self._by_topic:
