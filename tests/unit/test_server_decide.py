@@ -12,8 +12,10 @@ import pytest
 
 from kafkarpc import HandlerRetry, PayloadTooLarge, RemoteError, TopicNotFound, TopicTrio
 from kafkarpc._exceptions import TransportError
+from kafkarpc._sentinel import UNSET
 from kafkarpc.server import decide
 from kafkarpc.server.delivery import next_step
+from kafkarpc.server.handler import Responder
 from kafkarpc.server.idempotency import StoredReply
 from kafkarpc.server.outcome import Outcome, failure
 from kafkarpc.server.replier import DeadLetter, Replier, Reply, dead_letter
@@ -37,9 +39,13 @@ def _request() -> tuple[InboundRecord, Any]:
 
 def _reply(outcome: Outcome, routing: RequestRouting | None = None) -> Reply:
     record, envelope = _request()
-    return Replier("orders").reply(
-        record, TRIO, envelope, routing or RequestRouting(), outcome, None
-    )
+    handler = Responder.build(TRIO, _echo, UNSET)
+    request = decide.Request(handler, record, envelope, routing or RequestRouting(), None)
+    return Replier("orders").reply(request, outcome, None)
+
+
+async def _echo(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
 
 
 def test_an_outcome_cannot_be_changed() -> None:

@@ -183,7 +183,7 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
-            pipeline = self._pipeline = Pipeline.start(
+            pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
                 self._registry.snapshot(),
@@ -198,7 +198,7 @@ class RpcServer:
                 max_in_flight=fetch_high_mark(self._workers),
             )
         except BaseException as exc:
-            await self._close(type(exc), exc, exc.__traceback__)
+            await self._close(exc)
             raise
         logger.info("serving %s as group %r", ", ".join(topics), self.group_id)
         return self
@@ -209,19 +209,14 @@ class RpcServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        return await self._close(exc_type, exc, tb)
+        return await self._close(exc)
 
     async def aclose(self) -> None:
         """Stop taking requests, let in-flight ones finish (up to shutdown_timeout), commit."""
         if self._state is _State.SERVING:
-            await self._close(None, None, None)
+            await self._close(None)
 
-    async def _close(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def _close(self, exc: BaseException | None) -> bool | None:
         if self._state in (_State.STOPPING, _State.CLOSED):
             return None
         self._state = _State.STOPPING
@@ -249,7 +244,7 @@ class RpcServer:
                 # Only a cancellation may belong to the task group (a crashed background
                 # task cancels the body); any other error of the body propagates unwrapped.
                 if isinstance(exc, anyio.get_cancelled_exc_class()):
-                    suppress = await task_group.__aexit__(exc_type, exc, tb)
+                    suppress = await task_group.__aexit__(type(exc), exc, exc.__traceback__)
                 else:
                     await task_group.__aexit__(None, None, None)
         finally:

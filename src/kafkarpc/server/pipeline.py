@@ -42,38 +42,27 @@ class Pipeline:
 
     def __init__(
         self,
-        responders: dict[str, Responder],
-        execution: Execution,
-        delivery: Delivery,
-        payload_preview: Callable[[Mapping[str, Any]], str] | None,
-    ) -> None:
-        self._responders = responders
-        self._execution = execution
-        self._replier = delivery.replier
-        self._delivery = delivery
-        self._telemetry = delivery.telemetry
-        self._payload_preview = payload_preview
-        self.intake = DequeIntake(execution.workers, execution.loop)
-        self._key_order = KeyOrder()
-        self.consumer: GroupConsumer | None = None  # set once the consumer is running
-        self.in_flight = 0
-        self._idle = anyio.Event()
-
-    @classmethod
-    def start(
-        cls,
         tasks: TaskGroup,
         transport: Transport,
         responders: dict[str, Responder],
         execution: Execution,
         replier: Replier,
         payload_preview: Callable[[Mapping[str, Any]], str] | None,
-    ) -> Pipeline:
-        """Start ``execution``'s workers in ``tasks``; feed them with ``intake.accept``."""
-        delivery = Delivery(transport, replier, execution.telemetry, tasks)
-        pipeline = cls(responders, execution, delivery, payload_preview)
-        pipeline.intake.start(tasks, pipeline.handle)
-        return pipeline
+    ) -> None:
+        """Build a request's path and start ``execution.workers`` workers on it in ``tasks``;
+        records reach them through ``intake.accept``."""
+        self._responders = responders
+        self._execution = execution
+        self._replier = replier
+        self._delivery = Delivery(transport, replier, execution.telemetry, tasks)
+        self._telemetry = execution.telemetry
+        self._payload_preview = payload_preview
+        self._key_order = KeyOrder()
+        self.consumer: GroupConsumer | None = None  # set once the consumer is running
+        self.in_flight = 0
+        self._idle = anyio.Event()
+        self.intake = DequeIntake(execution.workers, execution.loop)
+        self.intake.start(tasks, self.handle)
 
     async def drained(self) -> None:
         """Wait until the workers have finished what the intake took (call after
@@ -184,8 +173,7 @@ class Pipeline:
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
         outcome = await self._execution.outcome(request)
-        handler, record, envelope, routing, _ = request
-        reply = self._replier.reply(record, handler.trio, envelope, routing, outcome, span)
+        reply = self._replier.reply(request, outcome, span)
         sent, delivered = self._delivery.post(reply, settlement)
         last = sent if isinstance(sent, Reply) else sent.instead_of
         return (outcome if last is None else last.outcome), delivered

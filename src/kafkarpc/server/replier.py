@@ -19,6 +19,7 @@ from ..wire.dead_letter import DlqReason, dead_letter_record
 from ..wire.envelope import Envelope, ErrorCode, new_message
 from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import TopicTrio
+from .decide import Request
 from .outcome import Outcome, failure
 
 __all__ = ["DeadLetter", "Replier", "Reply", "dead_letter"]
@@ -60,16 +61,9 @@ class Replier:
     def __init__(self, service: str) -> None:
         self._service = service
 
-    def reply(
-        self,
-        source: InboundRecord,
-        trio: TopicTrio,
-        request: Envelope,
-        routing: RequestRouting,
-        outcome: Outcome,
-        span: Span | None,
-    ) -> Reply:
+    def reply(self, request: Request, outcome: Outcome, span: Span | None) -> Reply:
         """The reply to ``request``, on the route its caller asked for (docs/wire.md §4)."""
+        routing, trio = request.routing, request.handler.trio
         passthrough: RequestRouting | None
         if span is not None:
             # The reply continues the trace from this responder's span.
@@ -89,7 +83,9 @@ class Replier:
         # Without a reply partition the client reads every partition, so replies of
         # one hand-over may share one (fewer, larger batches on the broker).
         partition = ANY_PARTITION if routing.reply_partition is None else routing.reply_partition
-        return self._render(source, trio, request, passthrough, outcome, topic, partition, 0)
+        return self._render(
+            request.record, trio, request.envelope, passthrough, outcome, topic, partition, 0
+        )
 
     def on_own_topics(self, reply: Reply) -> Reply:
         """The same reply on the operation's own topics, for a route that does not exist."""
