@@ -7,7 +7,6 @@ built-in one included, through ``await get``/``put``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,6 +14,8 @@ from pydantic import BaseModel
 
 from kafkarpc import (
     InMemoryIdempotencyStore,
+    MemoryBroker,
+    MemoryTransport,
     RemoteError,
     RpcClient,
     RpcServer,
@@ -26,19 +27,13 @@ pytestmark = pytest.mark.anyio
 
 
 class _PlainPathStore(InMemoryIdempotencyStore):
-    """The built-in store's behaviour, reached only through get/put (counted)."""
+    """The built-in store's behaviour; a subclass, so the server awaits get/put."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.calls = 0
+    gets = 0
 
     async def get(self, key: str) -> StoredReply | None:
-        self.calls += 1
+        self.gets += 1
         return await super().get(key)
-
-    async def put(self, key: str, reply: StoredReply) -> None:
-        self.calls += 1
-        await super().put(key, reply)
 
 
 class _Order(BaseModel):
@@ -63,11 +58,9 @@ _CALLS: list[tuple[dict[str, Any], str]] = [
 
 
 async def _answers(
-    store: InMemoryIdempotencyStore,
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
+    store: InMemoryIdempotencyStore, broker: MemoryBroker
 ) -> tuple[list[Any], list[str]]:
-    server = make_server(idempotency_store=store)
+    server = RpcServer(service="orders", transport=MemoryTransport(broker), idempotency_store=store)
     executed: list[str] = []
 
     @server.responder("orders.place")
@@ -83,7 +76,7 @@ async def _answers(
         return {"n": len(executed)}
 
     answers: list[Any] = []
-    async with make_client() as client, server:
+    async with RpcClient(service="shop", transport=MemoryTransport(broker)) as client, server:
         for payload, key in _CALLS:
             try:
                 answers.append(await client.request("orders.place", payload, idempotency_key=key))
@@ -92,17 +85,15 @@ async def _answers(
     return answers, executed
 
 
-async def test_the_sync_and_the_awaited_store_paths_answer_alike(
-    make_client: Callable[..., RpcClient],
-    make_server: Callable[..., RpcServer],
-    make_trio: Callable[..., TopicTrio],
-) -> None:
-    make_trio("orders.place")
+async def test_the_sync_and_the_awaited_store_paths_answer_alike(broker: MemoryBroker) -> None:
+    trio = TopicTrio.from_base("orders.place")
+    for topic in (trio.requested, *trio.reply_topics, f"{trio.requested}.dlq"):
+        broker.create_topic(topic, 1)
     fast = InMemoryIdempotencyStore(max_entries=3)
     plain = _PlainPathStore(max_entries=3)
-    fast_answers, fast_executed = await _answers(fast, make_client, make_server)
-    plain_answers, plain_executed = await _answers(plain, make_client, make_server)
-    assert plain.calls > 0  # the subclass really went through get/put
+    fast_answers, fast_executed = await _answers(fast, broker)
+    plain_answers, plain_executed = await _answers(plain, broker)
+    assert plain.gets == len(_CALLS)  # the subclass really was awaited
     assert fast_answers == plain_answers
     assert fast_executed == plain_executed
     # What was cached: a success and a handler's own final answer; not a retryable
