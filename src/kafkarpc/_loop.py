@@ -1,23 +1,32 @@
-"""Tell anyio which event loop runs our own code, once, instead of on every operation.
+"""The one place that knows asyncio from trio: which loop runs us, and its fast primitives.
 
 Every anyio primitive (an event, a cancel scope, a stream receive, the clock)
 asks sniffio which library is running; under asyncio sniffio answers by looking
 up the current task, which costs more than some of the operations themselves.
-sniffio checks its context variable first, so code that already knows the answer
-sets it for the duration of its own work. The value is always the loop the
-calling task runs on, so nothing it affects can be told anything untrue.
+So code that already knows the answer sets it for the duration of its own work
+(``adopt_current_library``), and the responder takes the few primitives it uses
+per request from ``LoopTools`` resolved once for the running loop. The value is
+always the loop the calling task runs on, so nothing it affects is told anything
+untrue.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import Token
+from dataclasses import dataclass
 
 import anyio
 import sniffio
 
-__all__ = ["adopt_current_library", "forget_library", "running_clock", "running_library"]
+__all__ = [
+    "LoopTools",
+    "adopt_current_library",
+    "forget_library",
+    "running_clock",
+    "running_library",
+]
 
 
 def running_library() -> str:
@@ -43,3 +52,37 @@ def adopt_current_library(library: str) -> Token[str | None]:
 
 def forget_library(token: Token[str | None]) -> None:
     sniffio.current_async_library_cvar.reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopTools:
+    """The loop primitives a responder uses on every request, and its library's name.
+
+    ``LoopTools.plain()`` is anyio's own functions, which look the running library
+    up on each call; ``LoopTools.running()`` is the same primitives resolved once
+    for the calling task's loop. tests/unit/test_server_loop.py holds the two to
+    the same behaviour on asyncio and on trio.
+    """
+
+    library: str
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+    cancel_scope: type[anyio.CancelScope]
+
+    @classmethod
+    def plain(cls, library: str = "asyncio") -> LoopTools:
+        return cls(library, anyio.current_time, anyio.sleep, anyio.CancelScope)
+
+    @classmethod
+    def running(cls) -> LoopTools:
+        """The calling task's loop's primitives (call from async code on that loop).
+
+        HOT PATH: anyio's clock, sleep and CancelScope() each look up the running
+        library on every call. Resolving them once (the backend's own CancelScope
+        class, which ``anyio.CancelScope()`` constructs; the loop's ``time``;
+        asyncio's own sleep) was part of the responder's 341k -> 312k instructions
+        per request (benchmarks.hotpath under callgrind; docs/benchmarks.md).
+        """
+        library = running_library()
+        sleep = asyncio.sleep if library == "asyncio" else anyio.sleep
+        return cls(library, running_clock(), sleep, type(anyio.CancelScope()))

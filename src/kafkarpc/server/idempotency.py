@@ -53,14 +53,16 @@ class InMemoryIdempotencyStore:
         return len(self._entries)
 
     async def get(self, key: str) -> StoredReply | None:
-        return self._lookup(key)
+        return self.lookup(key)
 
     async def put(self, key: str, reply: StoredReply) -> None:
-        self._remember(key, reply.ok, reply.payload)
+        self.remember(key, reply.ok, reply.payload)
 
-    # The responder calls these directly: the store never waits, and skipping the
-    # coroutines and the StoredReply of every put is a measurable share of a request.
-    def _lookup(self, key: str) -> StoredReply | None:
+    # This store never waits, so it also answers synchronously: the responder calls
+    # these instead of get/put, skipping two coroutines and the StoredReply of every
+    # put (see the HOT PATH note in server/execution.py).
+    def lookup(self, key: str) -> StoredReply | None:
+        """``get`` without the coroutine."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -71,7 +73,8 @@ class InMemoryIdempotencyStore:
         self._entries.move_to_end(key)
         return StoredReply(ok, payload)
 
-    def _remember(self, key: str, ok: bool, payload: dict[str, Any]) -> None:
+    def remember(self, key: str, ok: bool, payload: dict[str, Any]) -> None:
+        """``put`` without the coroutine and the ``StoredReply``."""
         entries = self._entries
         if key in entries:  # a new key goes to the end anyway
             entries.move_to_end(key)

@@ -1,55 +1,54 @@
-"""What a request resolved to, and the failure payloads the responder sends."""
+"""``Outcome``: what a request resolved to (immutable), and the one way to build a failure."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Outcome", "failure_payload"]
+__all__ = ["Outcome", "failure"]
 
 
-class Outcome:
+class Outcome(NamedTuple):
     """What a request resolved to: the reply, whether a repeat may reuse it, and
-    whether the request must also be dead-lettered."""
+    whether the request must also be dead-lettered.
 
-    __slots__ = ("attempts", "cacheable", "dead_letter", "ok", "payload")
+    Successes and deliberate answers (validation, a handler's own RemoteError) are
+    ``cacheable``; crashes and expired deadlines are not, so a retry or a DLQ
+    replay of the same idempotency key executes again. Immutable: a reply that
+    cannot be sent as it is becomes a new Outcome (``failure(..., instead_of=...)``).
+    """
 
-    def __init__(
-        self,
-        ok: bool,
-        payload: dict[str, Any],
-        *,
-        cacheable: bool = False,
-        dead_letter: BaseException | None = None,
-        attempts: int = 1,
-    ) -> None:
-        self.attempts = attempts
-        self.ok = ok
-        self.payload = payload
-        # Successes and deliberate answers (validation, a handler's own RemoteError)
-        # are final; crashes and expired deadlines are not, so a retry or a DLQ
-        # replay of the same idempotency key executes again.
-        self.cacheable = cacheable
-        self.dead_letter = dead_letter
-
-    def become_failure(self, payload: dict[str, Any]) -> None:
-        self.ok = False
-        self.payload = payload
-        self.cacheable = False
+    ok: bool
+    payload: dict[str, Any]
+    cacheable: bool = False
+    dead_letter: BaseException | None = None
+    attempts: int = 1
 
 
-def failure_payload(
+def failure(
     code: str,
     message: str,
     *,
     error_type: str = "",
     retryable: bool = False,
     details: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
+    cacheable: bool = False,
+    dead_letter: BaseException | None = None,
+    attempts: int = 1,
+    instead_of: Outcome | None = None,
+) -> Outcome:
+    """A failure reply (its payload as docs/wire.md §2 lays it out).
+
+    With ``instead_of``, the failure replaces that outcome's reply (one that could
+    not be sent) and keeps its dead letter and attempt count; it is never cached.
+    """
+    if instead_of is not None:
+        dead_letter, attempts, cacheable = instead_of.dead_letter, instead_of.attempts, False
+    payload = {
         "error_code": code,
         "error_message": message,
         "error_type": error_type,
         "retryable": retryable,
         "details": dict(details or {}),
     }
+    return Outcome(False, payload, cacheable, dead_letter, attempts)
