@@ -12,7 +12,7 @@ import anyio
 import pytest
 from confluent_kafka import Producer
 
-from kafkarpc import RemoteError, RetryPolicy, RpcClient, RpcServer, TopicTrio, ensure_topics
+from kafkarpc import HandlerRetry, RemoteError, RpcClient, RpcServer, TopicTrio, ensure_topics
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +38,7 @@ async def test_dlq_inspect_and_replay(kafkarpc_broker: str, unique_topic_base: s
         kafkarpc_broker,
         service="cli-dlq",
         group_id=f"g-{unique_topic_base}",
-        retry=RetryPolicy(max_attempts=2, initial_delay=0.01),
+        retry=HandlerRetry(max_attempts=2, initial_delay=0.01),
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     )
 
