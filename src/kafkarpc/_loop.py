@@ -43,3 +43,14 @@ def adopt_current_library(library: str) -> Token[str | None]:
 
 def forget_library(token: Token[str | None]) -> None:
     sniffio.current_async_library_cvar.reset(token)
+
+
+def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The calling task's asyncio loop, or None under another library (trio).
+
+    For code that can use the loop's own primitives when there is one, without
+    asking which library runs it. Call from async code.
+    """
+    if sniffio.current_async_library() == "asyncio":
+        return asyncio.get_running_loop()
+    return None

@@ -1,0 +1,81 @@
+"""Route layer: replies of an operation are being read before its first request goes out.
+
+The first call of an operation creates its topics (when asked to), checks that
+the requested topic exists and assigns its reply topics to the reply consumer;
+every later call finds the route ready and passes straight through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+import anyio
+
+from ...transport import ReplyConsumer, Transport
+from ...wire.topics import TopicTrio
+from ..call import Call, Send
+
+__all__ = ["RouteLayer"]
+
+
+class RouteLayer:
+    __slots__ = (
+        "_create",
+        "_next",
+        "_partitions",
+        "_replies",
+        "_reply_partition",
+        "_routes",
+        "_transport",
+    )
+
+    def __init__(
+        self,
+        next_: Send,
+        transport: Transport,
+        replies: ReplyConsumer,
+        *,
+        create_topics: bool,
+        partitions: int,
+        reply_partition: int | None,
+    ) -> None:
+        self._next = next_
+        self._transport = transport
+        self._replies = replies
+        self._create = create_topics
+        self._partitions = partitions
+        self._reply_partition = reply_partition
+        # An entry is an unset event while a setup runs, a set one once it succeeded;
+        # a failed setup removes its entry, and the next waiter starts another.
+        self._routes: dict[TopicTrio, anyio.Event] = {}
+
+    def send(self, call: Call) -> Awaitable[dict[str, Any]]:
+        ready = self._routes.get(call.trio)
+        if ready is not None and ready.is_set():
+            return self._next(call)  # the usual case: no frame of our own
+        return self._set_up_then_send(call)
+
+    async def _set_up_then_send(self, call: Call) -> dict[str, Any]:
+        with anyio.fail_after(call.remaining()):
+            await self._ensure_route(call.trio)
+        return await self._next(call)
+
+    async def _ensure_route(self, trio: TopicTrio) -> None:
+        while (ready := self._routes.get(trio)) is not None:
+            if ready.is_set():
+                return
+            await ready.wait()
+        ready = self._routes[trio] = anyio.Event()
+        try:
+            if self._create:
+                await self._transport.ensure_topics(
+                    [trio.requested, *trio.reply_topics], partitions=self._partitions
+                )
+            await self._transport.partition_count(trio.requested)
+            await self._replies.assign(trio.reply_topics, partition=self._reply_partition)
+        except BaseException:
+            del self._routes[trio]
+            raise
+        finally:
+            ready.set()

@@ -1,0 +1,64 @@
+"""Stack the send pipeline: observe, circuit, route, in-flight, retry, deadline, transport.
+
+Each layer gets the ``Send`` of the one below it, so a call only ever travels
+down and its result (or error) back up. A layer whose feature is off is left
+out here, once, instead of being asked on every call: without a circuit
+breaker there is no circuit layer. ``RetryLayer`` sends a single-attempt call
+straight to the transport layer.
+"""
+
+from __future__ import annotations
+
+from .._config import Limits, Topics
+from .._telemetry import ClientTelemetry
+from ..transport import ReplyConsumer, Transport
+from .call import Send
+from .circuit import Circuits
+from .layers.circuit import CircuitLayer
+from .layers.deadline import DeadlineLayer
+from .layers.inflight import InFlightLayer
+from .layers.observe import ObserveLayer
+from .layers.retry import RetryLayer
+from .layers.route import RouteLayer
+from .layers.transport import TransportLayer
+from .pending import PendingCalls
+from .records import RecordWriter
+from .signal import Signals
+
+__all__ = ["build_pipeline"]
+
+
+def build_pipeline(
+    *,
+    transport: Transport,
+    replies: ReplyConsumer,
+    writer: RecordWriter,
+    pending: PendingCalls,
+    signals: Signals,
+    circuits: Circuits,
+    telemetry: ClientTelemetry,
+    limits: Limits,
+    topics: Topics,
+) -> Send:
+    """The pipeline's entry point: ``await send(call)`` is the reply payload."""
+    send: Send = TransportLayer(transport, writer).send
+    send = RetryLayer(DeadlineLayer(send, telemetry).send, single=send).send
+    send = InFlightLayer(
+        send,
+        max_in_flight=limits.max_in_flight,
+        pending=pending,
+        signals=signals,
+        transport=transport,
+        telemetry=telemetry,
+    ).send
+    send = RouteLayer(
+        send,
+        transport,
+        replies,
+        create_topics=topics.create,
+        partitions=topics.partitions,
+        reply_partition=topics.reply_partition,
+    ).send
+    if circuits.enabled:
+        send = CircuitLayer(send, circuits).send
+    return ObserveLayer(send, telemetry).send

@@ -1,0 +1,110 @@
+"""What the client puts on the wire: the record of one request attempt, and of one event."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+
+from .._config import PayloadPreview
+from .._ids import new_uuid
+from .._logging import about, preview
+from .._telemetry import inject_trace_headers, parent_span_id
+from ..transport import OutboundRecord
+from ..wire.envelope import EncodedPayload, OutgoingMessage, new_message, validate_event_type
+from ..wire.headers import RequestRouting, build_headers
+from ..wire.topics import event_type_for_topic
+from .call import Call
+
+__all__ = ["RecordWriter"]
+
+logger = logging.getLogger("kafkarpc.client")
+
+
+class RecordWriter:
+    """Turns calls and events into records, stamped with this client's name and version."""
+
+    __slots__ = ("_payload_preview", "_reply_partition", "_service", "_version")
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        version: str,
+        reply_partition: int | None,
+        payload_preview: PayloadPreview | None,
+    ) -> None:
+        self._service = service
+        self._version = version
+        self._reply_partition = reply_partition
+        self._payload_preview = payload_preview
+
+    def request(self, call: Call) -> OutboundRecord:
+        """The record of ``call``'s current attempt (docs/wire.md §2, §3)."""
+        trio = call.trio
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "request %s (attempt %d) to %s: %s",
+                call.correlation_id,
+                call.attempt + 1,
+                trio.requested,
+                preview(self._payload_preview, call.body.to_dict()),
+                extra=about(call.correlation_id, trio.requested),
+            )
+        message = new_message(
+            event_type=trio.event_type("requested"),
+            correlation_id=call.correlation_id,
+            service=self._service,
+            payload=call.body,
+            version=self._version,
+        )
+        traceparent, tracestate = inject_trace_headers(call.span)
+        routing = RequestRouting(
+            reply_to=trio.completed,
+            reply_partition=self._reply_partition,
+            deadline_ms=call.deadline_ms,
+            idempotency_key=call.idempotency_key,
+            retry_count=call.attempt,
+            max_retries=call.policy.max_attempts - 1,
+            partition_key=call.partition_key,
+            priority=call.priority,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            parent_span_id=parent_span_id(call.span),
+            ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
+        )
+        return OutboundRecord(
+            topic=trio.requested,
+            value=message.value,
+            key=call.key,
+            headers=build_headers(message, routing=routing, extra=call.headers),
+        )
+
+    def event(
+        self,
+        topic: str,
+        body: EncodedPayload,
+        *,
+        event_type: str | None,
+        key: str | None,
+        correlation_id: str | None,
+        headers: Mapping[str, str | bytes] | None,
+    ) -> tuple[OutgoingMessage, OutboundRecord]:
+        """An event for ``topic`` (no reply expected), and the message it carries."""
+        if event_type is not None:
+            validate_event_type(event_type)
+        message = new_message(
+            event_type=event_type or event_type_for_topic(topic),
+            correlation_id=correlation_id or new_uuid(),
+            service=self._service,
+            payload=body,
+            version=self._version,
+        )
+        record = OutboundRecord(
+            topic=topic,
+            value=message.value,
+            key=(key or message.correlation_id).encode(),
+            headers=build_headers(message, extra=headers),
+        )
+        return message, record
