@@ -110,10 +110,7 @@ class RpcClient:
         self._limits = limits
         self._topics = topics
         self._writer = RecordWriter(
-            self.service,
-            version=topics.version,
-            reply_partition=topics.reply_partition,
-            payload_preview=telemetry.payload_preview,
+            self.service, topics.version, topics.reply_partition, telemetry.payload_preview
         )
         self._telemetry = ClientTelemetry(
             tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
@@ -258,7 +255,6 @@ class RpcClient:
         check_call_options(priority, headers, partition_key)
         correlation_id = new_uuid()
         clock = self._clock
-        deadline = clock() + budget
         call = Call(
             trio=trio,
             body=body,
@@ -270,9 +266,8 @@ class RpcClient:
             policy=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
             started=time.monotonic(),
             clock=clock,
-            deadline=deadline,
+            deadline=clock() + budget,
             deadline_ms=int((time.time() + budget) * 1000),
-            until=deadline,
         )
         assert self._send is not None
         token = adopt_current_library(self._library)

@@ -3,8 +3,7 @@
 Each layer gets the ``Send`` of the one below it, so a call only ever travels
 down and its result (or error) back up. A layer whose feature is off is left
 out here, once, instead of being asked on every call: without a circuit
-breaker there is no circuit layer. ``RetryLayer`` sends a single-attempt call
-straight to the transport layer.
+breaker there is no circuit layer.
 """
 
 from __future__ import annotations
@@ -41,24 +40,12 @@ def build_pipeline(
     topics: Topics,
 ) -> Send:
     """The pipeline's entry point: ``await send(call)`` is the reply payload."""
-    send: Send = TransportLayer(transport, writer).send
-    send = RetryLayer(DeadlineLayer(send, telemetry).send, single=send).send
+    send: Send = TransportLayer(transport.produce, writer).send
+    send = RetryLayer(DeadlineLayer(send, telemetry).send).send
     send = InFlightLayer(
-        send,
-        max_in_flight=limits.max_in_flight,
-        pending=pending,
-        signals=signals,
-        transport=transport,
-        telemetry=telemetry,
+        send, limits.max_in_flight, pending, signals, transport=transport, telemetry=telemetry
     ).send
-    send = RouteLayer(
-        send,
-        transport,
-        replies,
-        create_topics=topics.create,
-        partitions=topics.partitions,
-        reply_partition=topics.reply_partition,
-    ).send
+    send = RouteLayer(send, transport, replies, topics).send
     if circuits.enabled:
         send = CircuitLayer(send, circuits).send
     return ObserveLayer(send, telemetry).send

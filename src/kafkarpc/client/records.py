@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from .._config import PayloadPreview
 from .._ids import new_uuid
@@ -22,23 +23,14 @@ __all__ = ["RecordWriter"]
 logger = logging.getLogger("kafkarpc.client")
 
 
+@dataclass(frozen=True, slots=True)
 class RecordWriter:
     """Turns calls and events into records, stamped with this client's name and version."""
 
-    __slots__ = ("_payload_preview", "_reply_partition", "_service", "_version")
-
-    def __init__(
-        self,
-        service: str,
-        *,
-        version: str,
-        reply_partition: int | None,
-        payload_preview: PayloadPreview | None,
-    ) -> None:
-        self._service = service
-        self._version = version
-        self._reply_partition = reply_partition
-        self._payload_preview = payload_preview
+    service: str
+    version: str
+    reply_partition: int | None
+    payload_preview: PayloadPreview | None
 
     def request(self, call: Call) -> OutboundRecord:
         """The record of ``call``'s current attempt (docs/wire.md §2, §3)."""
@@ -49,20 +41,20 @@ class RecordWriter:
                 call.correlation_id,
                 call.attempt + 1,
                 trio.requested,
-                preview(self._payload_preview, call.body.to_dict()),
+                preview(self.payload_preview, call.body.to_dict()),
                 extra=about(call.correlation_id, trio.requested),
             )
         message = new_message(
             event_type=trio.event_type("requested"),
             correlation_id=call.correlation_id,
-            service=self._service,
+            service=self.service,
             payload=call.body,
-            version=self._version,
+            version=self.version,
         )
         traceparent, tracestate = inject_trace_headers(call.span)
         routing = RequestRouting(
             reply_to=trio.completed,
-            reply_partition=self._reply_partition,
+            reply_partition=self.reply_partition,
             deadline_ms=call.deadline_ms,
             idempotency_key=call.idempotency_key,
             retry_count=call.attempt,
@@ -97,9 +89,9 @@ class RecordWriter:
         message = new_message(
             event_type=event_type or event_type_for_topic(topic),
             correlation_id=correlation_id or new_uuid(),
-            service=self._service,
+            service=self.service,
             payload=body,
-            version=self._version,
+            version=self.version,
         )
         record = OutboundRecord(
             topic=topic,

@@ -68,6 +68,10 @@ class ReplyReader:
             call.resolve(record)
 
 
+# The failure payload's fields a RemoteError carries (others a peer sent are not ours).
+_FAILURE_FIELDS = {"error_code", "error_message", "error_type", "retryable", "details"}
+
+
 class _ErrorContext(TypedDict):
     correlation_id: str
     topic: str
@@ -99,11 +103,4 @@ def decode_reply(record: InboundRecord, call: Call) -> dict[str, Any]:
         failure = ErrorPayload.model_validate(payload)
     except pydantic.ValidationError:
         failure = ErrorPayload(error_code="UNKNOWN_ERROR", error_message=str(payload)[:500])
-    raise RemoteError(
-        **_context(record, call),
-        error_code=failure.error_code,
-        error_message=failure.error_message,
-        error_type=failure.error_type,
-        retryable=failure.retryable,
-        details=failure.details,
-    )
+    raise RemoteError(**_context(record, call), **failure.model_dump(include=_FAILURE_FIELDS))

@@ -7,6 +7,7 @@ operation's ``CircuitTracker`` is told once the call below has finished.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..._exceptions import PublishError, RemoteError, TopicNotFound, TransportError
@@ -30,18 +31,16 @@ def verdict(error: BaseException | None) -> Verdict:
     return "abandoned"  # cancelled or closed: says nothing of the dependency
 
 
+@dataclass(slots=True)
 class CircuitLayer:
-    __slots__ = ("_circuits", "_next")
-
-    def __init__(self, next_: Send, circuits: Circuits) -> None:
-        self._next = next_
-        self._circuits = circuits
+    below: Send
+    circuits: Circuits
 
     async def send(self, call: Call) -> dict[str, Any]:
-        circuit = self._circuits.tracker(call.trio)
+        circuit = self.circuits.tracker(call.trio)
         circuit.before_call()
         try:
-            result = await self._next(call)
+            result = await self.below(call)
         except BaseException as exc:
             circuit.record(verdict(exc))
             raise

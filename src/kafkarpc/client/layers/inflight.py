@@ -9,6 +9,7 @@ whose last attempt could not be published is parked in ``{requested}.dlq``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -27,26 +28,19 @@ __all__ = ["InFlightLayer"]
 logger = logging.getLogger("kafkarpc.client")
 
 
+@dataclass(slots=True)
 class InFlightLayer:
-    __slots__ = ("_max", "_next", "_pending", "_signals", "_slots", "_telemetry", "_transport")
+    below: Send
+    max_in_flight: int
+    pending: PendingCalls
+    signals: Signals
+    transport: Transport
+    """Where a dead letter is sent."""
+    telemetry: ClientTelemetry
+    _slots: anyio.Semaphore = field(init=False)
 
-    def __init__(
-        self,
-        next_: Send,
-        *,
-        max_in_flight: int,
-        pending: PendingCalls,
-        signals: Signals,
-        transport: Transport,
-        telemetry: ClientTelemetry,
-    ) -> None:
-        self._next = next_
-        self._max = max_in_flight
-        self._slots = anyio.Semaphore(max_in_flight)
-        self._pending = pending
-        self._signals = signals
-        self._transport = transport
-        self._telemetry = telemetry
+    def __post_init__(self) -> None:
+        self._slots = anyio.Semaphore(self.max_in_flight)
 
     async def send(self, call: Call) -> dict[str, Any]:
         slots = self._slots
@@ -54,7 +48,7 @@ class InFlightLayer:
             slots.acquire_nowait()
         except anyio.WouldBlock:
             await self._wait_for_slot(call)
-            if self._pending.closed:  # the client closed while this call waited
+            if self.pending.closed:  # the client closed while this call waited
                 slots.release()
                 raise ClientClosed(
                     "the client was closed while the call waited for a free slot",
@@ -62,15 +56,15 @@ class InFlightLayer:
                     topic=call.trio.requested,
                     elapsed=call.elapsed(),
                 ) from None
-        pending = call.pending = self._pending.add(call.correlation_id, self._signals)
+        pending = call.pending = self.pending.add(call.correlation_id, self.signals)
         try:
-            return await self._next(call)
+            return await self.below(call)
         except PublishError as exc:
             if call.record is not None:
                 await self._dead_letter(call.record, exc)
             raise
         finally:
-            self._pending.discard(pending)
+            self.pending.discard(pending)
             slots.release()
 
     async def _wait_for_slot(self, call: Call) -> None:
@@ -79,7 +73,7 @@ class InFlightLayer:
                 await self._slots.acquire()
         except TimeoutError:
             raise RequestTimeout(
-                f"no free slot for {call.trio.requested}: {self._max} calls stayed "
+                f"no free slot for {call.trio.requested}: {self.max_in_flight} calls stayed "
                 "in flight for the whole deadline",
                 correlation_id=call.correlation_id,
                 topic=call.trio.requested,
@@ -99,8 +93,8 @@ class InFlightLayer:
         dead = dead_letter_record(never_stored, error, reason=DlqReason.PUBLISH_FAILED)
         try:
             with anyio.fail_after(5):
-                await self._transport.send(dead)
-            self._telemetry.dead_lettered(dead.topic)
+                await self.transport.send(dead)
+            self.telemetry.dead_lettered(dead.topic)
         except (KafkaRpcError, TimeoutError) as exc:
             logger.error(
                 "could not dead-letter a request for %s: %s",

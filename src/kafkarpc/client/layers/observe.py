@@ -7,6 +7,7 @@ into the caller's error type (``RequestTimeout``, ``PublishError``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..._exceptions import (
@@ -52,15 +53,13 @@ def as_call_error(exc: BaseException, call: Call) -> BaseException:
     )
 
 
+@dataclass(slots=True)
 class ObserveLayer:
-    __slots__ = ("_next", "_telemetry")
-
-    def __init__(self, next_: Send, telemetry: ClientTelemetry) -> None:
-        self._next = next_
-        self._telemetry = telemetry
+    below: Send
+    telemetry: ClientTelemetry
 
     async def send(self, call: Call) -> dict[str, Any]:
-        telemetry = self._telemetry
+        telemetry = self.telemetry
         operation = call.trio.requested
         telemetry.request_started(operation)
         outcome: str = OUTCOME_CANCELLED
@@ -68,7 +67,7 @@ class ObserveLayer:
         with telemetry.request_span(operation, call.correlation_id, call.key) as span:
             call.span = span
             try:
-                result = await self._next(call)
+                result = await self.below(call)
                 outcome = OUTCOME_OK
                 return result
             except CircuitOpenError as exc:

@@ -8,10 +8,12 @@ every later call finds the route ready and passes straight through.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
+from ..._config import Topics
 from ...transport import ReplyConsumer, Transport
 from ...wire.topics import TopicTrio
 from ..call import Call, Send
@@ -19,47 +21,26 @@ from ..call import Call, Send
 __all__ = ["RouteLayer"]
 
 
+@dataclass(slots=True)
 class RouteLayer:
-    __slots__ = (
-        "_create",
-        "_next",
-        "_partitions",
-        "_replies",
-        "_reply_partition",
-        "_routes",
-        "_transport",
-    )
-
-    def __init__(
-        self,
-        next_: Send,
-        transport: Transport,
-        replies: ReplyConsumer,
-        *,
-        create_topics: bool,
-        partitions: int,
-        reply_partition: int | None,
-    ) -> None:
-        self._next = next_
-        self._transport = transport
-        self._replies = replies
-        self._create = create_topics
-        self._partitions = partitions
-        self._reply_partition = reply_partition
-        # An entry is an unset event while a setup runs, a set one once it succeeded;
-        # a failed setup removes its entry, and the next waiter starts another.
-        self._routes: dict[TopicTrio, anyio.Event] = {}
+    below: Send
+    transport: Transport
+    replies: ReplyConsumer
+    topics: Topics
+    # An entry is an unset event while a setup runs, a set one once it succeeded;
+    # a failed setup removes its entry, and the next waiter starts another.
+    _routes: dict[TopicTrio, anyio.Event] = field(default_factory=dict, init=False)
 
     def send(self, call: Call) -> Awaitable[dict[str, Any]]:
         ready = self._routes.get(call.trio)
         if ready is not None and ready.is_set():
-            return self._next(call)  # the usual case: no frame of our own
+            return self.below(call)  # the usual case: no frame of our own
         return self._set_up_then_send(call)
 
     async def _set_up_then_send(self, call: Call) -> dict[str, Any]:
         with anyio.fail_after(call.remaining()):
             await self._ensure_route(call.trio)
-        return await self._next(call)
+        return await self.below(call)
 
     async def _ensure_route(self, trio: TopicTrio) -> None:
         while (ready := self._routes.get(trio)) is not None:
@@ -68,12 +49,13 @@ class RouteLayer:
             await ready.wait()
         ready = self._routes[trio] = anyio.Event()
         try:
-            if self._create:
-                await self._transport.ensure_topics(
-                    [trio.requested, *trio.reply_topics], partitions=self._partitions
+            topics = self.topics
+            if topics.create:
+                await self.transport.ensure_topics(
+                    [trio.requested, *trio.reply_topics], partitions=topics.partitions
                 )
-            await self._transport.partition_count(trio.requested)
-            await self._replies.assign(trio.reply_topics, partition=self._reply_partition)
+            await self.transport.partition_count(trio.requested)
+            await self.replies.assign(trio.reply_topics, partition=topics.reply_partition)
         except BaseException:
             del self._routes[trio]
             raise

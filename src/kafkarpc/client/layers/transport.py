@@ -8,6 +8,8 @@ attempt's wait runs out. A reply becomes the call's result here
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..._exceptions import (
@@ -17,7 +19,7 @@ from ..._exceptions import (
     RequestTimeout,
     TransportError,
 )
-from ...transport import Transport
+from ...transport import DeliveryCallback, OutboundRecord
 from ..call import Call
 from ..pending import PendingCall
 from ..records import RecordWriter
@@ -52,19 +54,18 @@ def _attempt_error(pending: PendingCall, call: Call) -> Exception:
     return failure
 
 
+@dataclass(slots=True)
 class TransportLayer:
-    __slots__ = ("_produce", "_writer")
-
-    def __init__(self, transport: Transport, writer: RecordWriter) -> None:
-        self._produce = transport.produce
-        self._writer = writer
+    produce: Callable[[OutboundRecord, DeliveryCallback], None]
+    """``Transport.produce``."""
+    writer: RecordWriter
 
     async def send(self, call: Call) -> dict[str, Any]:
         pending = call.pending
         assert pending is not None
-        record = call.record = self._writer.request(call)
+        record = call.record = self.writer.request(call)
         try:
-            self._produce(record, pending.on_delivery)
+            self.produce(record, pending.on_delivery)
         except LifecycleError:
             pending.fail(ClientClosed("the client was closed while the call was pending"))
         except TransportError as exc:
