@@ -47,6 +47,9 @@ class Call:
     """When the whole call gives up, on ``clock``."""
     deadline_ms: int
     """The same deadline as epoch milliseconds: what a responder is told (docs/wire.md §3)."""
+    until: float
+    """When the current attempt stops waiting: the call's deadline, unless the
+    deadline layer gives each attempt of a retried call less."""
     span: Span | None = field(default=None)
     """Set by the observe layer (None without tracing)."""
     pending: PendingCall | None = field(default=None)
@@ -54,9 +57,7 @@ class Call:
     attempt: int = 0
     """Counted by the retry layer: 0 for the first send, 1 for the first re-send..."""
     attempt_budget: float = 0.0
-    """Set by the deadline layer: how long each attempt may wait."""
-    until: float = 0.0
-    """Set by the deadline layer: when the current attempt stops waiting."""
+    """Set by the deadline layer: how long each attempt of a retried call may wait."""
     record: OutboundRecord | None = field(default=None)
     """Set by the transport layer: the last record sent (dead-lettered if publishing failed)."""
 

@@ -10,23 +10,18 @@ import enum
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Self, TypeVar, Unpack, overload
 
 import anyio
-import pydantic
 from pydantic import BaseModel
 
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     ClientClosed,
     LifecycleError,
-    PublishError,
-    ResponseValidationError,
-    TransportError,
 )
-from .._ids import new_uuid
 from .._legacy import LegacyClientOptions, fold_legacy
-from .._loop import adopt_current_library, forget_library, running_library
+from .._loop import adopt_current_library, forget_library, running_clock, running_library
 from .._sentinel import UNSET, Unset
 from .._stats import ClientStats
 from .._telemetry import ClientTelemetry
@@ -34,14 +29,13 @@ from ..transport import Transport
 from ..transport.choose import choose_transport, require_service
 from ..wire.envelope import encode_payload
 from ..wire.topics import TopicTrio, validate_topic_name
-from .call import Call, Send
+from .call import Send
 from .circuit import Circuits, CircuitState, CircuitTracker
 from .pending import PendingCalls
-from .pipeline import build_pipeline
-from .records import RecordWriter
-from .replies import ReplyReader
-from .signal import Signals
-from .validate import check_call_options, check_timeout
+from .pipeline import open_pipeline
+from .records import RecordWriter, send_event
+from .replies import as_model
+from .validate import CallOptions, TrioNames, check_timeout, new_call
 
 __all__ = ["RpcClient"]
 
@@ -53,17 +47,6 @@ class _State(enum.Enum):
     NEW = "new"
     OPEN = "open"
     CLOSED = "closed"
-
-
-class _CallOptions(TypedDict, total=False):
-    """``request``'s per-call keywords, besides ``response_model`` (for its overloads)."""
-
-    timeout: float | Unset
-    partition_key: str | None
-    headers: Mapping[str, str | bytes] | None
-    idempotency_key: str | None
-    priority: str | None
-    retry: CallRetry | Unset | None
 
 
 class RpcClient:
@@ -117,7 +100,7 @@ class RpcClient:
         )
         self._circuits = Circuits(circuit_breaker, self._telemetry.circuit_changed)
         self._pending = PendingCalls()
-        self._trios: dict[str, TopicTrio] = {}
+        self._trios = TrioNames(topics.version)
         self._state = _State.NEW
         # Set by start(), from the running loop:
         self._library = "asyncio"
@@ -130,28 +113,22 @@ class RpcClient:
         if self._state is not _State.NEW:
             raise LifecycleError(f"client is {self._state.value}; a client starts once")
         self._library = running_library()
-        signals = Signals()
-        self._clock = signals.clock
+        self._clock = running_clock()
         await self._transport.start()
         try:
-            replies = await self._transport.reply_consumer(
-                ReplyReader(self._pending, self._telemetry).on_batch
+            self._send = await open_pipeline(
+                self._transport,
+                self._pending,
+                self._telemetry,
+                self._circuits,
+                self._writer,
+                self._limits,
+                self._topics,
             )
         except BaseException:
             await self._transport.aclose()
             self._state = _State.CLOSED
             raise
-        self._send = build_pipeline(
-            transport=self._transport,
-            replies=replies,
-            writer=self._writer,
-            pending=self._pending,
-            signals=signals,
-            circuits=self._circuits,
-            telemetry=self._telemetry,
-            limits=self._limits,
-            topics=self._topics,
-        )
         self._state = _State.OPEN
 
     async def aclose(self) -> None:
@@ -193,18 +170,10 @@ class RpcClient:
 
     def circuit_state(self, op: str | TopicTrio) -> CircuitState:
         """The circuit of ``op``: closed when no breaker is configured or nothing failed."""
-        return self._circuits.state(self._trio(op))
+        return self._circuits.state(self._trios.of(op))
 
     def _circuit(self, trio: TopicTrio) -> CircuitTracker | None:
         return self._circuits.tracker(trio) if self._circuits.enabled else None
-
-    def _trio(self, op: str | TopicTrio) -> TopicTrio:
-        if isinstance(op, TopicTrio):
-            return op
-        trio = self._trios.get(op)
-        if trio is None:
-            trio = self._trios[op] = TopicTrio.from_base(op, version=self._topics.version)
-        return trio
 
     # ------------------------------------------------------------------ calls
     @overload
@@ -214,7 +183,7 @@ class RpcClient:
         payload: Mapping[str, Any] | BaseModel,
         *,
         response_model: None = None,
-        **options: Unpack[_CallOptions],
+        **options: Unpack[CallOptions],
     ) -> dict[str, Any]: ...
 
     @overload
@@ -224,7 +193,7 @@ class RpcClient:
         payload: Mapping[str, Any] | BaseModel,
         *,
         response_model: type[ModelT],
-        **options: Unpack[_CallOptions],
+        **options: Unpack[CallOptions],
     ) -> ModelT: ...
 
     async def request(
@@ -249,25 +218,17 @@ class RpcClient:
         operation's circuit is open. The pending entry is removed in every case.
         """
         self._check_open()
-        trio = self._trio(op)
-        budget = self._timeout if timeout is UNSET else check_timeout(timeout)
-        body = encode_payload(payload)
-        check_call_options(priority, headers, partition_key)
-        correlation_id = new_uuid()
-        clock = self._clock
-        call = Call(
-            trio=trio,
-            body=body,
-            correlation_id=correlation_id,
-            idempotency_key=idempotency_key or correlation_id,
-            partition_key=partition_key,
-            priority=priority,
-            headers=headers,
+        trio = self._trios.of(op)
+        call = new_call(
+            trio,
+            payload,
+            timeout=self._timeout if timeout is UNSET else check_timeout(timeout),
             policy=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
-            started=time.monotonic(),
-            clock=clock,
-            deadline=clock() + budget,
-            deadline_ms=int((time.time() + budget) * 1000),
+            clock=self._clock,
+            partition_key=partition_key,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            priority=priority,
         )
         assert self._send is not None
         token = adopt_current_library(self._library)
@@ -277,15 +238,7 @@ class RpcClient:
             forget_library(token)
         if response_model is None:
             return result
-        try:
-            return response_model.model_validate(result)
-        except pydantic.ValidationError as exc:
-            raise ResponseValidationError(
-                f"reply from {trio.completed} does not fit {response_model.__name__}: {exc}",
-                correlation_id=correlation_id,
-                topic=trio.completed,
-                elapsed=call.elapsed(),
-            ) from exc
+        return as_model(result, response_model, call)
 
     async def publish(
         self,
@@ -311,15 +264,5 @@ class RpcClient:
             correlation_id=correlation_id,
             headers=headers,
         )
-        started = time.monotonic()
-        try:
-            with anyio.fail_after(budget):
-                await self._transport.send(record)
-        except (TransportError, TimeoutError) as exc:
-            raise PublishError(
-                f"could not publish to {topic}: {exc}",
-                correlation_id=message.correlation_id,
-                topic=topic,
-                elapsed=time.monotonic() - started,
-            ) from exc
+        await send_event(self._transport, record, message.correlation_id, budget)
         return message.event_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .._config import Limits, Topics
 from .._telemetry import ClientTelemetry
-from ..transport import ReplyConsumer, Transport
+from ..transport import Transport
 from .call import Send
 from .circuit import Circuits
 from .layers.circuit import CircuitLayer
@@ -22,26 +22,30 @@ from .layers.route import RouteLayer
 from .layers.transport import TransportLayer
 from .pending import PendingCalls
 from .records import RecordWriter
+from .replies import ReplyReader
 from .signal import Signals
 
-__all__ = ["build_pipeline"]
+__all__ = ["open_pipeline"]
 
 
-def build_pipeline(
-    *,
+async def open_pipeline(
     transport: Transport,
-    replies: ReplyConsumer,
-    writer: RecordWriter,
     pending: PendingCalls,
-    signals: Signals,
-    circuits: Circuits,
     telemetry: ClientTelemetry,
+    circuits: Circuits,
+    writer: RecordWriter,
     limits: Limits,
     topics: Topics,
 ) -> Send:
-    """The pipeline's entry point: ``await send(call)`` is the reply payload."""
+    """Start reading replies into ``pending``, and stack the layers over ``transport``.
+
+    Call from async code, on a started transport. The result is the pipeline's
+    entry point: ``await send(call)`` is the reply payload.
+    """
+    replies = await transport.reply_consumer(ReplyReader(pending, telemetry).on_batch)
+    signals = Signals()
     send: Send = TransportLayer(transport.produce, writer).send
-    send = RetryLayer(DeadlineLayer(send, telemetry).send).send
+    send = RetryLayer(DeadlineLayer(send, telemetry.retried).send, single=send).send
     send = InFlightLayer(
         send, limits.max_in_flight, pending, signals, transport=transport, telemetry=telemetry
     ).send

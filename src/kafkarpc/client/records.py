@@ -8,17 +8,20 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import anyio
+
 from .._config import PayloadPreview
+from .._exceptions import PublishError, TransportError
 from .._ids import new_uuid
 from .._logging import about, preview
 from .._telemetry import inject_trace_headers, parent_span_id
-from ..transport import OutboundRecord
+from ..transport import OutboundRecord, Transport
 from ..wire.envelope import EncodedPayload, OutgoingMessage, new_message, validate_event_type
 from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import event_type_for_topic
 from .call import Call
 
-__all__ = ["RecordWriter"]
+__all__ = ["RecordWriter", "send_event"]
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -100,3 +103,20 @@ class RecordWriter:
             headers=build_headers(message, extra=headers),
         )
         return message, record
+
+
+async def send_event(
+    transport: Transport, record: OutboundRecord, correlation_id: str, budget: float
+) -> None:
+    """Send an event's record within ``budget`` seconds, or raise PublishError."""
+    started = time.monotonic()
+    try:
+        with anyio.fail_after(budget):
+            await transport.send(record)
+    except (TransportError, TimeoutError) as exc:
+        raise PublishError(
+            f"could not publish to {record.topic}: {exc}",
+            correlation_id=correlation_id,
+            topic=record.topic,
+            elapsed=time.monotonic() - started,
+        ) from exc

@@ -8,11 +8,12 @@ reply itself with ``decode_reply``.
 from __future__ import annotations
 
 import logging
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import pydantic
+from pydantic import BaseModel
 
-from .._exceptions import EnvelopeError, RemoteError
+from .._exceptions import EnvelopeError, RemoteError, ResponseValidationError
 from .._logging import about
 from .._telemetry import ClientTelemetry
 from ..transport import InboundRecord
@@ -20,7 +21,9 @@ from ..wire.envelope import ErrorPayload, decode_fields
 from .call import Call
 from .pending import PendingCalls
 
-__all__ = ["ReplyReader", "decode_reply"]
+__all__ = ["ReplyReader", "as_model", "decode_reply"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -104,3 +107,16 @@ def decode_reply(record: InboundRecord, call: Call) -> dict[str, Any]:
     except pydantic.ValidationError:
         failure = ErrorPayload(error_code="UNKNOWN_ERROR", error_message=str(payload)[:500])
     raise RemoteError(**_context(record, call), **failure.model_dump(include=_FAILURE_FIELDS))
+
+
+def as_model(result: dict[str, Any], model: type[ModelT], call: Call) -> ModelT:
+    """A reply payload as the caller's ``response_model``, or ResponseValidationError."""
+    try:
+        return model.model_validate(result)
+    except pydantic.ValidationError as exc:
+        raise ResponseValidationError(
+            f"reply from {call.trio.completed} does not fit {model.__name__}: {exc}",
+            correlation_id=call.correlation_id,
+            topic=call.trio.completed,
+            elapsed=call.elapsed(),
+        ) from exc

@@ -1,20 +1,21 @@
 """Deadline layer: how long each attempt of a call waits, inside the call's deadline.
 
-Each attempt waits at most ``CallRetry.attempt_budget`` (decided once, from the
-time left when the call's first attempt starts; all of it for a call of one
-attempt), never past the call's deadline. A re-send that would start after the
+Only retried calls pass here. Each attempt waits at most
+``CallRetry.attempt_budget`` (decided once, from the time left when the call's
+first attempt starts), never past the call's deadline. A re-send that would start after the
 deadline (a backoff sleep ran past it) is refused with ``RequestTimeout``; one
 that may start is counted as a retry and waits on a fresh signal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from ..._exceptions import RequestTimeout
-from ..._telemetry import ClientTelemetry
 from ..call import Call, Send
 
 __all__ = ["DeadlineLayer"]
@@ -23,7 +24,8 @@ __all__ = ["DeadlineLayer"]
 @dataclass(slots=True)
 class DeadlineLayer:
     below: Send
-    telemetry: ClientTelemetry
+    retried: Callable[[str, Span | None, int], None]
+    """``ClientTelemetry.retried``: what counts a re-send."""
 
     def send(self, call: Call) -> Awaitable[dict[str, Any]]:
         if call.attempt:
@@ -42,6 +44,6 @@ class DeadlineLayer:
                 topic=call.trio.requested,
                 elapsed=call.elapsed(),
             )
-        self.telemetry.retried(call.trio.requested, call.span, call.attempt)
+        self.retried(call.trio.requested, call.span, call.attempt)
         assert call.pending is not None
         call.pending.rearm()
