@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -47,12 +48,13 @@ Below = Callable[[Call], Awaitable[dict[str, Any]]]
 
 def make_call(
     *,
+    trio: TopicTrio = TRIO,
     timeout: float = 5.0,
     policy: CallRetry | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Call:
     return new_call(
-        TRIO,
+        trio,
         {"x": 1},
         timeout=timeout,
         policy=policy or CallRetry(max_attempts=1),
@@ -265,6 +267,62 @@ async def test_route_layer_lets_a_failed_setup_be_tried_again() -> None:
     assert await layer.send(make_call()) == REPLY
 
 
+# The route layer's HOT PATH (a str-keyed, identity-first readiness check) agrees with
+# its plain version, ``RouteLayer.is_ready``, for every kind of trio a caller can pass.
+
+
+def _fast(layer: RouteLayer, trio: TopicTrio) -> bool:
+    """What ``send`` decides without a frame of its own: does the call go straight below?"""
+    reached: list[Call] = []
+
+    async def below(call: Call) -> dict[str, Any]:
+        return {}
+
+    layer.below = lambda call: reached.append(call) or below(call)  # type: ignore[func-returns-value]
+    awaitable = layer.send(make_call(trio=trio))
+    awaitable.close()  # type: ignore[attr-defined]
+    return bool(reached)
+
+
+async def test_the_fast_readiness_check_agrees_with_the_plain_one() -> None:
+    broker = MemoryBroker()
+    base = TopicTrio.from_base("hot.op")
+    same = TopicTrio.from_base("hot.op")  # equal, not identical
+    other_replies = TopicTrio(
+        requested=base.requested, completed="hot.op.done.v1", failed="hot.op.broke.v1"
+    )
+    other = TopicTrio.from_base("cold.op")
+    for trio in (base, other_replies, other):
+        for topic in (trio.requested, *trio.reply_topics):
+            if topic not in broker.topics():
+                broker.create_topic(topic, 1)
+    replies = _CountingReplies()
+
+    async def done(call: Call) -> dict[str, Any]:
+        return {}
+
+    layer = RouteLayer(done, MemoryTransport(broker), replies, Topics())  # type: ignore[arg-type]
+    trios = (base, same, other_replies, other)
+    for set_up in (None, base, other_replies, other):
+        if set_up is not None:
+            layer.below = done
+            await layer.send(make_call(trio=set_up))
+        for trio in trios:
+            # Straight below only when set up (the shortcut never skips a setup)...
+            ready = layer.is_ready(trio)
+            assert not _fast(layer, trio) or ready
+            # ...and a call of a trio set up never sets it up again.
+            assigned = len(replies.assigned)
+            layer.below = done
+            await layer.send(make_call(trio=trio))
+            assert len(replies.assigned) == assigned + (not ready)
+    assert len(replies.assigned) == 3
+    # A trio sharing its requested topic with another took the plain path after the
+    # other one's setup; once it was used again, the shortcut serves it (and equals).
+    await layer.send(make_call(trio=base))
+    assert _fast(layer, base) and _fast(layer, same) and _fast(layer, other)
+
+
 # ---------------------------------------------------------------- in flight
 
 
@@ -301,46 +359,44 @@ async def test_in_flight_layer_holds_a_pending_entry_only_while_the_call_runs() 
     assert (during, len(pending)) == ([1], 0)
 
 
-async def test_in_flight_layer_makes_callers_beyond_the_limit_wait_within_their_deadline() -> None:
+@asynccontextmanager
+async def _only_slot_taken() -> AsyncIterator[tuple[InFlightLayer, PendingCalls, anyio.Event]]:
+    """A one-slot in-flight layer whose slot a call holds until the event (or the block) ends."""
     pending = PendingCalls()
-    release = anyio.Event()
+    holding, release = anyio.Event(), anyio.Event()
 
     async def below(call: Call) -> dict[str, Any]:
+        holding.set()
         await release.wait()
         return REPLY
 
     layer = await _in_flight(below, pending, max_in_flight=1)
-    clock = anyio.current_time
     async with anyio.create_task_group() as tg:
-        tg.start_soon(layer.send, make_call(clock=clock))
-        await anyio.sleep(0.01)
+        tg.start_soon(layer.send, make_call(clock=anyio.current_time))
+        await holding.wait()
+        try:
+            yield layer, pending, release
+        finally:
+            release.set()
+
+
+async def test_in_flight_layer_makes_callers_beyond_the_limit_wait_within_their_deadline() -> None:
+    async with _only_slot_taken() as (layer, _, _):
         with pytest.raises(RequestTimeout, match="no free slot"):
-            await layer.send(make_call(timeout=0.02, clock=clock))
-        release.set()
+            await layer.send(make_call(timeout=0.02, clock=anyio.current_time))
 
 
 async def test_in_flight_layer_refuses_a_waiting_call_once_the_client_closed() -> None:
-    pending = PendingCalls()
-    release = anyio.Event()
-
-    async def below(call: Call) -> dict[str, Any]:
-        await release.wait()
-        return REPLY
-
-    layer = await _in_flight(below, pending, max_in_flight=1)
-    clock = anyio.current_time
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(layer.send, make_call(clock=clock))
-        await anyio.sleep(0.01)
+    async with _only_slot_taken() as (layer, pending, release), anyio.create_task_group() as tg:
 
         async def close_soon() -> None:
             await anyio.sleep(0.01)
             pending.close(ClientClosed, "closed")
-            release.set()
+            release.set()  # as on a real close, the call holding the slot ends
 
         tg.start_soon(close_soon)
         with pytest.raises(ClientClosed, match="free slot"):
-            await layer.send(make_call(clock=clock))
+            await layer.send(make_call(clock=anyio.current_time))
 
 
 async def test_in_flight_layer_dead_letters_the_last_record_of_a_call_that_was_not_published() -> (
