@@ -107,7 +107,6 @@ class RpcClient:
         self._clock: Callable[[], float] = time.monotonic
         self._send: Send | None = None
 
-    # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Connect and start the reply reader. ``async with`` calls this for you."""
         if self._state is not _State.NEW:
@@ -175,7 +174,6 @@ class RpcClient:
     def _circuit(self, trio: TopicTrio) -> CircuitTracker | None:
         return self._circuits.tracker(trio) if self._circuits.enabled else None
 
-    # ------------------------------------------------------------------ calls
     @overload
     async def request(
         self,
@@ -218,9 +216,8 @@ class RpcClient:
         operation's circuit is open. The pending entry is removed in every case.
         """
         self._check_open()
-        trio = self._trios.of(op)
         call = new_call(
-            trio,
+            self._trios.of(op),
             payload,
             timeout=self._timeout if timeout is UNSET else check_timeout(timeout),
             policy=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
