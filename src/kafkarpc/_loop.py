@@ -24,6 +24,7 @@ __all__ = [
     "LoopTools",
     "adopt_current_library",
     "forget_library",
+    "running_asyncio_loop",
     "running_clock",
     "running_library",
 ]
@@ -86,3 +87,14 @@ class LoopTools:
         library = running_library()
         sleep = asyncio.sleep if library == "asyncio" else anyio.sleep
         return cls(library, running_clock(), sleep, type(anyio.CancelScope()))
+
+
+def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The calling task's asyncio loop, or None under another library (trio).
+
+    For code that can use the loop's own primitives when there is one, without
+    asking which library runs it. Call from async code.
+    """
+    if sniffio.current_async_library() == "asyncio":
+        return asyncio.get_running_loop()
+    return None

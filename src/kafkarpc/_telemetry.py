@@ -8,9 +8,9 @@ follow the OpenTelemetry messaging semantic conventions.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from collections.abc import Callable, Mapping, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
@@ -95,7 +95,7 @@ def inject_trace_headers(span: Span | None) -> tuple[str | None, str | None]:
 
 
 def parent_span_id(span: Span | None) -> str | None:
-    """The id of ``span``'s parent (SPEC §3 ``parent_span_id``), when it has one."""
+    """The id of ``span``'s parent (docs/wire.md §3 ``parent_span_id``), when it has one."""
     parent = getattr(span, "parent", None)
     span_id = getattr(parent, "span_id", 0)
     return format(span_id, "016x") if span_id else None
@@ -110,26 +110,77 @@ def extract_trace_context(traceparent: str | None, tracestate: str | None) -> Co
     return _W3C.extract(carrier)
 
 
-class ClientTelemetry:
-    def __init__(
-        self,
-        *,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: metrics.MeterProvider | None = None,
-    ) -> None:
-        self.stats = ClientStats()
-        self._label_sets: dict[tuple[str, str | None], dict[str, str]] = {}
+class _Providers(TypedDict, total=False):
+    tracer_provider: trace.TracerProvider | None
+    meter_provider: metrics.MeterProvider | None
+
+
+class _Telemetry:
+    """What both sides share: a tracing switch, a tracer, and the duration and
+    in-flight instruments every call or handling updates when it starts and ends."""
+
+    _SIDE: ClassVar[str]
+    _DURATION: ClassVar[tuple[str, str]]
+    """The duration histogram's name (after ``kafkarpc.<side>.``) and description."""
+    _IN_FLIGHT: ClassVar[tuple[str, str]]
+
+    def __init__(self, **providers: Unpack[_Providers]) -> None:
+        tracer_provider = providers.get("tracer_provider")
         self._tracing = _TracingSwitch(tracer_provider)
         self._tracer = _tracer(tracer_provider)
-        meter = _meter(meter_provider)
+        self._meter = meter = _meter(providers.get("meter_provider"))
+        name, description = self._DURATION
         self._duration = meter.create_histogram(
-            "kafkarpc.client.request.duration",
-            unit="s",
-            description="Time from sending a request to its outcome",
+            f"kafkarpc.{self._SIDE}.{name}", unit="s", description=description
         )
+        name, description = self._IN_FLIGHT
         self._in_flight = meter.create_up_down_counter(
-            "kafkarpc.client.requests.in_flight", description="Requests awaiting a reply"
+            f"kafkarpc.{self._SIDE}.{name}", description=description
         )
+
+    def _span(
+        self,
+        name: str,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        context: Context | None = None,
+    ) -> AbstractContextManager[Span]:
+        # Errors are recorded by _finished, once the outcome is named, not by the span.
+        return self._tracer.start_as_current_span(
+            name,
+            context=context,
+            kind=kind,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    def _finished(
+        self,
+        labels: Mapping[str, str],
+        outcome_labels: Mapping[str, str],
+        started: float,
+        span: Span | None,
+        error_type: str | None,
+        description: str | None,
+    ) -> None:
+        self._in_flight.add(-1, labels)
+        self._duration.record(time.monotonic() - started, outcome_labels)
+        if span is not None and error_type is not None:
+            span.set_attribute("error.type", error_type)
+            span.set_status(Status(StatusCode.ERROR, description))
+
+
+class ClientTelemetry(_Telemetry):
+    _SIDE = "client"
+    _DURATION = ("request.duration", "Time from sending a request to its outcome")
+    _IN_FLIGHT = ("requests.in_flight", "Requests awaiting a reply")
+
+    def __init__(self, **providers: Unpack[_Providers]) -> None:
+        super().__init__(**providers)
+        self.stats = ClientStats()
+        self._label_sets: dict[tuple[str, str | None], dict[str, str]] = {}
+        meter = self._meter
         self._unknown_replies = meter.create_counter(
             "kafkarpc.client.replies.unknown",
             description="Replies with no pending call (late, duplicate or another client's)",
@@ -150,21 +201,10 @@ class ClientTelemetry:
     ) -> AbstractContextManager[Span | None]:
         if not self._tracing():
             return _NO_SPAN
-        return self._request_span(topic, correlation_id, key)
-
-    @contextmanager
-    def _request_span(self, topic: str, correlation_id: str, key: bytes) -> Iterator[Span | None]:
         attributes = _message_attributes(topic, correlation_id, correlation_id, key)
         attributes["messaging.operation.name"] = "send"
         attributes["messaging.operation.type"] = "send"
-        with self._tracer.start_as_current_span(
-            f"send {topic}",
-            kind=SpanKind.PRODUCER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            yield span
+        return self._span(f"send {topic}", SpanKind.PRODUCER, attributes)
 
     def _labels(self, operation: str, outcome: str | None = None) -> Mapping[str, str]:
         # One attribute dict per label set, made once: building them per request
@@ -200,13 +240,18 @@ class ClientTelemetry:
             stats.publish_errors += 1
         elif outcome == OUTCOME_CIRCUIT_OPEN:
             stats.circuit_rejections += 1
-        self._in_flight.add(-1, self._labels(operation))
-        self._duration.record(time.monotonic() - started, self._labels(operation, outcome))
+        error_type = description = None
         if span is not None and error is not None:
-            span.set_attribute(
-                "error.type", getattr(error, "error_code", None) or type(error).__qualname__
-            )
-            span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+            error_type = getattr(error, "error_code", None) or type(error).__qualname__
+            description = str(error)[:200]
+        self._finished(
+            self._labels(operation),
+            self._labels(operation, outcome),
+            started,
+            span,
+            error_type,
+            description,
+        )
 
     def retried(self, operation: str, span: Span | None, attempt: int) -> None:
         self.stats.retries += 1
@@ -232,28 +277,29 @@ class ClientTelemetry:
         )
 
 
-class ServerTelemetry:
-    def __init__(
-        self,
-        group_id: str,
-        *,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: metrics.MeterProvider | None = None,
-    ) -> None:
+def _counted(counter: str, event: str) -> Callable[[ServerTelemetry, str], None]:
+    """A ServerTelemetry method counting one kind of event: in ``stats.<counter>``
+    and as a ``kafkarpc.server.events`` point labelled ``event``."""
+
+    def count(self: ServerTelemetry, operation: str) -> None:
+        self._count(counter, event, operation)
+
+    return count
+
+
+class ServerTelemetry(_Telemetry):
+    _SIDE = "server"
+    _DURATION = (
+        "handling.duration",
+        "Time from picking up a request to its reply being acknowledged",
+    )
+    _IN_FLIGHT = ("requests.in_flight", "Requests being handled")
+
+    def __init__(self, group_id: str, **providers: Unpack[_Providers]) -> None:
+        super().__init__(**providers)
         self.stats = ServerStats()
         self._group_id = group_id
-        self._tracing = _TracingSwitch(tracer_provider)
-        self._tracer = _tracer(tracer_provider)
-        meter = _meter(meter_provider)
-        self._duration = meter.create_histogram(
-            "kafkarpc.server.handling.duration",
-            unit="s",
-            description="Time from picking up a request to its reply being acknowledged",
-        )
-        self._in_flight = meter.create_up_down_counter(
-            "kafkarpc.server.requests.in_flight", description="Requests being handled"
-        )
-        self._events = meter.create_counter(
+        self._events = self._meter.create_counter(
             "kafkarpc.server.events",
             description="Validation errors, expired deadlines, deduplicated requests, DLQ records",
         )
@@ -271,22 +317,6 @@ class ServerTelemetry:
     ) -> AbstractContextManager[Span | None]:
         if not self._tracing():
             return _NO_SPAN
-        return self._process_span(
-            topic, partition, correlation_id, message_id, key, traceparent, tracestate, retry_count
-        )
-
-    @contextmanager
-    def _process_span(
-        self,
-        topic: str,
-        partition: int,
-        correlation_id: str,
-        message_id: str,
-        key: bytes | None,
-        traceparent: str | None,
-        tracestate: str | None,
-        retry_count: int,
-    ) -> Iterator[Span | None]:
         attributes = _message_attributes(topic, correlation_id, message_id, key)
         attributes.update(
             {
@@ -297,15 +327,12 @@ class ServerTelemetry:
                 "messaging.kafka.retry_count": retry_count,
             }
         )
-        with self._tracer.start_as_current_span(
+        return self._span(
             f"process {topic}",
-            context=extract_trace_context(traceparent, tracestate),
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            yield span
+            SpanKind.CONSUMER,
+            attributes,
+            extract_trace_context(traceparent, tracestate),
+        )
 
     def received(self) -> None:
         self.stats.received += 1
@@ -321,41 +348,25 @@ class ServerTelemetry:
         span: Span | None,
         error_code: str | None,
     ) -> None:
-        self._in_flight.add(-1, {"kafkarpc.operation": operation})
-        self._duration.record(
-            time.monotonic() - started,
+        self._finished(
+            {"kafkarpc.operation": operation},
             {"kafkarpc.operation": operation, "kafkarpc.outcome": outcome},
+            started,
+            span,
+            error_code,
+            error_code,
         )
-        if span is not None and error_code is not None:
-            span.set_attribute("error.type", error_code)
-            span.set_status(Status(StatusCode.ERROR, error_code))
 
-    def _event(self, name: str, operation: str) -> None:
-        self._events.add(1, {"kafkarpc.operation": operation, "kafkarpc.event": name})
+    def _count(self, counter: str, event: str, operation: str) -> None:
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        self._events.add(1, {"kafkarpc.operation": operation, "kafkarpc.event": event})
 
     def succeeded(self) -> None:
         self.stats.succeeded += 1
 
-    def handler_error(self, operation: str) -> None:
-        self.stats.handler_errors += 1
-        self._event("handler_error", operation)
-
-    def validation_error(self, operation: str) -> None:
-        self.stats.validation_errors += 1
-        self._event("validation_error", operation)
-
-    def deadline_expired(self, operation: str) -> None:
-        self.stats.deadline_expired += 1
-        self._event("deadline_expired", operation)
-
-    def deduplicated(self, operation: str) -> None:
-        self.stats.deduplicated += 1
-        self._event("deduplicated", operation)
-
-    def retried(self, operation: str) -> None:
-        self.stats.retries += 1
-        self._event("retry", operation)
-
-    def dead_lettered(self, operation: str) -> None:
-        self.stats.dead_lettered += 1
-        self._event("dlq_record", operation)
+    handler_error = _counted("handler_errors", "handler_error")
+    validation_error = _counted("validation_errors", "validation_error")
+    deadline_expired = _counted("deadline_expired", "deadline_expired")
+    deduplicated = _counted("deduplicated", "deduplicated")
+    retried = _counted("retries", "retry")
+    dead_lettered = _counted("dead_lettered", "dlq_record")

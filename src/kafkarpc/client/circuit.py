@@ -1,4 +1,4 @@
-"""``CircuitBreaker``: stop calling a dependency that keeps failing."""
+"""Circuit state: stop calling a dependency that keeps failing (one tracker per operation)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import enum
 import logging
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from .._config import CircuitBreaker
 from .._exceptions import CircuitOpenError
+from ..wire.topics import TopicTrio
 
-__all__ = ["CircuitBreaker", "CircuitState"]
+__all__ = ["CircuitBreaker", "CircuitState", "CircuitTracker", "Circuits", "Verdict"]
 
 logger = logging.getLogger("kafkarpc.circuit")
+
+#: What one finished call says about its dependency.
+Verdict = Literal["success", "failure", "abandoned"]
 
 
 class CircuitState(enum.StrEnum):
@@ -83,3 +88,43 @@ class CircuitTracker:
         """A call ended without telling us anything (cancelled): free its probe slot."""
         if self.state is CircuitState.HALF_OPEN and self._probes > 0:
             self._probes -= 1
+
+    def record(self, verdict: Verdict) -> None:
+        """Apply what a finished call said about the dependency (``layers.circuit.verdict``)."""
+        if verdict == "success":
+            self.on_success()
+        elif verdict == "failure":
+            self.on_failure()
+        else:
+            self.on_abandoned()
+
+
+class Circuits:
+    """The circuit of each operation, made on first use (all closed without a breaker)."""
+
+    __slots__ = ("_config", "_on_change", "_trackers")
+
+    def __init__(
+        self, config: CircuitBreaker | None, on_change: Callable[[str, str], None]
+    ) -> None:
+        self._config = config
+        self._on_change = on_change
+        self._trackers: dict[TopicTrio, CircuitTracker] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self._config is not None
+
+    def tracker(self, trio: TopicTrio) -> CircuitTracker:
+        """``trio``'s tracker (only with a breaker configured)."""
+        assert self._config is not None
+        tracker = self._trackers.get(trio)
+        if tracker is None:
+            tracker = self._trackers[trio] = CircuitTracker(
+                self._config, trio.name, on_change=self._on_change
+            )
+        return tracker
+
+    def state(self, trio: TopicTrio) -> CircuitState:
+        tracker = self._trackers.get(trio)
+        return CircuitState.CLOSED if tracker is None else tracker.state

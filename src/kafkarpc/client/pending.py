@@ -45,8 +45,11 @@ class PendingCall:
 
 
 class PendingCalls:
+    """The calls waiting for a reply, by correlation id; closed once, with the client."""
+
     def __init__(self) -> None:
         self._calls: dict[str, PendingCall] = {}
+        self.closed = False
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -63,6 +66,8 @@ class PendingCalls:
         if self._calls.get(call.correlation_id) is call:
             del self._calls[call.correlation_id]
 
-    def fail_all(self, error_factory: type[BaseException], message: str) -> None:
+    def close(self, error_factory: type[BaseException], message: str) -> None:
+        """Fail every waiting call; ``closed`` tells callers still queued for a slot."""
+        self.closed = True
         for call in list(self._calls.values()):
             call.fail(error_factory(message))

@@ -17,9 +17,8 @@ from collections import deque
 from collections.abc import Callable
 
 import anyio
-import sniffio
 
-from .._loop import running_clock
+from .._loop import running_asyncio_loop, running_clock
 
 __all__ = ["Signals"]
 
@@ -138,10 +137,9 @@ class Signals:
     __slots__ = ("clock", "new")
 
     def __init__(self) -> None:
-        self.new: Callable[[], Signal]
         self.clock: Callable[[], float] = running_clock()
-        if sniffio.current_async_library() == "asyncio":
-            loop = asyncio.get_running_loop()
-            self.new = functools.partial(_AsyncioSignal, loop, _Deadlines(loop))
-        else:
-            self.new = _Signal
+        loop = running_asyncio_loop()
+        # A loop of our own to schedule on: bare futures and shared timers; else anyio's.
+        self.new: Callable[[], Signal] = (
+            _Signal if loop is None else functools.partial(_AsyncioSignal, loop, _Deadlines(loop))
+        )

@@ -1,0 +1,104 @@
+"""In-flight layer: a slot and a pending entry for the call's whole life, and the DLQ at its end.
+
+Backpressure: beyond ``max_in_flight`` calls, a caller waits for a slot within
+its deadline. The call's pending entry (where its reply lands) spans all of its
+attempts, so a late reply to an earlier attempt still completes it. A call
+whose last attempt could not be published is parked in ``{requested}.dlq``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from ..._exceptions import ClientClosed, KafkaRpcError, PublishError, RequestTimeout
+from ..._logging import about
+from ..._telemetry import ClientTelemetry
+from ...transport import InboundRecord, OutboundRecord, Transport
+from ...wire.dead_letter import DlqReason, dead_letter_record
+from ..call import Call, Send
+from ..pending import PendingCalls
+from ..signal import Signals
+
+__all__ = ["InFlightLayer"]
+
+logger = logging.getLogger("kafkarpc.client")
+
+
+@dataclass(slots=True)
+class InFlightLayer:
+    below: Send
+    max_in_flight: int
+    pending: PendingCalls
+    signals: Signals
+    transport: Transport
+    """Where a dead letter is sent."""
+    telemetry: ClientTelemetry
+    _slots: anyio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = anyio.Semaphore(self.max_in_flight)
+
+    async def send(self, call: Call) -> dict[str, Any]:
+        slots = self._slots
+        try:
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._wait_for_slot(call)
+            if self.pending.closed:  # the client closed while this call waited
+                slots.release()
+                raise ClientClosed(
+                    "the client was closed while the call waited for a free slot",
+                    correlation_id=call.correlation_id,
+                    topic=call.trio.requested,
+                    elapsed=call.elapsed(),
+                ) from None
+        pending = call.pending = self.pending.add(call.correlation_id, self.signals)
+        try:
+            return await self.below(call)
+        except PublishError as exc:
+            if call.record is not None:
+                await self._dead_letter(call.record, exc)
+            raise
+        finally:
+            self.pending.discard(pending)
+            slots.release()
+
+    async def _wait_for_slot(self, call: Call) -> None:
+        try:
+            with anyio.fail_after(call.remaining()):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"no free slot for {call.trio.requested}: {self.max_in_flight} calls stayed "
+                "in flight for the whole deadline",
+                correlation_id=call.correlation_id,
+                topic=call.trio.requested,
+                elapsed=call.elapsed(),
+            ) from None
+
+    async def _dead_letter(self, record: OutboundRecord, error: BaseException) -> None:
+        """After the last publish attempt, park the request in ``{requested}.dlq``."""
+        never_stored = InboundRecord(
+            topic=record.topic,
+            partition=-1,
+            offset=-1,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+        )
+        dead = dead_letter_record(never_stored, error, reason=DlqReason.PUBLISH_FAILED)
+        try:
+            with anyio.fail_after(5):
+                await self.transport.send(dead)
+            self.telemetry.dead_lettered(dead.topic)
+        except (KafkaRpcError, TimeoutError) as exc:
+            logger.error(
+                "could not dead-letter a request for %s: %s",
+                record.topic,
+                exc,
+                extra=about(None, record.topic),
+            )

@@ -1,0 +1,77 @@
+"""Transport layer (innermost): send one attempt's record and wait for what settles it.
+
+The record goes to ``Transport.produce``; the reply reader (``replies.py``) or
+the producer's delivery report settles the call's pending entry, or the
+attempt's wait runs out. A reply becomes the call's result here
+(``decode_reply``); anything else becomes the attempt's error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..._exceptions import (
+    ClientClosed,
+    LifecycleError,
+    PublishError,
+    RequestTimeout,
+    TransportError,
+)
+from ...transport import DeliveryCallback, OutboundRecord
+from ..call import Call
+from ..pending import PendingCall
+from ..records import RecordWriter
+from ..replies import decode_reply
+
+__all__ = ["TransportLayer"]
+
+
+def _attempt_error(pending: PendingCall, call: Call) -> Exception:
+    """Why an attempt that got no reply failed: its wait ran out, or the record was refused."""
+    trio = call.trio
+    error = pending.error
+    if error is None:
+        return RequestTimeout(
+            f"no reply on {trio.completed} or {trio.failed} in time (waited {call.elapsed():.3f}s)",
+            correlation_id=call.correlation_id,
+            topic=trio.requested,
+            elapsed=call.elapsed(),
+        )
+    if isinstance(error, ClientClosed):
+        error.correlation_id = call.correlation_id
+        error.topic = trio.requested
+        error.elapsed = call.elapsed()
+        return error
+    failure = PublishError(
+        f"the broker did not accept the request for {trio.requested}: {error}",
+        correlation_id=call.correlation_id,
+        topic=trio.requested,
+        elapsed=call.elapsed(),
+    )
+    failure.__cause__ = error
+    return failure
+
+
+@dataclass(slots=True)
+class TransportLayer:
+    produce: Callable[[OutboundRecord, DeliveryCallback], None]
+    """``Transport.produce``."""
+    writer: RecordWriter
+
+    async def send(self, call: Call) -> dict[str, Any]:
+        pending = call.pending
+        assert pending is not None
+        record = call.record = self.writer.request(call)
+        try:
+            self.produce(record, pending.on_delivery)
+        except LifecycleError:
+            pending.fail(ClientClosed("the client was closed while the call was pending"))
+        except TransportError as exc:
+            pending.fail(exc)
+        await pending.signal.wait_until(call.until)
+        reply = pending.reply
+        if reply is not None:
+            return decode_reply(reply, call)
+        raise _attempt_error(pending, call)

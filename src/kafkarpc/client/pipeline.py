@@ -1,0 +1,55 @@
+"""Stack the send pipeline: observe, circuit, route, in-flight, retry, deadline, transport.
+
+Each layer gets the ``Send`` of the one below it, so a call only ever travels
+down and its result (or error) back up. A layer whose feature is off is left
+out here, once, instead of being asked on every call: without a circuit
+breaker there is no circuit layer.
+"""
+
+from __future__ import annotations
+
+from .._config import Limits, Topics
+from .._telemetry import ClientTelemetry
+from ..transport import Transport
+from .call import Send
+from .circuit import Circuits
+from .layers.circuit import CircuitLayer
+from .layers.deadline import DeadlineLayer
+from .layers.inflight import InFlightLayer
+from .layers.observe import ObserveLayer
+from .layers.retry import RetryLayer
+from .layers.route import RouteLayer
+from .layers.transport import TransportLayer
+from .pending import PendingCalls
+from .records import RecordWriter
+from .replies import ReplyReader
+from .signal import Signals
+
+__all__ = ["open_pipeline"]
+
+
+async def open_pipeline(
+    transport: Transport,
+    pending: PendingCalls,
+    telemetry: ClientTelemetry,
+    circuits: Circuits,
+    writer: RecordWriter,
+    limits: Limits,
+    topics: Topics,
+) -> Send:
+    """Start reading replies into ``pending``, and stack the layers over ``transport``.
+
+    Call from async code, on a started transport. The result is the pipeline's
+    entry point: ``await send(call)`` is the reply payload.
+    """
+    replies = await transport.reply_consumer(ReplyReader(pending, telemetry).on_batch)
+    signals = Signals()
+    send: Send = TransportLayer(transport.produce, writer).send
+    send = RetryLayer(DeadlineLayer(send, telemetry.retried).send, single=send).send
+    send = InFlightLayer(
+        send, limits.max_in_flight, pending, signals, transport=transport, telemetry=telemetry
+    ).send
+    send = RouteLayer(send, transport, replies, topics).send
+    if circuits.enabled:
+        send = CircuitLayer(send, circuits).send
+    return ObserveLayer(send, telemetry).send

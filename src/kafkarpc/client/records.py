@@ -1,0 +1,122 @@
+"""What the client puts on the wire: the record of one request attempt, and of one event."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio
+
+from .._config import PayloadPreview
+from .._exceptions import PublishError, TransportError
+from .._ids import new_uuid
+from .._logging import about, preview
+from .._telemetry import inject_trace_headers, parent_span_id
+from ..transport import OutboundRecord, Transport
+from ..wire.envelope import EncodedPayload, OutgoingMessage, new_message, validate_event_type
+from ..wire.headers import RequestRouting, build_headers
+from ..wire.topics import event_type_for_topic
+from .call import Call
+
+__all__ = ["RecordWriter", "send_event"]
+
+logger = logging.getLogger("kafkarpc.client")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWriter:
+    """Turns calls and events into records, stamped with this client's name and version."""
+
+    service: str
+    version: str
+    reply_partition: int | None
+    payload_preview: PayloadPreview | None
+
+    def request(self, call: Call) -> OutboundRecord:
+        """The record of ``call``'s current attempt (docs/wire.md §2, §3)."""
+        trio = call.trio
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "request %s (attempt %d) to %s: %s",
+                call.correlation_id,
+                call.attempt + 1,
+                trio.requested,
+                preview(self.payload_preview, call.body.to_dict()),
+                extra=about(call.correlation_id, trio.requested),
+            )
+        message = new_message(
+            event_type=trio.event_type("requested"),
+            correlation_id=call.correlation_id,
+            service=self.service,
+            payload=call.body,
+            version=self.version,
+        )
+        traceparent, tracestate = inject_trace_headers(call.span)
+        routing = RequestRouting(
+            reply_to=trio.completed,
+            reply_partition=self.reply_partition,
+            deadline_ms=call.deadline_ms,
+            idempotency_key=call.idempotency_key,
+            retry_count=call.attempt,
+            max_retries=call.policy.max_attempts - 1,
+            partition_key=call.partition_key,
+            priority=call.priority,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            parent_span_id=parent_span_id(call.span),
+            ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
+        )
+        return OutboundRecord(
+            topic=trio.requested,
+            value=message.value,
+            key=call.key,
+            headers=build_headers(message, routing=routing, extra=call.headers),
+        )
+
+    def event(
+        self,
+        topic: str,
+        body: EncodedPayload,
+        *,
+        event_type: str | None,
+        key: str | None,
+        correlation_id: str | None,
+        headers: Mapping[str, str | bytes] | None,
+    ) -> tuple[OutgoingMessage, OutboundRecord]:
+        """An event for ``topic`` (no reply expected), and the message it carries."""
+        if event_type is not None:
+            validate_event_type(event_type)
+        message = new_message(
+            event_type=event_type or event_type_for_topic(topic),
+            correlation_id=correlation_id or new_uuid(),
+            service=self.service,
+            payload=body,
+            version=self.version,
+        )
+        record = OutboundRecord(
+            topic=topic,
+            value=message.value,
+            key=(key or message.correlation_id).encode(),
+            headers=build_headers(message, extra=headers),
+        )
+        return message, record
+
+
+async def send_event(
+    transport: Transport, record: OutboundRecord, correlation_id: str, budget: float
+) -> None:
+    """Send an event's record within ``budget`` seconds, or raise PublishError."""
+    started = time.monotonic()
+    try:
+        with anyio.fail_after(budget):
+            await transport.send(record)
+    except (TransportError, TimeoutError) as exc:
+        raise PublishError(
+            f"could not publish to {record.topic}: {exc}",
+            correlation_id=correlation_id,
+            topic=record.topic,
+            elapsed=time.monotonic() - started,
+        ) from exc
