@@ -20,13 +20,13 @@ from .._exceptions import (
     ClientClosed,
     LifecycleError,
 )
-from .._legacy import LegacyClientOptions, fold_legacy
+from .._legacy import LegacyClientOptions
 from .._loop import adopt_current_library, forget_library, running_clock, running_library
 from .._sentinel import UNSET, Unset
+from .._setup import Setup
 from .._stats import ClientStats
 from .._telemetry import ClientTelemetry
 from ..transport import Transport
-from ..transport.choose import choose_transport, require_service
 from ..wire.envelope import encode_payload
 from ..wire.topics import TopicTrio, validate_topic_name
 from .call import Send
@@ -65,29 +65,26 @@ class RpcClient:
         bootstrap: str | None = None,
         *,
         service: str,
-        timeout: float = DEFAULT_TIMEOUT,
         retry: CallRetry | None = None,
         circuit_breaker: CircuitBreaker | None = None,
         limits: Limits | None = None,
         topics: Topics | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
         telemetry: Telemetry | None = None,
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
         **legacy: Unpack[LegacyClientOptions],
     ) -> None:
-        limits, topics, telemetry = fold_legacy(
+        setup = Setup.settle(
             "RpcClient",
-            legacy,
-            LegacyClientOptions,
-            limits=limits or Limits(),
-            topics=topics or Topics(),
-            telemetry=telemetry or Telemetry(),
+            (legacy, LegacyClientOptions),
+            (bootstrap, transport, security, config),
+            (service, limits, topics, telemetry),
         )
-        self._transport: Transport = choose_transport(
-            bootstrap, transport, security=security, config=config
-        )
-        self.service = require_service(service, "caller")
+        self._transport = setup.transport
+        self.service = setup.service
+        limits, topics, telemetry = setup.limits, setup.topics, setup.telemetry
         self._timeout = check_timeout(timeout)
         self._retry = retry or NO_CALL_RETRY
         self._limits = limits

@@ -19,13 +19,13 @@ from anyio.abc import TaskGroup
 
 from .._config import HandlerRetry, Limits, Security, Telemetry, Topics
 from .._exceptions import ConfigurationError, LifecycleError
-from .._legacy import LegacyServerOptions, fold_legacy
+from .._legacy import LegacyServerOptions
 from .._retry import RetryPolicy, handler_retry
 from .._sentinel import UNSET
+from .._setup import Setup
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
 from ..transport import GroupConsumer, Transport
-from ..transport.choose import choose_transport, require_service
 from ..wire.topics import TopicTrio
 from .execution import Execution
 from .handler import Responder
@@ -75,18 +75,15 @@ class RpcServer:
         config: Mapping[str, Any] | None = None,
         **legacy: Unpack[LegacyServerOptions],
     ) -> None:
-        limits, topics, telemetry = fold_legacy(
+        setup = Setup.settle(
             "RpcServer",
-            legacy,
-            LegacyServerOptions,
-            limits=limits or Limits(),
-            topics=topics or Topics(),
-            telemetry=telemetry or Telemetry(),
+            (legacy, LegacyServerOptions),
+            (bootstrap, transport, security, config),
+            (service, limits, topics, telemetry),
         )
-        self._transport: Transport = choose_transport(
-            bootstrap, transport, security=security, config=config
-        )
-        self.service = require_service(service, "responder")
+        self._transport = setup.transport
+        self.service = setup.service
+        limits, topics, telemetry = setup.limits, setup.topics, setup.telemetry
         self.group_id = group_id or service
         self._payload_preview = telemetry.payload_preview
         self._workers = limits.max_concurrency
