@@ -24,7 +24,7 @@ from .transport.kafka.errors import translate_exception
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, decode_envelope
-from .wire.headers import header_dict
+from .wire.headers import DEAD_LETTER_HEADERS, header_dict
 from .wire.topics import validate_topic_name
 
 __all__ = ["DeadLetter", "ReplayResult", "inspect_dlq", "replay_dlq"]
@@ -33,7 +33,7 @@ _QUIET_S = 1.0
 
 # The original caller stopped waiting long ago; with its deadline kept, the
 # responder would answer DEADLINE_EXCEEDED instead of executing the replay.
-_DROPPED_ON_REPLAY = frozenset({*(h.value for h in DlqHeader), "deadline_ms"})
+_DROPPED_ON_REPLAY = frozenset({*DEAD_LETTER_HEADERS, "deadline_ms"})
 
 
 @dataclass(frozen=True, slots=True)
