@@ -31,6 +31,7 @@ from ._exceptions import (
 from ._retry import RetryPolicy
 from ._sentinel import UNSET
 from ._stats import ClientStats, ServerStats
+from ._version import VERSION
 from .admin import ensure_topics, trio_topics
 from .asyncapi import asyncapi_json, generate_asyncapi
 from .client.circuit import CircuitState
@@ -52,7 +53,7 @@ from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from .wire.topics import TopicTrio
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 # A library must not print unless the application configured logging.
 logging.getLogger("kafkarpc").addHandler(logging.NullHandler())

@@ -315,11 +315,11 @@ def test_routing_fields_follow_the_table() -> None:
 def test_required_headers_are_the_tables_required_rows() -> None:
     assert set(REQUIRED_HEADERS) == REQUIRED
     assert {name for name, _ in build_headers(envelope())} == set(REQUIRED_HEADERS)
-    assert RESERVED_HEADERS == frozenset(REQUIRED_HEADERS) | frozenset(ROUTING_HEADERS)
+    assert frozenset(REQUIRED_HEADERS) | frozenset(ROUTING_HEADERS) == RESERVED_HEADERS
 
 
 def test_dead_letter_rows_are_the_dlq_header_names() -> None:
-    assert DEAD_LETTER_HEADERS == tuple(member.value for member in DlqHeader)
+    assert tuple(member.value for member in DlqHeader) == DEAD_LETTER_HEADERS
 
 
 def test_decimal_rows_read_ints_and_choice_rows_read_only_their_choices() -> None:

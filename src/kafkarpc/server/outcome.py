@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+# The failure payload is part of the wire contract; it is built in one place.
+from ..wire.failure import failure_payload
 
 __all__ = ["Outcome", "failure_payload"]
 
@@ -36,20 +38,3 @@ class Outcome:
         self.ok = False
         self.payload = payload
         self.cacheable = False
-
-
-def failure_payload(
-    code: str,
-    message: str,
-    *,
-    error_type: str = "",
-    retryable: bool = False,
-    details: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "error_code": code,
-        "error_message": message,
-        "error_type": error_type,
-        "retryable": retryable,
-        "details": dict(details or {}),
-    }
