@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -137,6 +137,15 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def partition_count(self, topic: str) -> int:
         """Number of partitions of ``topic``; raises TopicNotFound."""
+
+    def read_topic(self, topic: str) -> AsyncIterator[list[InboundRecord]]:
+        """Every record in ``topic`` from its beginning to its current end, batch by batch.
+
+        For operator tools (``kafkarpc.dlq``); raises TopicNotFound. Client and
+        server never call it, so it is optional: a transport that cannot read
+        from the beginning keeps this default, which says so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot read a topic from its beginning")
 
     @abc.abstractmethod
     async def reply_consumer(self, on_batch: RecordBatchHandler) -> ReplyConsumer:

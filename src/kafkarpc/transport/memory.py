@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from .._exceptions import LifecycleError, PayloadTooLarge, TopicNotFound
+from .._exceptions import LifecycleError, TopicNotFound
 from .base import (
     ANY_PARTITION,
     DeliveryCallback,
@@ -26,6 +26,7 @@ from .base import (
     Transport,
 )
 from .bridge import LoopBridge
+from .limits import check_record_size, partitions_to_read
 from .offsets import OffsetTracker
 
 __all__ = ["MemoryBroker", "MemoryTransport"]
@@ -174,9 +175,7 @@ class _MemoryReplyConsumer(ReplyConsumer):
     async def assign(self, topics: Sequence[str], *, partition: int | None = None) -> None:
         for topic in topics:
             count = len(self._broker._partitions(topic))
-            if partition is not None and partition >= count:
-                raise TopicNotFound(f"{topic}[{partition}]")
-            for p in range(count) if partition is None else [partition]:
+            for p in partitions_to_read(topic, count, partition):
                 self._assigned.add((topic, p))
 
     async def aclose(self) -> None:
@@ -228,14 +227,7 @@ class MemoryTransport(Transport):
 
     def produce(self, record: OutboundRecord, on_delivery: DeliveryCallback) -> None:
         bridge = self._require_bridge()
-        size = len(record.value) + (len(record.key) if record.key else 0)
-        if size > self.max_message_bytes:
-            raise PayloadTooLarge(
-                f"message for {record.topic!r} is {size} bytes; "
-                f"the limit is {self.max_message_bytes}",
-                size=size,
-                limit=self.max_message_bytes,
-            )
+        check_record_size(record, self.max_message_bytes)
         try:
             self.broker.append(record)
         except TopicNotFound as exc:
@@ -252,6 +244,12 @@ class MemoryTransport(Transport):
 
     async def partition_count(self, topic: str) -> int:
         return len(self.broker._partitions(topic))
+
+    async def read_topic(self, topic: str) -> AsyncIterator[list[InboundRecord]]:
+        self._require_bridge()
+        for log in self.broker._partitions(topic):
+            if log:
+                yield log[:]  # a copy: the batch ends at the partition's current end
 
     async def reply_consumer(self, on_batch: RecordBatchHandler) -> ReplyConsumer:
         consumer = _MemoryReplyConsumer(self.broker, self._require_bridge(), on_batch)
