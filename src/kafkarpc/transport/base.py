@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -138,7 +138,7 @@ class Transport(abc.ABC):
     async def partition_count(self, topic: str) -> int:
         """Number of partitions of ``topic``; raises TopicNotFound."""
 
-    def read_topic(self, topic: str) -> AsyncIterator[list[InboundRecord]]:
+    def read_topic(self, topic: str) -> AsyncGenerator[list[InboundRecord], None]:
         """Every record in ``topic`` from its beginning to its current end, batch by batch.
 
         For operator tools (``kafkarpc.dlq``); raises TopicNotFound. Client and

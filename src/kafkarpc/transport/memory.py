@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from .._exceptions import LifecycleError, TopicNotFound
@@ -245,7 +245,7 @@ class MemoryTransport(Transport):
     async def partition_count(self, topic: str) -> int:
         return len(self.broker._partitions(topic))
 
-    async def read_topic(self, topic: str) -> AsyncIterator[list[InboundRecord]]:
+    async def read_topic(self, topic: str) -> AsyncGenerator[list[InboundRecord], None]:
         self._require_bridge()
         for log in self.broker._partitions(topic):
             if log:

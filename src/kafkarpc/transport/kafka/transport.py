@@ -8,7 +8,7 @@ polled on its own thread as ``polling`` describes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -122,7 +122,7 @@ class KafkaTransport(Transport):
             self._producer.partition_counts[topic] = count
         return count
 
-    async def read_topic(self, topic: str) -> AsyncIterator[list[InboundRecord]]:
+    async def read_topic(self, topic: str) -> AsyncGenerator[list[InboundRecord], None]:
         self._require_started()
         reader = TopicReader(self._conf(REPLY_CONSUMER), topic)
         try:
