@@ -24,9 +24,10 @@ from .wire.topics import validate_topic_name
 
 __all__ = ["DeadLetter", "ReplayResult", "inspect_dlq", "replay_dlq"]
 
-# The original caller stopped waiting long ago; with its deadline kept, the
-# responder would answer DEADLINE_EXCEEDED instead of executing the replay.
-_DROPPED_ON_REPLAY = frozenset({*DEAD_LETTER_HEADERS, "deadline_ms"})
+# The original caller stopped waiting long ago; with its deadline (or time to
+# live, counted from the envelope's old timestamp) kept, the responder would
+# answer DEADLINE_EXCEEDED instead of executing the replay.
+_DROPPED_ON_REPLAY = frozenset({*DEAD_LETTER_HEADERS, "deadline_ms", "ttl_seconds"})
 
 
 @dataclass(frozen=True, slots=True)

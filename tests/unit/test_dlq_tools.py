@@ -33,7 +33,12 @@ def park(broker: MemoryBroker, value: bytes, *, reason: DlqReason, offset: int =
     message = new_message(
         event_type="AGENT_PARK_REQUESTED", correlation_id="c-1", service="s", payload={"n": 1}
     )
-    headers = [*build_headers(message), ("deadline_ms", b"1"), ("tenant", b"t1")]
+    headers = [
+        *build_headers(message),
+        ("deadline_ms", b"1"),
+        ("ttl_seconds", b"5"),
+        ("tenant", b"t1"),
+    ]
     original = InboundRecord(TOPIC, 1, offset, b"c-1", value, headers, 1234)
     broker.append(dead_letter_record(original, RuntimeError("boom"), reason=reason))
 
@@ -87,6 +92,7 @@ async def test_replay_sends_the_original_bytes_back_without_dlq_headers(
     names = {name for name, _ in replayed.headers}
     assert names.isdisjoint(DEAD_LETTER_HEADERS)
     assert "deadline_ms" not in names
+    assert "ttl_seconds" not in names
     assert ("tenant", b"t1") in replayed.headers
 
 
