@@ -1,4 +1,4 @@
-"""The JSON envelope (SPEC §2): codec round trips, decode errors, payload conversion."""
+"""The JSON envelope (docs/wire.md §2): codec round trips, decode errors, payload conversion."""
 
 from __future__ import annotations
 

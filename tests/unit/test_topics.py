@@ -1,4 +1,4 @@
-"""Topic names (SPEC §1): the trio, event types, validation, DLQ naming."""
+"""Topic names (docs/wire.md §1): the trio, event types, validation, DLQ naming."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ RecordBatchHandler = Callable[[list[InboundRecord]], None]
 
 
 class ReplyConsumer(abc.ABC):
-    """Reads reply topics by manual assignment, without a consumer group (SPEC §4)."""
+    """Reads reply topics by manual assignment, without a consumer group (docs/wire.md §4)."""
 
     @abc.abstractmethod
     async def assign(self, topics: Sequence[str], *, partition: int | None = None) -> None:
