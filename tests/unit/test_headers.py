@@ -306,7 +306,7 @@ def test_routing_fields_follow_the_table() -> None:
     rows = [
         row.name
         for row in HEADERS
-        if row.role in (HeaderRole.ROUTING, HeaderRole.TRACE) and not row.derived
+        if row.role in (HeaderRole.ROUTING, HeaderRole.TRACE) and not row.derived_from
     ]
     assert [f.name for f in dataclasses.fields(RequestRouting)] == rows
     assert set(ROUTING_HEADERS) <= set(rows)

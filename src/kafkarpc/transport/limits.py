@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._exceptions import PayloadTooLarge, TopicNotFound
-from .base import OutboundRecord
+from .records import OutboundRecord
 
 __all__ = ["check_record_size", "partitions_to_read"]
 

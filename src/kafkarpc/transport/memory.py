@@ -13,21 +13,20 @@ import itertools
 import zlib
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
+from typing import Unpack
 
 from .._exceptions import LifecycleError, TopicNotFound
-from .base import (
-    ANY_PARTITION,
-    DeliveryCallback,
-    GroupConsumer,
-    InboundRecord,
-    OutboundRecord,
-    RecordBatchHandler,
-    ReplyConsumer,
-    Transport,
-)
+from .base import GroupConsumer, GroupOptions, ReplyConsumer, Transport
 from .bridge import LoopBridge
 from .limits import check_record_size, partitions_to_read
 from .offsets import OffsetTracker
+from .records import (
+    ANY_PARTITION,
+    DeliveryCallback,
+    InboundRecord,
+    OutboundRecord,
+    RecordBatchHandler,
+)
 
 __all__ = ["MemoryBroker", "MemoryTransport"]
 
@@ -257,17 +256,13 @@ class MemoryTransport(Transport):
         return consumer
 
     async def group_consumer(
-        self,
-        topics: Sequence[str],
-        *,
-        group_id: str,
-        on_batch: RecordBatchHandler,
-        max_in_flight: int,
+        self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
         for topic in topics:
             self.broker._partitions(topic)
-        member = _Member(tuple(topics), self._require_bridge(), on_batch, max_in_flight)
-        group = self.broker._group(group_id)
+        bridge = self._require_bridge()
+        member = _Member(tuple(topics), bridge, options["on_batch"], options["max_in_flight"])
+        group = self.broker._group(options["group_id"])
         group.join(member)
         consumer = _MemoryGroupConsumer(group, member)
         self._closeables.append(consumer)

@@ -47,14 +47,18 @@ def failure_payload(
     retryable: bool = False,
     details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The payload of a failure reply, every field present (a plain dict: it is sent as is)."""
-    return {
-        "error_code": code,
-        "error_message": message,
-        "error_type": error_type,
-        "retryable": retryable,
-        "details": dict(details or {}),
-    }
+    """The payload of a failure reply, every field of ``ErrorPayload`` present.
+
+    A plain dict, not the model: it is encoded as it is, on the responder's path.
+    """
+    values = (code, message, error_type, retryable, dict(details or {}))
+    return dict(zip(_FIELDS, values, strict=True))
+
+
+# The builder's fields are the model's, in the model's order.
+_FIELDS = tuple(ErrorPayload.model_fields)
+if _FIELDS != ("error_code", "error_message", "error_type", "retryable", "details"):
+    raise AssertionError("failure_payload must give every ErrorPayload field")
 
 
 #: ``error_code`` of a failure reply whose payload is not a failure payload.

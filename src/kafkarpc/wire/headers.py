@@ -15,7 +15,10 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .envelope import Envelope, OutgoingMessage
 
 __all__ = [
     "CONTENT_TYPE",
@@ -37,7 +40,6 @@ __all__ = [
 ]
 
 HeaderList = list[tuple[str, bytes]]
-CONTENT_TYPE = "application/json"
 
 
 class HeaderRole(StrEnum):
@@ -56,11 +58,11 @@ class HeaderRole(StrEnum):
 class Encoding(StrEnum):
     """How a header's value is written; every kafkarpc header is UTF-8 text."""
 
-    TEXT = "utf-8 text"
+    TEXT = "text"
     #: An integer as decimal digits (a leading ``-`` only where the meaning allows it).
-    DECIMAL = "decimal integer, utf-8"
+    DECIMAL = "decimal"
     #: One of the row's ``choices``; anything else reads as absent.
-    CHOICE = "one of a fixed set, utf-8"
+    CHOICE = "choice"
 
 
 class DlqHeader(StrEnum):
@@ -90,74 +92,107 @@ class WireHeader:
     mirrors: str | None = None
     #: For ``CHOICE`` headers: the accepted values.
     choices: tuple[str, ...] = ()
-    #: Written from another header's value when sending, never read back.
-    derived: bool = False
+    #: The header this one's value is computed from when sending; never read back.
+    derived_from: str | None = None
 
 
-_R, _E = HeaderRole, Encoding
-_SENDER, _CLIENT, _RESPONDER = "every sender", "client", "responder"
-_PARKER = "responder or client parking a record"
+# One row a header: name, role, encoding, then for a required header the envelope
+# field it repeats (=field), for a choice its values (a|b), for a derived header
+# where it comes from (<header); the indented line under it is its meaning.
+_TABLE = """
+content_type                    required     choice   application/json
+    The value's media type.
+correlation_id                  required     text     =correlation_id
+    Ties a reply to its request.
+message_id                      required     text     =event_id
+    This message's unique id.
+timestamp                       required     text     =timestamp
+    When it was sent, ISO 8601 UTC.
+source                          required     text     =service
+    The sending service.
+event_type                      required     text     =event_type
+    UPPER_SNAKE event type.
+schema_version                  required     text     =version
+    The payload's schema version.
+reply_to                        routing      text
+    Topic the success reply goes to; the trio's completed topic when absent.
+reply_partition                 routing      decimal
+    Partition of reply_to the reply goes to, so a client reads only its own.
+deadline_ms                     routing      decimal
+    Epoch ms after which the caller no longer waits; later, it is not executed.
+idempotency_key                 routing      text
+    Stable across retries of one logical call; a repeat is answered, not re-run.
+retry_count                     routing      decimal
+    How many times the caller has retried this call.
+max_retries                     routing      decimal
+    How many retries the caller allows.
+partition_key                   routing      text
+    The record key the caller chose instead of the correlation id.
+priority                        routing      choice   low|normal|high|critical
+    The caller's priority.
+ttl_seconds                     routing      decimal
+    Seconds the request stays relevant, counted from the envelope's timestamp.
+traceparent                     trace        text
+    W3C trace context.
+tracestate                      trace        text
+    W3C trace state.
+parent_span_id                  trace        text
+    The parent span's id.
+trace_id                        trace        text     <traceparent
+    The trace id from traceparent.
+span_id                         trace        text     <traceparent
+    The span id from traceparent.
+kafka_dlt-original-topic        dead_letter  text
+    The topic the record was read from or meant for.
+kafka_dlt-original-partition    dead_letter  decimal
+    Its partition; -1 when it never reached the broker.
+kafka_dlt-original-offset       dead_letter  decimal
+    Its offset; -1 when it never reached the broker.
+kafka_dlt-original-timestamp    dead_letter  decimal
+    Its timestamp, epoch ms.
+kafka_dlt-exception-fqcn        dead_letter  text
+    The error's fully qualified class name.
+kafka_dlt-exception-message     dead_letter  text
+    The error message (truncated).
+kafka_dlt-exception-stacktrace  dead_letter  text
+    The traceback (truncated).
+dlq_reason                      dead_letter  text
+    Why it was parked: a DlqReason value.
+dlq_retry_count                 dead_letter  decimal
+    Responder retries made before parking.
+"""
 
-#: Every header kafkarpc writes or reads (docs/wire.md §3 and §5).
-HEADERS: tuple[WireHeader, ...] = (
-    WireHeader("content_type", _R.REQUIRED, _E.CHOICE, _SENDER, "The value's media type.",
-               choices=(CONTENT_TYPE,)),
-    WireHeader("correlation_id", _R.REQUIRED, _E.TEXT, _SENDER,
-               "Ties a reply to its request.", mirrors="correlation_id"),
-    WireHeader("message_id", _R.REQUIRED, _E.TEXT, _SENDER, "This message's unique id.",
-               mirrors="event_id"),
-    WireHeader("timestamp", _R.REQUIRED, _E.TEXT, _SENDER, "When it was sent, ISO 8601 UTC.",
-               mirrors="timestamp"),
-    WireHeader("source", _R.REQUIRED, _E.TEXT, _SENDER, "The sending service.",
-               mirrors="service"),
-    WireHeader("event_type", _R.REQUIRED, _E.TEXT, _SENDER, "UPPER_SNAKE event type.",
-               mirrors="event_type"),
-    WireHeader("schema_version", _R.REQUIRED, _E.TEXT, _SENDER, "The payload's schema version.",
-               mirrors="version"),
-    WireHeader("reply_to", _R.ROUTING, _E.TEXT, _CLIENT,
-               "Topic the success reply goes to; the trio's completed topic when absent."),
-    WireHeader("reply_partition", _R.ROUTING, _E.DECIMAL, _CLIENT,
-               "Partition of reply_to the reply goes to, so a client reads only its own."),
-    WireHeader("deadline_ms", _R.ROUTING, _E.DECIMAL, _CLIENT,
-               "Epoch ms after which the caller no longer waits; later, it is not executed."),
-    WireHeader("idempotency_key", _R.ROUTING, _E.TEXT, _CLIENT,
-               "Stable across retries of one logical call; a repeat is answered, not re-run."),
-    WireHeader("retry_count", _R.ROUTING, _E.DECIMAL, _CLIENT,
-               "How many times the caller has retried this call."),
-    WireHeader("max_retries", _R.ROUTING, _E.DECIMAL, _CLIENT,
-               "How many retries the caller allows."),
-    WireHeader("partition_key", _R.ROUTING, _E.TEXT, _CLIENT,
-               "The record key the caller chose instead of the correlation id."),
-    WireHeader("priority", _R.ROUTING, _E.CHOICE, _CLIENT, "The caller's priority.",
-               choices=("low", "normal", "high", "critical")),
-    WireHeader("ttl_seconds", _R.ROUTING, _E.DECIMAL, _CLIENT,
-               "Seconds the request stays relevant."),
-    WireHeader("traceparent", _R.TRACE, _E.TEXT, _SENDER, "W3C trace context."),
-    WireHeader("tracestate", _R.TRACE, _E.TEXT, _SENDER, "W3C trace state."),
-    WireHeader("parent_span_id", _R.TRACE, _E.TEXT, _SENDER, "The parent span's id."),
-    WireHeader("trace_id", _R.TRACE, _E.TEXT, _SENDER, "The trace id from traceparent.",
-               derived=True),
-    WireHeader("span_id", _R.TRACE, _E.TEXT, _SENDER, "The span id from traceparent.",
-               derived=True),
-    WireHeader(DlqHeader.ORIGINAL_TOPIC, _R.DEAD_LETTER, _E.TEXT, _PARKER,
-               "The topic the record was read from or meant for."),
-    WireHeader(DlqHeader.ORIGINAL_PARTITION, _R.DEAD_LETTER, _E.DECIMAL, _PARKER,
-               "Its partition; -1 when it never reached the broker."),
-    WireHeader(DlqHeader.ORIGINAL_OFFSET, _R.DEAD_LETTER, _E.DECIMAL, _PARKER,
-               "Its offset; -1 when it never reached the broker."),
-    WireHeader(DlqHeader.ORIGINAL_TIMESTAMP, _R.DEAD_LETTER, _E.DECIMAL, _PARKER,
-               "Its timestamp, epoch ms."),
-    WireHeader(DlqHeader.EXCEPTION_FQCN, _R.DEAD_LETTER, _E.TEXT, _PARKER,
-               "The error's fully qualified class name."),
-    WireHeader(DlqHeader.EXCEPTION_MESSAGE, _R.DEAD_LETTER, _E.TEXT, _PARKER,
-               "The error message (truncated)."),
-    WireHeader(DlqHeader.EXCEPTION_STACKTRACE, _R.DEAD_LETTER, _E.TEXT, _PARKER,
-               "The traceback (truncated)."),
-    WireHeader(DlqHeader.REASON, _R.DEAD_LETTER, _E.TEXT, _PARKER,
-               "Why it was parked: a DlqReason value."),
-    WireHeader(DlqHeader.RETRY_COUNT, _R.DEAD_LETTER, _E.DECIMAL, _PARKER,
-               "Responder retries made before parking."),
-)  # fmt: skip
+_WRITERS = {
+    HeaderRole.REQUIRED: "every sender",
+    HeaderRole.ROUTING: "client",
+    HeaderRole.TRACE: "every sender",
+    HeaderRole.DEAD_LETTER: "responder or client parking a record",
+}
+
+
+def _parse_table(table: str) -> tuple[WireHeader, ...]:
+    rows: list[WireHeader] = []
+    lines = table.strip().splitlines()
+    for head, meaning in zip(lines[::2], lines[1::2], strict=True):
+        name, role_text, encoding_text, *detail = head.split()
+        role, encoding, extra = HeaderRole(role_text), Encoding(encoding_text), "".join(detail)
+        rows.append(
+            WireHeader(
+                name=name,
+                role=role,
+                encoding=encoding,
+                written_by=_WRITERS[role],
+                meaning=meaning.strip(),
+                mirrors=extra[1:] if extra.startswith("=") else None,
+                choices=tuple(extra.split("|")) if encoding is Encoding.CHOICE else (),
+                derived_from=extra[1:] if extra.startswith("<") else None,
+            )
+        )
+    return tuple(rows)
+
+
+#: Every header kafkarpc writes or reads (docs/wire.md §3 and §5), in table order.
+HEADERS: tuple[WireHeader, ...] = _parse_table(_TABLE)
 
 
 def _names(*roles: HeaderRole) -> tuple[str, ...]:
@@ -167,13 +202,17 @@ def _names(*roles: HeaderRole) -> tuple[str, ...]:
 REQUIRED_HEADERS = _names(HeaderRole.REQUIRED)
 ROUTING_HEADERS = _names(HeaderRole.ROUTING)
 DEAD_LETTER_HEADERS = _names(HeaderRole.DEAD_LETTER)
+if tuple(DlqHeader) != DEAD_LETTER_HEADERS:
+    raise AssertionError("DlqHeader must name HEADERS' dead-letter rows, in order")
 #: What a caller's own headers may not set: the envelope's mirror and the routing.
 RESERVED_HEADERS = frozenset(REQUIRED_HEADERS + ROUTING_HEADERS)
 #: The headers a ``RequestRouting`` carries, in its field order.
 _ROUTING_ROWS = tuple(
-    h for h in HEADERS if h.role in (HeaderRole.ROUTING, HeaderRole.TRACE) and not h.derived
+    h for h in HEADERS if h.role in (HeaderRole.ROUTING, HeaderRole.TRACE) and not h.derived_from
 )
-PRIORITIES: frozenset[str] = frozenset(next(h.choices for h in HEADERS if h.name == "priority"))
+_BY_NAME = {row.name: row for row in HEADERS}
+CONTENT_TYPE = _BY_NAME["content_type"].choices[0]
+PRIORITIES: frozenset[str] = frozenset(_BY_NAME["priority"].choices)
 
 
 def header_dict(
@@ -320,13 +359,15 @@ def _required_lines() -> list[str]:
 
 def _routing_lines() -> list[str]:
     lines = ["out = []"]
-    # trace_id and span_id are written right after the traceparent they come from.
-    derived = [h.name for h in HEADERS if h.derived]
     for row in _ROUTING_ROWS:
         value = f"item.{row.name}"
         text = value if row.encoding is not Encoding.DECIMAL else f"str({value})"
         lines += [f"if {value} is not None:", f"    out.append(({row.name!r}, {text}.encode()))"]
-        if row.name == "traceparent":
+        # trace_id and span_id are written right after the traceparent they come from.
+        derived = [h.name for h in HEADERS if h.derived_from == row.name]
+        if derived:
+            if row.name != "traceparent":
+                raise AssertionError(f"no rule derives headers from {row.name}")
             lines += [f"    ids = parse_trace_ids({value})", "    if ids is not None:"]
             lines += [
                 f"        out.append(({d!r}, ids[{i}].encode()))" for i, d in enumerate(derived)
@@ -340,25 +381,8 @@ _required_headers = _compile("required_headers", _required_lines())
 _routing_headers = _compile("routing_headers", _routing_lines())
 
 
-class _Described(Protocol):
-    """What the required headers describe: an ``Envelope`` or an ``OutgoingMessage``."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def event_type(self) -> str: ...
-    @property
-    def correlation_id(self) -> str: ...
-    @property
-    def timestamp(self) -> str: ...
-    @property
-    def service(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-
-
 def build_headers(
-    envelope: _Described,
+    envelope: Envelope | OutgoingMessage,
     *,
     routing: RequestRouting | None = None,
     extra: Mapping[str, str | bytes] | None = None,

@@ -11,10 +11,11 @@ from typing import Any
 import anyio
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from ..base import GroupConsumer, InboundRecord, RecordBatchHandler, ReplyConsumer
+from ..base import GroupConsumer, ReplyConsumer
 from ..bridge import LoopBridge
 from ..limits import partitions_to_read
 from ..offsets import OffsetTracker
+from ..records import InboundRecord, RecordBatchHandler
 from .admin import METADATA_TIMEOUT_S, partition_count_blocking
 from .errors import translate_exception
 from .polling import BATCH_MAX, POLL_S, PollThread, drain, librdkafka_logger, logger, usable_records

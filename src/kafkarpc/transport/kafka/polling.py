@@ -17,7 +17,7 @@ from collections.abc import Callable
 import anyio
 from confluent_kafka import Consumer, KafkaError, Message
 
-from ..base import InboundRecord
+from ..records import InboundRecord
 
 __all__ = [
     "BATCH_MAX",

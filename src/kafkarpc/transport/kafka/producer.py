@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from ..base import ANY_PARTITION, DeliveryCallback, OutboundRecord
 from ..bridge import LoopBridge
 from ..limits import check_record_size
+from ..records import ANY_PARTITION, DeliveryCallback, OutboundRecord
 from .admin import partition_count_blocking
 from .errors import translate_error, translate_exception
 from .polling import POLL_S, PollThread, librdkafka_logger, logger

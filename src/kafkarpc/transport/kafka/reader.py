@@ -7,7 +7,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from ..base import InboundRecord
+from ..records import InboundRecord
 from .admin import partition_count_blocking
 from .polling import BATCH_MAX, POLL_S, librdkafka_logger, usable_records
 

@@ -9,7 +9,7 @@ polled on its own thread as ``polling`` describes.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 from confluent_kafka import KafkaException
@@ -17,16 +17,9 @@ from confluent_kafka.admin import AdminClient
 
 from ..._config import Security
 from ..._exceptions import KafkaRpcError, LifecycleError
-from ..base import (
-    DeliveryCallback,
-    GroupConsumer,
-    InboundRecord,
-    OutboundRecord,
-    RecordBatchHandler,
-    ReplyConsumer,
-    Transport,
-)
+from ..base import GroupConsumer, GroupOptions, ReplyConsumer, Transport
 from ..bridge import LoopBridge
+from ..records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBatchHandler
 from .admin import create_topics_blocking, partition_count_blocking
 from .config import CONSUMER_ONLY, GROUP_CONSUMER, PRODUCER, REPLY_CONSUMER, merge_config
 from .consumers import KafkaGroupConsumer, KafkaReplyConsumer
@@ -144,17 +137,15 @@ class KafkaTransport(Transport):
         return consumer
 
     async def group_consumer(
-        self,
-        topics: Sequence[str],
-        *,
-        group_id: str,
-        on_batch: RecordBatchHandler,
-        max_in_flight: int,
+        self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
         _, bridge = self._require_started()
+        group_id = options["group_id"]
         conf = self._conf({**GROUP_CONSUMER, "group.id": group_id})
         try:
-            consumer = KafkaGroupConsumer(conf, bridge, topics, on_batch, max_in_flight)
+            consumer = KafkaGroupConsumer(
+                conf, bridge, topics, options["on_batch"], options["max_in_flight"]
+            )
         except KafkaException as exc:
             raise translate_exception(exc) from exc
         self._closeables.append(consumer)
