@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from .envelope import Envelope, OutgoingMessage
@@ -206,10 +206,6 @@ if tuple(DlqHeader) != DEAD_LETTER_HEADERS:
     raise AssertionError("DlqHeader must name HEADERS' dead-letter rows, in order")
 #: What a caller's own headers may not set: the envelope's mirror and the routing.
 RESERVED_HEADERS = frozenset(REQUIRED_HEADERS + ROUTING_HEADERS)
-#: The headers a ``RequestRouting`` carries, in its field order.
-_ROUTING_ROWS = tuple(
-    h for h in HEADERS if h.role in (HeaderRole.ROUTING, HeaderRole.TRACE) and not h.derived_from
-)
 _BY_NAME = {row.name: row for row in HEADERS}
 CONTENT_TYPE = _BY_NAME["content_type"].choices[0]
 PRIORITIES: frozenset[str] = frozenset(_BY_NAME["priority"].choices)
@@ -269,6 +265,8 @@ class RequestRouting:
     partition_key: str | None = None
     priority: str | None = None
     ttl_seconds: int | None = None
+    #: The roles of the table rows these fields come from: routing, then trace context.
+    ROLES: ClassVar[tuple[HeaderRole, ...]] = (HeaderRole.ROUTING, HeaderRole.TRACE)
     traceparent: str | None = None
     tracestate: str | None = None
     parent_span_id: str | None = None
@@ -325,6 +323,8 @@ class _Read(Protocol):
     def __call__(self, text: str, /) -> object: ...
 
 
+#: The headers a ``RequestRouting`` carries, in its field order.
+_ROUTING_ROWS = tuple(h for h in HEADERS if h.role in RequestRouting.ROLES and not h.derived_from)
 _ROUTING_NAMES = tuple(row.name for row in _ROUTING_ROWS)
 if tuple(field.name for field in fields(RequestRouting)) != _ROUTING_NAMES:
     raise AssertionError("RequestRouting's fields must follow HEADERS' routing rows")
