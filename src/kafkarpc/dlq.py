@@ -19,7 +19,8 @@ from .transport import InboundRecord, OutboundRecord, Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, decode_envelope
-from .wire.headers import DEAD_LETTER_HEADERS, header_dict
+from .wire.header_table import DEAD_LETTER_HEADERS
+from .wire.headers import header_dict
 from .wire.topics import validate_topic_name
 
 __all__ = ["DeadLetter", "ReplayResult", "inspect_dlq", "replay_dlq"]

@@ -11,7 +11,8 @@ from kafkarpc.dlq import inspect_dlq, replay_dlq
 from kafkarpc.transport import InboundRecord, OutboundRecord
 from kafkarpc.wire.dead_letter import dead_letter_record
 from kafkarpc.wire.envelope import new_message
-from kafkarpc.wire.headers import DEAD_LETTER_HEADERS, build_headers
+from kafkarpc.wire.header_table import DEAD_LETTER_HEADERS
+from kafkarpc.wire.headers import build_headers
 
 pytestmark = pytest.mark.anyio
 

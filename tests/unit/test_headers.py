@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kafkarpc.wire.envelope import Envelope, make_envelope
-from kafkarpc.wire.headers import (
+from kafkarpc.wire.header_table import (
     DEAD_LETTER_HEADERS,
     HEADERS,
     REQUIRED_HEADERS,
@@ -19,11 +19,8 @@ from kafkarpc.wire.headers import (
     DlqHeader,
     Encoding,
     HeaderRole,
-    RequestRouting,
-    build_headers,
-    header_dict,
-    parse_trace_ids,
 )
+from kafkarpc.wire.headers import RequestRouting, build_headers, header_dict, parse_trace_ids
 
 REQUIRED = {
     "content_type",

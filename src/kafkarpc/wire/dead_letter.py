@@ -11,7 +11,7 @@ import traceback
 from enum import StrEnum
 
 from ..transport import InboundRecord, OutboundRecord
-from .headers import DEAD_LETTER_HEADERS, DlqHeader
+from .header_table import DEAD_LETTER_HEADERS, DlqHeader
 from .topics import dlq_topic
 
 __all__ = ["DlqHeader", "DlqReason", "dead_letter_record"]
