@@ -1,0 +1,72 @@
+"""Every place that names headers agrees with the one header table (docs/wire.md §3).
+
+The AsyncAPI document, the dead-letter writer and the headers a client sends are
+read back here and held to ``HEADERS``: a header added or renamed in one place
+only fails this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import kafkarpc
+from kafkarpc.asyncapi import generate_asyncapi
+from kafkarpc.transport import InboundRecord
+from kafkarpc.wire.dead_letter import DlqReason, dead_letter_record
+from kafkarpc.wire.envelope import new_message
+from kafkarpc.wire.header_table import DEAD_LETTER_HEADERS, HEADERS, HeaderRole
+from kafkarpc.wire.headers import RequestRouting, build_headers
+
+TABLE_NAMES = {row.name for row in HEADERS}
+
+
+def documented_header_names(node: Any) -> Iterator[str]:
+    """Names of every property of every ``headers`` schema anywhere in a document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "headers" and isinstance(value, dict):
+                yield from value.get("properties", {})
+            yield from documented_header_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from documented_header_names(item)
+
+
+def test_the_asyncapi_document_names_only_table_headers() -> None:
+    server = kafkarpc.RpcServer(
+        transport=kafkarpc.MemoryTransport(kafkarpc.MemoryBroker()), service="shop"
+    )
+    server.add_responder("shop.orders.place", lambda payload: payload)
+    names = set(documented_header_names(generate_asyncapi(server)))
+    assert names, "the document describes headers"
+    assert names <= TABLE_NAMES, names - TABLE_NAMES
+    # What a request may carry is documented in full.
+    assert {row.name for row in HEADERS if row.role is not HeaderRole.DEAD_LETTER} <= names
+
+
+def test_a_dead_letter_adds_exactly_the_tables_dead_letter_headers() -> None:
+    original = InboundRecord("a.requested.v1", 0, 5, b"k", b"{}", [("x-user", b"1")], 9)
+    parked = dead_letter_record(original, ValueError("bad"), reason=DlqReason.POISON)
+    added = [name for name, _ in parked.headers if name != "x-user"]
+    assert added == list(DEAD_LETTER_HEADERS)
+
+
+def test_a_request_with_every_routing_field_sends_only_table_headers() -> None:
+    message = new_message(event_type="A_REQUESTED", correlation_id="c", service="s", payload={})
+    routing = RequestRouting(
+        reply_to="a.completed.v1",
+        reply_partition=0,
+        deadline_ms=1,
+        idempotency_key="k",
+        retry_count=0,
+        max_retries=1,
+        partition_key="p",
+        priority="low",
+        ttl_seconds=1,
+        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        tracestate="v=1",
+        parent_span_id="00f067aa0ba902b7",
+    )
+    sent = {name for name, _ in build_headers(message, routing=routing)}
+    assert sent == {row.name for row in HEADERS if row.role is not HeaderRole.DEAD_LETTER}
