@@ -15,7 +15,7 @@ from kafkarpc.asyncapi import generate_asyncapi
 from kafkarpc.transport import InboundRecord
 from kafkarpc.wire.dead_letter import DlqReason, dead_letter_record
 from kafkarpc.wire.envelope import new_message
-from kafkarpc.wire.header_table import DEAD_LETTER_HEADERS, HEADERS, HeaderRole
+from kafkarpc.wire.header_table import DEAD_LETTER_HEADERS, HEADERS, Encoding, HeaderRole
 from kafkarpc.wire.headers import RequestRouting, build_headers
 
 TABLE_NAMES = {row.name for row in HEADERS}
@@ -54,19 +54,13 @@ def test_a_dead_letter_adds_exactly_the_tables_dead_letter_headers() -> None:
 
 def test_a_request_with_every_routing_field_sends_only_table_headers() -> None:
     message = new_message(event_type="A_REQUESTED", correlation_id="c", service="s", payload={})
-    routing = RequestRouting(
-        reply_to="a.completed.v1",
-        reply_partition=0,
-        deadline_ms=1,
-        idempotency_key="k",
-        retry_count=0,
-        max_retries=1,
-        partition_key="p",
-        priority="low",
-        ttl_seconds=1,
-        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        tracestate="v=1",
-        parent_span_id="00f067aa0ba902b7",
-    )
+    # One value a routing row, of the row's encoding (a traceparent must parse).
+    values: dict[str, Any] = {
+        row.name: 1 if row.encoding is Encoding.DECIMAL else (row.choices or ("t",))[0]
+        for row in HEADERS
+        if row.role in RequestRouting.ROLES and row.derived_from is None
+    }
+    values["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    routing = RequestRouting(**values)
     sent = {name for name, _ in build_headers(message, routing=routing)}
     assert sent == {row.name for row in HEADERS if row.role is not HeaderRole.DEAD_LETTER}
