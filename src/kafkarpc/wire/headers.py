@@ -159,8 +159,8 @@ _SLOTS = {name: (index, read) for index, (name, read) in enumerate(_READERS)}
 # required one for every reply. Written out row by row from the table (as
 # ``dataclasses`` writes ``__init__``), they cost what hand-written code costs:
 # a request's headers 14.3k instructions (callgrind), against 26.4k for a loop
-# over the table and 14.0k for the old hand-written code. test_headers.py holds
-# them to the table.
+# over the table and 14.0k for the old hand-written code. test_header_table.py
+# holds them to a plain reading of the table.
 def _compile(name: str, body: list[str]) -> Callable[..., HeaderList]:
     source = "\n    ".join([f"def {name}(item):", *body])
     namespace: dict[str, Any] = {"parse_trace_ids": parse_trace_ids}
