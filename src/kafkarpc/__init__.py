@@ -33,6 +33,7 @@ from ._exceptions import (
 from ._retry import RetryPolicy
 from ._sentinel import UNSET
 from ._stats import ClientStats, ServerStats
+from ._version import VERSION
 from .admin import ensure_topics, trio_topics
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
@@ -75,7 +76,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 # A library must not print unless the application configured logging.
 logging.getLogger("kafkarpc").addHandler(logging.NullHandler())

@@ -18,13 +18,13 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._stats import ClientStats, ServerStats
+from ._version import VERSION
 
 __all__ = ["ClientTelemetry", "ServerTelemetry"]
 
 _INSTRUMENTATION = "kafkarpc"
 # Reusable: a nullcontext holds no state between uses.
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
-_VERSION = "0.1.0"
 _W3C = TraceContextTextMapPropagator()
 
 OUTCOME_OK = "ok"
@@ -36,7 +36,7 @@ OUTCOME_CANCELLED = "cancelled"
 
 
 def _tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
-    return trace.get_tracer(_INSTRUMENTATION, _VERSION, tracer_provider=provider)
+    return trace.get_tracer(_INSTRUMENTATION, VERSION, tracer_provider=provider)
 
 
 class _TracingSwitch:
@@ -68,7 +68,7 @@ class _TracingSwitch:
 
 
 def _meter(provider: metrics.MeterProvider | None) -> metrics.Meter:
-    return metrics.get_meter(_INSTRUMENTATION, _VERSION, meter_provider=provider)
+    return metrics.get_meter(_INSTRUMENTATION, VERSION, meter_provider=provider)
 
 
 def _message_attributes(

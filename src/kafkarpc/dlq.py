@@ -8,32 +8,27 @@ idempotency store instead of executing it twice: running replay twice is safe.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
-
 from ._config import Security
-from ._exceptions import EnvelopeError, KafkaRpcError
-from .transport import OutboundRecord
-from .transport.kafka.config import REPLY_CONSUMER, merge_config
-from .transport.kafka.errors import translate_exception
+from ._exceptions import EnvelopeError, KafkaRpcError, TopicNotFound
+from .transport import InboundRecord, OutboundRecord, Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, decode_envelope
+from .wire.header_table import DEAD_LETTER_HEADERS
 from .wire.headers import header_dict
 from .wire.topics import validate_topic_name
 
 __all__ = ["DeadLetter", "ReplayResult", "inspect_dlq", "replay_dlq"]
 
-_QUIET_S = 1.0
-
-# The original caller stopped waiting long ago; with its deadline kept, the
-# responder would answer DEADLINE_EXCEEDED instead of executing the replay.
-_DROPPED_ON_REPLAY = frozenset({*(h.value for h in DlqHeader), "deadline_ms"})
+# The original caller stopped waiting long ago; with its deadline (or time to
+# live, counted from the envelope's old timestamp) kept, the responder would
+# answer DEADLINE_EXCEEDED instead of executing the replay.
+_DROPPED_ON_REPLAY = frozenset({*DEAD_LETTER_HEADERS, "deadline_ms", "ttl_seconds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,62 +72,18 @@ class ReplayResult:
     failed: int
 
 
-def _read_all_blocking(conf: dict[str, Any], topic: str, limit: int | None) -> list[DeadLetter]:
-    """Read ``topic`` from the beginning until it stays quiet.
-
-    High watermarks are not a safe stop condition: some Kafka-compatible brokers
-    (Tansu) report them lagging behind the records they already serve.
-    """
-    consumer = Consumer(conf)
-    letters: list[DeadLetter] = []
+def _letter(topic: str, record: InboundRecord) -> DeadLetter:
+    headers = header_dict(record.headers)
     try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        info = metadata.topics.get(topic)
-        if info is None or info.error is not None:
-            return []
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in info.partitions])
-        quiet_since = time.monotonic()
-        while limit is None or len(letters) < limit:
-            message = consumer.poll(0.1)
-            if message is None or message.error() is not None:
-                if time.monotonic() - quiet_since > _QUIET_S:
-                    break
-                continue
-            quiet_since = time.monotonic()
-            letters.append(
-                _letter(
-                    topic,
-                    message.partition() or 0,
-                    message.offset() or 0,
-                    message.key(),
-                    message.value(),
-                    message.headers(),
-                )
-            )
-    finally:
-        consumer.close()
-    return letters
-
-
-def _letter(
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
-    raw_headers: Any,
-) -> DeadLetter:
-    headers = header_dict(raw_headers if isinstance(raw_headers, list) else None)
-    try:
-        envelope: Envelope | None = decode_envelope(value)
+        envelope: Envelope | None = decode_envelope(record.value)
     except EnvelopeError:
         envelope = None
     original = headers.get(DlqHeader.ORIGINAL_TOPIC) or topic.removesuffix(".dlq")
     return DeadLetter(
-        partition=partition,
-        offset=offset,
-        key=key,
-        value=value or b"",
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
         headers=headers,
         original_topic=original,
         reason=headers.get(DlqHeader.REASON, "unknown"),
@@ -142,6 +93,38 @@ def _letter(
     )
 
 
+async def _read_letters(transport: Transport, topic: str, limit: int | None) -> list[DeadLetter]:
+    letters: list[DeadLetter] = []
+    try:
+        async with aclosing(transport.read_topic(topic)) as batches:
+            async for batch in batches:
+                letters += (_letter(topic, record) for record in batch)
+                if limit is not None and len(letters) >= limit:
+                    return letters[:limit]
+    except TopicNotFound:
+        return []  # nothing was ever parked there
+    return letters
+
+
+@asynccontextmanager
+async def _started(
+    transport: Transport | None,
+    bootstrap: str,
+    security: Security | None,
+    config: Mapping[str, Any] | None,
+) -> AsyncIterator[Transport]:
+    """The caller's running transport as it is, or a Kafka transport for this call only."""
+    if transport is not None:
+        yield transport
+        return
+    own = KafkaTransport(bootstrap, security=security, config=config)
+    await own.start()
+    try:
+        yield own
+    finally:
+        await own.aclose()
+
+
 async def inspect_dlq(
     bootstrap: str,
     topic: str,
@@ -149,14 +132,16 @@ async def inspect_dlq(
     limit: int | None = None,
     security: Security | None = None,
     config: Mapping[str, Any] | None = None,
+    transport: Transport | None = None,
 ) -> list[DeadLetter]:
-    """Every record currently in ``topic`` (a ``*.dlq`` topic), oldest first per partition."""
+    """Every record currently in ``topic`` (a ``*.dlq`` topic), oldest first per partition.
+
+    With ``transport`` (a started one, e.g. a ``MemoryTransport`` in tests) it is
+    read through that; otherwise through a Kafka transport made for this call.
+    """
     validate_topic_name(topic)
-    conf = merge_config(bootstrap, REPLY_CONSUMER, security, config)
-    try:
-        return await anyio.to_thread.run_sync(_read_all_blocking, conf, topic, limit)
-    except KafkaException as exc:
-        raise translate_exception(exc, topic=topic) from exc
+    async with _started(transport, bootstrap, security, config) as reading:
+        return await _read_letters(reading, topic, limit)
 
 
 async def replay_dlq(
@@ -166,17 +151,18 @@ async def replay_dlq(
     include_poison: bool = False,
     security: Security | None = None,
     config: Mapping[str, Any] | None = None,
+    transport: Transport | None = None,
 ) -> ReplayResult:
     """Re-publish dead letters to their original topics.
 
     Poison messages (not a decodable envelope) are counted as failed and left
     alone unless ``include_poison``: replaying them would only park them again.
+    ``transport`` as for ``inspect_dlq``.
     """
-    letters = await inspect_dlq(bootstrap, topic, security=security, config=config)
-    transport = KafkaTransport(bootstrap, security=security, config=config)
+    validate_topic_name(topic)
     succeeded = failed = 0
-    await transport.start()
-    try:
+    async with _started(transport, bootstrap, security, config) as sending:
+        letters = await _read_letters(sending, topic, None)
         for letter in letters:
             if letter.reason == DlqReason.POISON and not include_poison:
                 failed += 1
@@ -192,11 +178,9 @@ async def replay_dlq(
                 ],
             )
             try:
-                await transport.send(record)
+                await sending.send(record)
             except KafkaRpcError:
                 failed += 1
             else:
                 succeeded += 1
-    finally:
-        await transport.aclose()
     return ReplayResult(processed=len(letters), succeeded=succeeded, failed=failed)

@@ -164,3 +164,28 @@ async def test_records_for_any_partition_leave_together_and_rotate(
         "0", "1", "2", "3",
     ]  # fmt: skip
     assert all(len(turns) == 1 for turns in turn_of_partition.values())
+
+
+async def test_read_topic_gives_every_record_from_the_beginning(
+    kafkarpc_broker: str, unique_topic_base: str
+) -> None:
+    topic = f"{unique_topic_base}.whole"
+    transport = KafkaTransport(kafkarpc_broker)
+    await transport.start()
+    try:
+        await transport.ensure_topics([topic], partitions=2)
+        for n in range(7):
+            await transport.send(OutboundRecord(topic, b"%d" % n, headers=[("n", b"%d" % n)]))
+        with anyio.fail_after(60):
+            records = [r async for batch in transport.read_topic(topic) for r in batch]
+        with pytest.raises(TopicNotFound):
+            async for _ in transport.read_topic(f"{unique_topic_base}.never-created"):
+                pass
+    finally:
+        await transport.aclose()
+    assert sorted(int(r.value or b"") for r in records) == list(range(7))
+    assert all(r.headers == [("n", r.value)] for r in records)
+    by_partition = sorted({r.partition for r in records})
+    for partition in by_partition:
+        offsets = [r.offset for r in records if r.partition == partition]
+        assert offsets == sorted(offsets)

@@ -23,7 +23,7 @@ from kafkarpc import (
     decode_envelope,
 )
 from kafkarpc.transport import OutboundRecord
-from kafkarpc.wire.envelope import decode_fields, new_message
+from kafkarpc.wire.envelope import Envelope, EnvelopeFields, decode_fields, new_message
 from kafkarpc.wire.headers import build_headers
 
 if TYPE_CHECKING:
@@ -250,3 +250,34 @@ async def test_client_refuses_an_invalid_reply_naming_what_is_wrong(rpc: MemoryR
     assert info.value.error_code == "INVALID_REPLY"
     assert "not a valid envelope" in info.value.error_message
     assert "timestamp" in info.value.error_message
+
+
+def test_known_fields_are_the_models_fields() -> None:
+    # decode_fields' schema is derived from Envelope's; the TypedDict that types
+    # its result must name the same fields, optional exactly where the model
+    # has a default.
+    assert tuple(Envelope.model_fields) == KNOWN_FIELDS
+    assert set(EnvelopeFields.__annotations__) == set(KNOWN_FIELDS)
+    required = {name for name, info in Envelope.model_fields.items() if info.is_required()}
+    # Read from the annotations: under postponed evaluation __required_keys__ is not set.
+    declared_required = {
+        name
+        for name, annotation in EnvelopeFields.__annotations__.items()
+        if "NotRequired" not in str(annotation)
+    }
+    assert declared_required == required
+
+
+@pytest.mark.parametrize("name", [n for n in KNOWN_FIELDS if n not in ("payload", "metadata")])
+def test_a_field_of_the_wrong_type_is_refused_by_both(name: str) -> None:
+    assert_same_verdict(json.dumps(valid_body(**{name: 12})))
+    assert verdict(decode_fields, json.dumps(valid_body(**{name: 12})))
+
+
+def test_absent_optional_fields_stay_absent_in_the_fast_result() -> None:
+    # The model fills defaults (a new event id, a timestamp); the fast decoder
+    # must not invent them.
+    fields = decode_fields(json.dumps(without("event_id", "timestamp", "version")))
+    assert "event_id" not in fields
+    assert "timestamp" not in fields
+    assert "version" not in fields

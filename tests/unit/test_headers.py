@@ -10,6 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kafkarpc.wire.envelope import Envelope, make_envelope
+from kafkarpc.wire.header_table import (
+    DEAD_LETTER_HEADERS,
+    HEADERS,
+    REQUIRED_HEADERS,
+    RESERVED_HEADERS,
+    ROUTING_HEADERS,
+    DlqHeader,
+    Encoding,
+    HeaderRole,
+)
 from kafkarpc.wire.headers import RequestRouting, build_headers, header_dict, parse_trace_ids
 
 REQUIRED = {
@@ -274,3 +284,55 @@ def test_routing_from_raw_headers_reads_every_field() -> None:
     raw: list[tuple[str, bytes | None]] = [*build_headers(envelope(), routing=routing)]
     assert RequestRouting.from_record_headers(raw) == routing
     assert RequestRouting.from_record_headers(None) == RequestRouting()
+
+
+# ------------------------------------------------------------------ the table
+
+
+def test_header_names_in_the_table_are_unique() -> None:
+    names = [row.name for row in HEADERS]
+    assert len(names) == len(set(names))
+
+
+def test_routing_fields_follow_the_table() -> None:
+    rows = [
+        row.name
+        for row in HEADERS
+        if row.role in (HeaderRole.ROUTING, HeaderRole.TRACE) and not row.derived_from
+    ]
+    assert [f.name for f in dataclasses.fields(RequestRouting)] == rows
+    assert set(ROUTING_HEADERS) <= set(rows)
+
+
+def test_required_headers_are_the_tables_required_rows() -> None:
+    assert set(REQUIRED_HEADERS) == REQUIRED
+    assert {name for name, _ in build_headers(envelope())} == set(REQUIRED_HEADERS)
+    assert frozenset(REQUIRED_HEADERS) | frozenset(ROUTING_HEADERS) == RESERVED_HEADERS
+
+
+def test_dead_letter_rows_are_the_dlq_header_names() -> None:
+    assert tuple(member.value for member in DlqHeader) == DEAD_LETTER_HEADERS
+
+
+def test_decimal_rows_read_ints_and_choice_rows_read_only_their_choices() -> None:
+    for row in HEADERS:
+        if row.role is not HeaderRole.ROUTING:
+            continue
+        if row.encoding is Encoding.DECIMAL:
+            assert getattr(RequestRouting.from_headers({row.name: "12"}), row.name) == 12
+        elif row.encoding is Encoding.CHOICE:
+            assert row.choices
+            for choice in row.choices:
+                assert getattr(RequestRouting.from_headers({row.name: choice}), row.name) == choice
+            assert getattr(RequestRouting.from_headers({row.name: "nope"}), row.name) is None
+        else:
+            assert getattr(RequestRouting.from_headers({row.name: "t"}), row.name) == "t"
+
+
+def test_routing_headers_are_written_in_table_order() -> None:
+    routing = RequestRouting(priority="low", retry_count=0, parent_span_id="ab")
+    assert routing.as_headers() == [
+        ("retry_count", b"0"),
+        ("priority", b"low"),
+        ("parent_span_id", b"ab"),
+    ]

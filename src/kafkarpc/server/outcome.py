@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+# The failure payload is part of the wire contract; it is built in one place.
+from ..wire.failure import failure_payload
+
 __all__ = ["Outcome", "failure"]
 
 
@@ -44,11 +47,7 @@ def failure(
     """
     if instead_of is not None:
         dead_letter, attempts, cacheable = instead_of.dead_letter, instead_of.attempts, False
-    payload = {
-        "error_code": code,
-        "error_message": message,
-        "error_type": error_type,
-        "retryable": retryable,
-        "details": dict(details or {}),
-    }
+    payload = failure_payload(
+        code, message, error_type=error_type, retryable=retryable, details=details
+    )
     return Outcome(False, payload, cacheable, dead_letter, attempts)

@@ -5,21 +5,20 @@ threads) and ``MemoryTransport`` (an in-process broker for unit tests) implement
 it. Client and server receive one through their constructor.
 """
 
-from .base import (
+from .base import GroupConsumer, GroupOptions, ReplyConsumer, Transport
+from .records import (
     ANY_PARTITION,
     DeliveryCallback,
-    GroupConsumer,
     InboundRecord,
     OutboundRecord,
     RecordBatchHandler,
-    ReplyConsumer,
-    Transport,
 )
 
 __all__ = [
     "ANY_PARTITION",
     "DeliveryCallback",
     "GroupConsumer",
+    "GroupOptions",
     "InboundRecord",
     "OutboundRecord",
     "RecordBatchHandler",

@@ -1,63 +1,31 @@
-"""The transport interface and the records that cross it."""
+"""The transport interface: what client, server and tools may ask of a broker connection."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Sequence
+from typing import TypedDict, Unpack
 
 import anyio
 
-__all__ = [
-    "ANY_PARTITION",
-    "DeliveryCallback",
-    "GroupConsumer",
-    "InboundRecord",
-    "OutboundRecord",
-    "RecordBatchHandler",
-    "ReplyConsumer",
-    "Transport",
-]
+from .records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBatchHandler
+
+__all__ = ["GroupConsumer", "GroupOptions", "ReplyConsumer", "Transport"]
 
 
-#: ``OutboundRecord.partition`` for a record whose key need not decide its partition
-#: (a reply read from every partition): the transport may put it wherever records
-#: batch best. ``None`` means the partitioner hashes the key, as Kafka clients do.
-ANY_PARTITION = -1
+class GroupOptions(TypedDict):
+    """The keyword arguments of ``Transport.group_consumer``, all required."""
 
-# Records are not frozen: one is made per message in each direction, and a frozen
-# dataclass pays an object.__setattr__ per field (most of the cost of making one).
-# Nothing in kafkarpc changes a record once made; treat them as values.
-
-
-@dataclass(slots=True)
-class OutboundRecord:
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    partition: int | None = None
-
-
-@dataclass(slots=True)
-class InboundRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    timestamp_ms: int = 0
-
-
-#: Called on the event loop thread once the broker acknowledged (error None) or refused a record.
-DeliveryCallback = Callable[[Exception | None, OutboundRecord], None]
-#: Called on the event loop thread with every batch a consumer fetched.
-RecordBatchHandler = Callable[[list[InboundRecord]], None]
+    #: The consumer group: responders of one operation share one.
+    group_id: str
+    #: Receives every fetched batch on the event loop thread.
+    on_batch: RecordBatchHandler
+    #: Fetching pauses while this many delivered records are unacknowledged.
+    max_in_flight: int
 
 
 class ReplyConsumer(abc.ABC):
-    """Reads reply topics by manual assignment, without a consumer group (SPEC §4)."""
+    """Reads reply topics by manual assignment, without a consumer group (docs/wire.md §4)."""
 
     @abc.abstractmethod
     async def assign(self, topics: Sequence[str], *, partition: int | None = None) -> None:
@@ -138,20 +106,24 @@ class Transport(abc.ABC):
     async def partition_count(self, topic: str) -> int:
         """Number of partitions of ``topic``; raises TopicNotFound."""
 
+    def read_topic(self, topic: str) -> AsyncGenerator[list[InboundRecord], None]:
+        """Every record in ``topic`` from its beginning to its current end, batch by batch.
+
+        For operator tools (``kafkarpc.dlq``); raises TopicNotFound. Client and
+        server never call it, so it is optional: a transport that cannot read
+        from the beginning keeps this default, which says so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot read a topic from its beginning")
+
     @abc.abstractmethod
     async def reply_consumer(self, on_batch: RecordBatchHandler) -> ReplyConsumer:
         """A started reply consumer that hands batches to ``on_batch``."""
 
     @abc.abstractmethod
     async def group_consumer(
-        self,
-        topics: Sequence[str],
-        *,
-        group_id: str,
-        on_batch: RecordBatchHandler,
-        max_in_flight: int,
+        self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
-        """A started group member subscribed to ``topics``."""
+        """A started member of group ``options["group_id"]`` subscribed to ``topics``."""
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
+from typing import Unpack
 
-from .._exceptions import LifecycleError, PayloadTooLarge, TopicNotFound
-from .base import (
+from .._exceptions import LifecycleError, TopicNotFound
+from .base import GroupConsumer, GroupOptions, ReplyConsumer, Transport
+from .bridge import LoopBridge
+from .limits import check_record_size, partitions_to_read
+from .offsets import OffsetTracker
+from .records import (
     ANY_PARTITION,
     DeliveryCallback,
-    GroupConsumer,
     InboundRecord,
     OutboundRecord,
     RecordBatchHandler,
-    ReplyConsumer,
-    Transport,
 )
-from .bridge import LoopBridge
-from .offsets import OffsetTracker
 
 __all__ = ["MemoryBroker", "MemoryTransport"]
 
@@ -174,9 +174,7 @@ class _MemoryReplyConsumer(ReplyConsumer):
     async def assign(self, topics: Sequence[str], *, partition: int | None = None) -> None:
         for topic in topics:
             count = len(self._broker._partitions(topic))
-            if partition is not None and partition >= count:
-                raise TopicNotFound(f"{topic}[{partition}]")
-            for p in range(count) if partition is None else [partition]:
+            for p in partitions_to_read(topic, count, partition):
                 self._assigned.add((topic, p))
 
     async def aclose(self) -> None:
@@ -228,14 +226,7 @@ class MemoryTransport(Transport):
 
     def produce(self, record: OutboundRecord, on_delivery: DeliveryCallback) -> None:
         bridge = self._require_bridge()
-        size = len(record.value) + (len(record.key) if record.key else 0)
-        if size > self.max_message_bytes:
-            raise PayloadTooLarge(
-                f"message for {record.topic!r} is {size} bytes; "
-                f"the limit is {self.max_message_bytes}",
-                size=size,
-                limit=self.max_message_bytes,
-            )
+        check_record_size(record, self.max_message_bytes)
         try:
             self.broker.append(record)
         except TopicNotFound as exc:
@@ -253,23 +244,25 @@ class MemoryTransport(Transport):
     async def partition_count(self, topic: str) -> int:
         return len(self.broker._partitions(topic))
 
+    async def read_topic(self, topic: str) -> AsyncGenerator[list[InboundRecord], None]:
+        self._require_bridge()
+        for log in self.broker._partitions(topic):
+            if log:
+                yield log[:]  # a copy: the batch ends at the partition's current end
+
     async def reply_consumer(self, on_batch: RecordBatchHandler) -> ReplyConsumer:
         consumer = _MemoryReplyConsumer(self.broker, self._require_bridge(), on_batch)
         self._closeables.append(consumer)
         return consumer
 
     async def group_consumer(
-        self,
-        topics: Sequence[str],
-        *,
-        group_id: str,
-        on_batch: RecordBatchHandler,
-        max_in_flight: int,
+        self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
         for topic in topics:
             self.broker._partitions(topic)
-        member = _Member(tuple(topics), self._require_bridge(), on_batch, max_in_flight)
-        group = self.broker._group(group_id)
+        bridge = self._require_bridge()
+        member = _Member(tuple(topics), bridge, options["on_batch"], options["max_in_flight"])
+        group = self.broker._group(options["group_id"])
         group.join(member)
         consumer = _MemoryGroupConsumer(group, member)
         self._closeables.append(consumer)

@@ -1,7 +1,8 @@
 """Dead-letter records: the original bytes plus headers saying where and why.
 
-Header names follow Spring Kafka's ``DeadLetterPublishingRecoverer`` so existing
-tooling recognises them; values are UTF-8 strings like every kafkarpc header.
+Header names (``DlqHeader``, rows of the table in ``headers``) follow Spring Kafka's
+``DeadLetterPublishingRecoverer`` so existing tooling recognises them; values are
+UTF-8 strings like every kafkarpc header (docs/wire.md §3, §5).
 """
 
 from __future__ import annotations
@@ -10,21 +11,10 @@ import traceback
 from enum import StrEnum
 
 from ..transport import InboundRecord, OutboundRecord
+from .header_table import DEAD_LETTER_HEADERS, DlqHeader
 from .topics import dlq_topic
 
 __all__ = ["DlqHeader", "DlqReason", "dead_letter_record"]
-
-
-class DlqHeader(StrEnum):
-    ORIGINAL_TOPIC = "kafka_dlt-original-topic"
-    ORIGINAL_PARTITION = "kafka_dlt-original-partition"
-    ORIGINAL_OFFSET = "kafka_dlt-original-offset"
-    ORIGINAL_TIMESTAMP = "kafka_dlt-original-timestamp"
-    EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"
-    EXCEPTION_MESSAGE = "kafka_dlt-exception-message"
-    EXCEPTION_STACKTRACE = "kafka_dlt-exception-stacktrace"
-    REASON = "dlq_reason"
-    RETRY_COUNT = "dlq_retry_count"
 
 
 class DlqReason(StrEnum):
@@ -34,7 +24,7 @@ class DlqReason(StrEnum):
     REPLY_FAILED = "reply_failed"
 
 
-_ORIGIN_HEADERS = frozenset(h.value for h in DlqHeader)
+_ORIGIN_HEADERS = frozenset(DEAD_LETTER_HEADERS)
 
 
 def _fqcn(error: BaseException) -> str:

@@ -1,22 +1,36 @@
-"""Kafka record headers (SPEC §3): building them on send, reading them on receive.
+"""Kafka record headers (docs/wire.md §3): building them on send, reading them on receive.
 
-Headers are optional on receive: everything here degrades to ``None`` when a
-header is missing or malformed, because the envelope alone is a valid message.
+What each header is lives in ``header_table``; the code here is derived from
+that table. Headers are optional on receive: everything here degrades to
+``None`` when a header is missing or malformed, because the envelope alone is a
+valid message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-__all__ = ["HeaderList", "RequestRouting", "build_headers", "header_dict", "parse_trace_ids"]
+from .header_table import CONTENT_TYPE, HEADERS, PRIORITIES, Encoding, HeaderRole, WireHeader
+
+if TYPE_CHECKING:
+    from .envelope import Envelope, OutgoingMessage
+
+# CONTENT_TYPE and PRIORITIES are re-exported: callers read them from here.
+__all__ = [
+    "CONTENT_TYPE",
+    "PRIORITIES",
+    "HeaderList",
+    "RequestRouting",
+    "build_headers",
+    "header_dict",
+    "parse_trace_ids",
+]
+
 
 HeaderList = list[tuple[str, bytes]]
-Priority = Literal["low", "normal", "high", "critical"]
-PRIORITIES: frozenset[str] = frozenset({"low", "normal", "high", "critical"})
-
-CONTENT_TYPE = "application/json"
 
 
 def header_dict(
@@ -39,9 +53,7 @@ def header_dict(
     return out
 
 
-def _int_or_none(value: str | None) -> int | None:
-    if value is None:
-        return None
+def _int_or_none(value: str) -> int | None:
     try:
         return int(value)
     except ValueError:
@@ -60,7 +72,11 @@ def parse_trace_ids(traceparent: str | None) -> tuple[str, str] | None:
 
 @dataclass(slots=True)  # not frozen: a frozen init pays object.__setattr__ per field
 class RequestRouting:
-    """The routing headers of a request, as a responder reads them."""
+    """The routing headers of a request, as a responder reads them.
+
+    One field per ``ROUTING``/``TRACE`` row of ``HEADERS``, named after its header
+    and in the table's order (checked at import). Build it by keyword.
+    """
 
     reply_to: str | None = None
     reply_partition: int | None = None
@@ -71,113 +87,137 @@ class RequestRouting:
     partition_key: str | None = None
     priority: str | None = None
     ttl_seconds: int | None = None
+    #: The roles of the table rows these fields come from: routing, then trace context.
+    ROLES: ClassVar[tuple[HeaderRole, ...]] = (HeaderRole.ROUTING, HeaderRole.TRACE)
     traceparent: str | None = None
     tracestate: str | None = None
     parent_span_id: str | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RequestRouting:
-        get = headers.get
-        priority = get("priority")
-        # Positional, in field order: on every request, matching twelve keyword
-        # arguments costs a quarter of this method.
-        return cls(
-            get("reply_to") or None,
-            _int_or_none(get("reply_partition")),
-            _int_or_none(get("deadline_ms")),
-            get("idempotency_key") or None,
-            _int_or_none(get("retry_count")),
-            _int_or_none(get("max_retries")),
-            get("partition_key") or None,
-            priority if priority in PRIORITIES else None,
-            _int_or_none(get("ttl_seconds")),
-            get("traceparent") or None,
-            get("tracestate") or None,
-            get("parent_span_id") or None,
-        )
+        """The routing in ``headers``; a malformed value reads as absent."""
+        values: list[Any] = [None] * _ROUTING_COUNT
+        for index, (name, read) in enumerate(_READERS):
+            text = headers.get(name)
+            if text is not None:
+                values[index] = read(text)
+        return cls(*values)
 
     @classmethod
     def from_record_headers(cls, raw: Sequence[tuple[str, bytes | None]] | None) -> RequestRouting:
-        """``from_headers(header_dict(raw))`` without decoding the headers it ignores."""
-        return cls.from_headers(header_dict(raw, only=_ROUTING_NAMES))
+        """``from_headers(header_dict(raw))`` in one pass, decoding only routing headers.
+
+        HOT PATH: every request a responder takes reads its routing here. One pass
+        over the raw list (20.2k instructions for a client's request, callgrind)
+        costs less than ``header_dict`` and a lookup per field (24.5k); a unit
+        test holds the two to the same results.
+        """
+        values: list[Any] = [None] * _ROUTING_COUNT
+        if raw:
+            slots = _SLOTS
+            for name, value in raw:
+                slot = slots.get(name)
+                if slot is None or value is None:
+                    continue
+                try:
+                    text = value.decode()
+                except UnicodeDecodeError:
+                    continue  # as header_dict: an undecodable repeat leaves the earlier value
+                index, read = slot
+                values[index] = read(text)
+        return cls(*values)
 
     def as_headers(self) -> HeaderList:
-        # Spelled out field by field: every request and reply builds this list.
-        out: HeaderList = []
-        if self.reply_to is not None:
-            out.append(("reply_to", self.reply_to.encode()))
-        if self.reply_partition is not None:
-            out.append(("reply_partition", str(self.reply_partition).encode()))
-        if self.deadline_ms is not None:
-            out.append(("deadline_ms", str(self.deadline_ms).encode()))
-        if self.idempotency_key is not None:
-            out.append(("idempotency_key", self.idempotency_key.encode()))
-        if self.retry_count is not None:
-            out.append(("retry_count", str(self.retry_count).encode()))
-        if self.max_retries is not None:
-            out.append(("max_retries", str(self.max_retries).encode()))
-        if self.partition_key is not None:
-            out.append(("partition_key", self.partition_key.encode()))
-        if self.priority is not None:
-            out.append(("priority", self.priority.encode()))
-        if self.ttl_seconds is not None:
-            out.append(("ttl_seconds", str(self.ttl_seconds).encode()))
-        if self.traceparent is not None:
-            out.append(("traceparent", self.traceparent.encode()))
-            ids = parse_trace_ids(self.traceparent)
-            if ids is not None:
-                out.append(("trace_id", ids[0].encode()))
-                out.append(("span_id", ids[1].encode()))
-        if self.tracestate is not None:
-            out.append(("tracestate", self.tracestate.encode()))
-        if self.parent_span_id is not None:
-            out.append(("parent_span_id", self.parent_span_id.encode()))
-        return out
+        """The routing as record headers; unset fields are not sent."""
+        return _routing_headers(self)
 
 
-# Each routing field is named after the header it is read from.
-_ROUTING_NAMES = frozenset(field.name for field in fields(RequestRouting))
+def _reader(row: WireHeader) -> _Read:
+    if row.encoding is Encoding.DECIMAL:
+        return _int_or_none
+    if row.encoding is Encoding.CHOICE:
+        choices = frozenset(row.choices)
+        return lambda text: text if text in choices else None
+    return lambda text: text or None
 
 
-class _Described(Protocol):
-    """What the required headers describe: an ``Envelope`` or an ``OutgoingMessage``."""
+class _Read(Protocol):
+    def __call__(self, text: str, /) -> object: ...
 
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def event_type(self) -> str: ...
-    @property
-    def correlation_id(self) -> str: ...
-    @property
-    def timestamp(self) -> str: ...
-    @property
-    def service(self) -> str: ...
-    @property
-    def version(self) -> str: ...
+
+#: The headers a ``RequestRouting`` carries, in its field order.
+_ROUTING_ROWS = tuple(h for h in HEADERS if h.role in RequestRouting.ROLES and not h.derived_from)
+_ROUTING_NAMES = tuple(row.name for row in _ROUTING_ROWS)
+if tuple(field.name for field in fields(RequestRouting)) != _ROUTING_NAMES:
+    raise AssertionError("RequestRouting's fields must follow HEADERS' routing rows")
+_ROUTING_COUNT = len(_ROUTING_NAMES)
+_READERS = tuple((row.name, _reader(row)) for row in _ROUTING_ROWS)
+_SLOTS = {name: (index, read) for index, (name, read) in enumerate(_READERS)}
+
+
+# HOT PATH: the client builds both lists for every request, the responder the
+# required one for every reply. Written out row by row from the table (as
+# ``dataclasses`` writes ``__init__``), they cost what hand-written code costs:
+# a request's headers 14.3k instructions (callgrind), against 26.4k for a loop
+# over the table and 14.0k for the old hand-written code. test_header_table.py
+# holds them to a plain reading of the table.
+def _compile(name: str, body: list[str]) -> Callable[..., HeaderList]:
+    source = "\n    ".join([f"def {name}(item):", *body])
+    namespace: dict[str, Any] = {"parse_trace_ids": parse_trace_ids}
+    exec(source, namespace)  # built from HEADERS alone, never from input
+    function: Callable[..., HeaderList] = namespace[name]
+    function.__doc__ = "Generated from HEADERS:\n\n" + textwrap.indent(source, "    ")
+    return function
+
+
+def _required_lines() -> list[str]:
+    items = []
+    for row in HEADERS:
+        if row.role is HeaderRole.REQUIRED:
+            value = f"item.{row.mirrors}.encode()" if row.mirrors else repr(row.choices[0].encode())
+            items.append(f"({row.name!r}, {value}),")
+    return ["return [", *items, "]"]
+
+
+def _routing_lines() -> list[str]:
+    lines = ["out = []"]
+    for row in _ROUTING_ROWS:
+        value = f"item.{row.name}"
+        text = value if row.encoding is not Encoding.DECIMAL else f"str({value})"
+        lines += [f"if {value} is not None:", f"    out.append(({row.name!r}, {text}.encode()))"]
+        # trace_id and span_id are written right after the traceparent they come from.
+        derived = [h.name for h in HEADERS if h.derived_from == row.name]
+        if derived:
+            if row.name != "traceparent":
+                raise AssertionError(f"no rule derives headers from {row.name}")
+            lines += [f"    ids = parse_trace_ids({value})", "    if ids is not None:"]
+            lines += [
+                f"        out.append(({d!r}, ids[{i}].encode()))" for i, d in enumerate(derived)
+            ]
+    return [*lines, "return out"]
+
+
+#: ``envelope`` -> its ``REQUIRED`` headers.
+_required_headers = _compile("required_headers", _required_lines())
+#: ``RequestRouting`` -> the headers of its set fields (and the ids derived from traceparent).
+_routing_headers = _compile("routing_headers", _routing_lines())
 
 
 def build_headers(
-    envelope: _Described,
+    envelope: Envelope | OutgoingMessage,
     *,
     routing: RequestRouting | None = None,
     extra: Mapping[str, str | bytes] | None = None,
 ) -> HeaderList:
-    """The required header set (SPEC §3) for ``envelope``, plus routing and user headers.
+    """The required header set (docs/wire.md §3) for ``envelope``, plus routing and user
+    headers.
 
     User headers cannot override the required ones: they describe the envelope
     and a mismatch would mislead every reader that trusts headers over the body.
     """
-    headers: HeaderList = [
-        ("content_type", b"application/json"),
-        ("correlation_id", envelope.correlation_id.encode()),
-        ("message_id", envelope.event_id.encode()),
-        ("timestamp", envelope.timestamp.encode()),
-        ("source", envelope.service.encode()),
-        ("event_type", envelope.event_type.encode()),
-        ("schema_version", envelope.version.encode()),
-    ]
+    headers = _required_headers(envelope)
     if routing is not None:
-        headers.extend(routing.as_headers())
+        headers.extend(_routing_headers(routing))
     if extra:
         reserved = {name for name, _ in headers}
         for name, value in extra.items():

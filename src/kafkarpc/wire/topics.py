@@ -1,4 +1,4 @@
-"""Topic names: validation and the request/completed/failed trio (SPEC §1)."""
+"""Topic names: validation and the request/completed/failed trio (docs/wire.md §1)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .._exceptions import InvalidTopicName
+from .envelope import UPPER_SNAKE
 
 __all__ = ["TopicTrio", "dlq_topic", "event_type_for_topic", "validate_topic_name"]
 
@@ -14,7 +15,6 @@ _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 _VERSION = re.compile(r"^v[0-9]+(\.[0-9]+)*$")
 _ROLE_SUFFIX = re.compile(r"[.-](requested|completed|failed)$")
 _EVENT_TYPE_CHARS = re.compile(r"[^A-Za-z0-9]+")
-_UPPER_SNAKE_PREFIX = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 
 
 def validate_topic_name(name: str) -> str:
@@ -49,7 +49,7 @@ def _event_prefix_from_stem(stem: str) -> str:
 
 
 def _upper_snake(name: str) -> str:
-    """An UPPER_SNAKE name (SPEC §2); one that would start with a digit gets ``OP_``."""
+    """An UPPER_SNAKE name (docs/wire.md §2); one that would start with a digit gets ``OP_``."""
     name = re.sub("_+", "_", name.strip("_")).upper()
     if not name:
         return "RPC"
@@ -83,7 +83,7 @@ class TopicTrio:
             raise InvalidTopicName("the requested, completed and failed topics must differ")
         if not self.event_prefix:
             object.__setattr__(self, "event_prefix", _derive_prefix(self.requested))
-        elif not _UPPER_SNAKE_PREFIX.fullmatch(self.event_prefix):
+        elif not UPPER_SNAKE.fullmatch(self.event_prefix):
             raise InvalidTopicName(
                 "event_prefix must be UPPER_SNAKE_CASE (e.g. CODE_ANALYSIS), "
                 f"got {self.event_prefix!r}"

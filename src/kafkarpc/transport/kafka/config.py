@@ -11,7 +11,14 @@ from typing import Any
 
 from ..._config import Security
 
-__all__ = ["COMMON", "GROUP_CONSUMER", "PRODUCER", "REPLY_CONSUMER", "merge_config"]
+__all__ = [
+    "COMMON",
+    "CONSUMER_ONLY",
+    "GROUP_CONSUMER",
+    "PRODUCER",
+    "REPLY_CONSUMER",
+    "merge_config",
+]
 
 ConfigValue = str | int | float | bool
 
@@ -78,3 +85,23 @@ def merge_config(
     if overrides:
         conf.update(overrides)
     return conf
+
+
+#: Consumer properties that make librdkafka warn when given to a producer or admin client.
+CONSUMER_ONLY = frozenset(
+    {
+        "fetch.wait.max.ms",
+        "fetch.queue.backoff.ms",
+        "fetch.error.backoff.ms",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "enable.partition.eof",
+        "group.id",
+        "auto.offset.reset",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "partition.assignment.strategy",
+        "max.poll.interval.ms",
+        "isolation.level",
+    }
+)

@@ -1,0 +1,77 @@
+"""The failure payload (docs/wire.md §2): what a reply on a ``failed`` topic carries.
+
+Building one (a responder answering with an error) and reading one (a client
+turning it into ``RemoteError``) both live here, so the two sides agree on its
+fields and on what an unreadable one means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ErrorCode", "ErrorPayload", "failure_payload", "read_failure"]
+
+
+class ErrorCode(StrEnum):
+    """Well-known ``error_code`` values of a failure payload; peers may send others."""
+
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    HANDLER_ERROR = "HANDLER_ERROR"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    NOT_FOUND = "NOT_FOUND"
+    REPLY_TOO_LARGE = "REPLY_TOO_LARGE"
+
+
+class ErrorPayload(BaseModel):
+    """The payload of a message on a ``failed`` topic."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error_code: str = Field(min_length=1)
+    error_message: str = ""
+    error_type: str = ""
+    retryable: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def failure_payload(
+    code: str,
+    message: str,
+    *,
+    error_type: str = "",
+    retryable: bool = False,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The payload of a failure reply, every field of ``ErrorPayload`` present.
+
+    A plain dict, not the model: it is encoded as it is, on the responder's path.
+    """
+    values = (code, message, error_type, retryable, dict(details or {}))
+    return dict(zip(_FIELDS, values, strict=True))
+
+
+# The builder's fields are the model's, in the model's order.
+_FIELDS = tuple(ErrorPayload.model_fields)
+if _FIELDS != ("error_code", "error_message", "error_type", "retryable", "details"):
+    raise AssertionError("failure_payload must give every ErrorPayload field")
+
+
+#: ``error_code`` of a failure reply whose payload is not a failure payload.
+UNKNOWN_ERROR = "UNKNOWN_ERROR"
+
+
+def read_failure(payload: Mapping[str, Any]) -> ErrorPayload:
+    """A failure reply's payload as an ``ErrorPayload``.
+
+    A peer may answer on the failed topic with anything: what is not a failure
+    payload becomes ``UNKNOWN_ERROR`` carrying (the start of) what was sent.
+    """
+    try:
+        return ErrorPayload.model_validate(payload)
+    except pydantic.ValidationError:
+        return ErrorPayload(error_code=UNKNOWN_ERROR, error_message=str(payload)[:500])
