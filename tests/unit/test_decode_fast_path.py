@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 
 OP = "agent.decode"
 # Every field of an envelope (docs/wire.md §2): the ids, then what the message says.
+# In the model's order.
 KNOWN_FIELDS = (
-    *("event_id", "correlation_id", "causation_id"),
-    *("event_type", "timestamp", "service", "payload", "version", "metadata"),
+    *("event_id", "event_type", "correlation_id", "causation_id"),
+    *("timestamp", "service", "payload", "version", "metadata"),
 )
 
 
