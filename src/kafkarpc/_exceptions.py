@@ -130,7 +130,7 @@ class ClientClosed(LifecycleError, RequestError):
 
 
 class RemoteError(RequestError):
-    """The responder answered with a failure payload (SPEC §2 failure payload)."""
+    """The responder answered with a failure payload (docs/wire.md §2, failure payload)."""
 
     def __init__(
         self,

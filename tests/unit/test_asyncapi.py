@@ -579,7 +579,7 @@ def test_real_headers_validate(doc: dict[str, Any]) -> None:
     request_headers = header_dict(build_headers(request, routing=routing, extra={"tenant": "t"}))
     request_schema = message_schema(doc, f"{ORDERS_OP}.requested", "headers")
     request_schema.validate(request_headers)
-    request_schema.validate({})  # SPEC §3: headers are optional on receive
+    request_schema.validate({})  # docs/wire.md §3: headers are optional on receive
     with pytest.raises(jsonschema.ValidationError):
         request_schema.validate({**request_headers, "priority": "urgent"})
 

@@ -37,15 +37,13 @@ def add_operation(
     _add_channel(channels, trio.failed, operation.message("failed"), f"{name} failure replies.")
     operations = document["operations"]
     operations[f"{name}.handle"] = _handle_operation(operation, group_id)
-    # "SPEC failure payload" below is docs/wire.md §2; the wording is part of the
-    # generated document, which stays byte for byte what earlier versions wrote.
     operations[f"{name}.fail"] = _send_operation(
         trio.failed,
         operation.message("failed"),
         f"Answer a failed {name} request",
         "Sent instead of the reply when the request fails validation, its deadline has "
         "passed, or the handler raised. Carries the request's `correlation_id`; "
-        "the payload is the SPEC failure payload.",
+        "the payload is the failure payload of the wire contract (docs/wire.md §2).",
     )
     _add_dead_letters(document, operation)
 
