@@ -117,6 +117,34 @@ async def test_a_request_waiting_for_a_responder_to_start_expires_unexecuted(
     assert server.stats.received == 2
 
 
+async def test_a_server_runs_at_most_max_concurrency_handlers_and_answers_every_request(
+    serve: Callable[..., RpcServer], client: RpcClient, trio: TopicTrio
+) -> None:
+    running: list[int] = []
+    peak = 0
+
+    async def work(payload: dict[str, int]) -> dict[str, int]:
+        nonlocal peak
+        running.append(payload["n"])
+        peak = max(peak, len(running))
+        try:
+            await anyio.sleep(0.3)  # long enough for the other requests to queue up
+            return payload
+        finally:
+            running.remove(payload["n"])
+
+    replies: dict[int, dict[str, int]] = {}
+
+    async def call(n: int) -> None:
+        replies[n] = await client.request(trio, {"n": n}, timeout=40)
+
+    async with serve(work, limits=Limits(max_concurrency=2)), anyio.create_task_group() as tg:
+        for n in range(8):
+            tg.start_soon(call, n)
+    assert replies == {n: {"n": n} for n in range(8)}, "the requests beyond the bound waited"
+    assert peak == 2, "the bound was reached and never passed"
+
+
 async def test_serve_forever_serves_until_cancelled_then_shuts_down_gracefully(
     serve: Callable[..., RpcServer],
     make_server: Callable[..., RpcServer],
