@@ -23,7 +23,6 @@ from kafkarpc import (
     RequestTimeout,
     RpcClient,
     RpcServer,
-    Topics,
     TopicTrio,
     ensure_topics,
     inspect_dlq,
@@ -186,7 +185,8 @@ async def test_replay_leaves_poison_alone_unless_include_poison(
     dlq = f"{trio.requested}.dlq"
     pill = b"\x00 not an envelope"
     # One partition, so "what the requested topic holds" is one ordered list.
-    async with serve(echo, topics=Topics(create=True, partitions=1)) as server:
+    await ensure_topics(kafkarpc_broker, [trio, dlq], partitions=1)
+    async with serve(echo) as server:
         await anyio.to_thread.run_sync(_produce, kafkarpc_broker, trio.requested, b"pill", pill)
         with anyio.fail_after(30):
             while server.stats.dead_lettered < 1:
