@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kafkarpc import (
@@ -110,6 +110,14 @@ def test_other_errors_are_not_retried(exc: BaseException) -> None:
     assert policy.should_retry_call(exc) is False
 
 
+def _schedule(initial: float, multiplier: float, max_delay: float, attempt: int) -> float:
+    """The documented wait after failed attempt ``attempt`` (1-based), before jitter."""
+    return min(initial * multiplier ** (attempt - 1), max_delay)
+
+
+@pytest.mark.parametrize("kind", [CallRetry, HandlerRetry])
+# A wait that grows, then is capped by max_delay from the third attempt on.
+@example(attempts=4, initial=0.5, multiplier=2.0, max_delay=1.5, jitter=0.1)
 @given(
     attempts=st.integers(min_value=1, max_value=10),
     initial=st.floats(min_value=0, max_value=1),
@@ -117,12 +125,20 @@ def test_other_errors_are_not_retried(exc: BaseException) -> None:
     max_delay=st.floats(min_value=0, max_value=5),
     jitter=st.floats(min_value=0, max_value=0.5),
 )
-def test_backoff_stays_within_max_delay_plus_jitter(
-    attempts: int, initial: float, multiplier: float, max_delay: float, jitter: float
+def test_backoff_grows_exponentially_up_to_max_delay_plus_jitter(
+    kind: type[CallRetry | HandlerRetry],
+    attempts: int,
+    initial: float,
+    multiplier: float,
+    max_delay: float,
+    jitter: float,
 ) -> None:
+    # Both implementations of the schedule are held to it: the tenacity wait the
+    # client's retries sleep on, and backoff() the server's handler retries sleep on.
+    # A wait of 0 (or one that ignores max_delay) fails the bounds below.
     import tenacity
 
-    policy = CallRetry(
+    policy = kind(
         max_attempts=attempts,
         initial_delay=initial,
         multiplier=multiplier,
@@ -134,9 +150,11 @@ def test_backoff_stays_within_max_delay_plus_jitter(
     for attempt in range(1, attempts + 1):
         state = tenacity.RetryCallState(retry_object=retrying, fn=None, args=(), kwargs={})
         state.attempt_number = attempt
-        delay = wait(state)
-        assert 0 <= delay <= max_delay + jitter + 1e-9
-        assert not math.isnan(delay)
+        floor = _schedule(initial, multiplier, max_delay, attempt)
+        for source, delay in (("wait_strategy", wait(state)), ("backoff", policy.backoff(attempt))):
+            assert not math.isnan(delay)
+            assert 0 <= delay <= max_delay + jitter + 1e-9
+            assert floor - 1e-9 <= delay <= floor + jitter + 1e-9, (source, attempt, delay)
 
 
 @pytest.mark.anyio
