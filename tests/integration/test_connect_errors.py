@@ -7,6 +7,7 @@ a hang guard: today's code would raise RequestTimeout or hang in close instead.
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from kafkarpc import (
     KafkaTransport,
     RpcClient,
     RpcServer,
+    Security,
     TransportError,
     ensure_topics,
 )
@@ -134,3 +136,32 @@ async def test_close_after_an_outage_reports_what_was_not_delivered(
     assert len(outcomes) == 2, "the record the broker never took was reported at close"
     assert isinstance(outcomes[1], TransportError)
     assert "not delivered" in str(outcomes[1])
+
+
+async def test_a_refused_login_is_reported_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    password = "pw-5e1d-never-shown"
+    broker = start_broker(authentication=True)  # requires a login and knows no user
+    security = Security(
+        protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        username="alice",
+        password=password,
+    )
+    caplog.set_level(logging.DEBUG)
+    try:
+        # librdkafka's "conf" debug lines dump every property, the password's included.
+        client = RpcClient(
+            broker.bootstrap, service="login", security=security, config={"debug": "conf"}
+        )
+        with anyio.fail_after(_GUARD_S), pytest.raises(BrokerUnavailable) as caught:
+            await client.start()
+    finally:
+        broker.stop()
+    assert str(caught.value).startswith(
+        f"broker {broker.bootstrap} unreachable (authentication failed: "
+    )
+    assert "sasl.password = [redacted]" in caplog.text, "the configuration was logged"
+    shown = [caplog.text, str(caught.value), repr(caught.value), repr(caught.value.__cause__)]
+    assert not [text for text in shown if password in text]

@@ -179,11 +179,7 @@ async def test_a_certificate_for_another_host_fails_start_naming_the_problem(
     server = RpcServer(
         tls_broker.wrong_host_bootstrap, service="tls-responder", security=tls_broker.security()
     )
-
-    @server.responder("tls.wrong.host")
-    async def echo(payload: dict[str, str]) -> dict[str, str]:
-        return payload
-
+    server.add_responder("tls.wrong.host", lambda payload: payload)  # start fails first
     with anyio.fail_after(_GUARD_S), pytest.raises(BrokerUnavailable) as caught:
         async with server:
             pass
