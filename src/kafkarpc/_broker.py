@@ -67,8 +67,17 @@ class EmbeddedBroker:
             self.process.wait()
 
 
-def start_broker(port: int | None = None) -> EmbeddedBroker:
-    """Start Tansu on a loopback port and return once it accepts connections."""
+def start_broker(
+    port: int | None = None, *, advertised_port: int | None = None, authentication: bool = False
+) -> EmbeddedBroker:
+    """Start Tansu on a loopback port and return once it accepts connections.
+
+    ``advertised_port`` is the port clients are told to connect to after bootstrap
+    (default: ``port``); a proxy in front of the broker, such as a TLS terminator,
+    listens there and forwards to ``port``. ``authentication`` makes Tansu require
+    a SASL login; it holds no users then, so every login is refused (for testing
+    how a refused login is reported).
+    """
     port = port or free_loopback_port()
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -78,9 +87,10 @@ def start_broker(port: int | None = None) -> EmbeddedBroker:
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            f"tcp://127.0.0.1:{advertised_port or port}",
             "--storage-engine",
             "memory://tansu/",
+            *(["--authentication"] if authentication else []),
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

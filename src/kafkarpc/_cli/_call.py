@@ -36,7 +36,8 @@ that do not follow {base}.requested.{version}, give --requested, --completed and
 """
 _EPILOG = """
 exit codes: 0 reply printed, 1 failure reply (its payload is printed as JSON on stderr),
-2 bad arguments, 3 no reply within --timeout, 4 request not delivered
+2 bad arguments, 3 no reply within --timeout, 4 request not delivered (the broker is
+unreachable, a TLS handshake failed, or the broker refused the request)
 """
 
 
@@ -70,7 +71,12 @@ def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]
     if not any(explicit):
         if args.op is None:
             raise CliError("give OP, or --requested, --completed and --failed")
-        return args.op, args.payload
+        try:
+            # A bad name is a usage error, found before connecting (a failed
+            # connection would otherwise be reported first).
+            return TopicTrio.from_base(args.op), args.payload
+        except ConfigurationError as exc:
+            raise CliError(str(exc)) from exc
     if not all(explicit):
         raise CliError("--requested, --completed and --failed go together; give all three")
     if args.payload is not None:

@@ -32,10 +32,17 @@ Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning on
 serve until SIGTERM or SIGINT, then drain in-flight requests and exit. The current
 directory is importable, like `python -m`.
 """
+_EPILOG = """
+exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed (the broker is
+unreachable, a TLS handshake failed, a topic is missing), 2 bad arguments (MODULE:ATTR
+not found, no responders, invalid options)
+"""
 
 
 def register(commands: Subcommands) -> None:
-    parser = add_command(commands, "serve", _cmd_serve, help=_HELP, description=_DESCRIPTION)
+    parser = add_command(
+        commands, "serve", _cmd_serve, help=_HELP, description=_DESCRIPTION, epilog=_EPILOG
+    )
     add_app_argument(parser)
     parser.add_argument(
         "--bootstrap",

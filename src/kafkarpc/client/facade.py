@@ -105,13 +105,18 @@ class RpcClient:
         self._send: Send | None = None
 
     async def start(self) -> None:
-        """Connect and start the reply reader. ``async with`` calls this for you."""
+        """Connect and start the reply reader. ``async with`` calls this for you.
+
+        Raises ``BrokerUnavailable`` when no broker can be reached (refused, unknown
+        host, failed TLS handshake); the client is closed then.
+        """
         if self._state is not _State.NEW:
             raise LifecycleError(f"client is {self._state.value}; a client starts once")
         self._library = running_library()
         self._clock = running_clock()
-        await self._transport.start()
         try:
+            # Raises BrokerUnavailable at once when no broker can be reached.
+            await self._transport.start()
             self._send = await open_pipeline(
                 self._transport,
                 self._pending,

@@ -164,8 +164,9 @@ class RpcServer:
         if not len(self._registry):
             raise ConfigurationError("no responders registered; use @server.responder(...)")
         self._state = _State.SERVING
-        await self._transport.start()
         try:
+            # Raises BrokerUnavailable at once when no broker can be reached.
+            await self._transport.start()
             topics = self._registry.request_topics
             if self._create_topics:
                 await self._transport.ensure_topics(

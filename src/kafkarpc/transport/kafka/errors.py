@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from confluent_kafka import KafkaError, KafkaException
 
 from ..._exceptions import (
@@ -13,7 +15,7 @@ from ..._exceptions import (
     TransportError,
 )
 
-__all__ = ["translate_error", "translate_exception"]
+__all__ = ["translate_error", "translate_exception", "unreachable"]
 
 _TOPIC_MISSING = {
     KafkaError.UNKNOWN_TOPIC_OR_PART,
@@ -30,6 +32,7 @@ _UNREACHABLE = {
     KafkaError.LEADER_NOT_AVAILABLE,
 }
 _TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}
+_PURGED = {KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
 
 
 def translate_error(
@@ -48,6 +51,8 @@ def translate_error(
         )
     elif code in _UNREACHABLE:
         translated = BrokerUnavailable(f"broker unavailable{where}: {error.str()}")
+    elif code in _PURGED:
+        translated = TransportError(f"record{where} not delivered: the transport closed first")
     elif code == KafkaError._INVALID_ARG:
         translated = ConfigurationError(f"librdkafka rejected an argument{where}: {error.str()}")
     else:
@@ -70,4 +75,42 @@ def translate_exception(
     else:
         translated = TransportError(f"kafka client failed: {exc}")
     translated.__cause__ = exc
+    return translated
+
+
+# librdkafka's connect errors read "ssl://host:port/bootstrap: <what> (after 3ms in state X)".
+_BROKER_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
+_STATE_SUFFIX = re.compile(r" \(after \d+ms in state \w+\)$")
+
+
+def connect_reason(error: KafkaError | None) -> str:
+    """Why connecting failed, in a few words (librdkafka's text without the noise)."""
+    if error is None:
+        return "every broker is down"
+    text = _STATE_SUFFIX.sub("", _BROKER_PREFIX.sub("", error.str()))
+    code = error.code()
+    if code == KafkaError._TRANSPORT and "Connection refused" in text:
+        return "connection refused"
+    if code == KafkaError._RESOLVE:
+        return f"host name not resolved: {text}"
+    if code == KafkaError._SSL:
+        # librdkafka says "check ssl.ca.location" for a wrong host name too.
+        return (
+            f"TLS handshake failed: {text.removeprefix('SSL handshake failed: ')}; "
+            "if the CA is right, check that the broker's certificate names the host "
+            "it is reached at"
+        )
+    if code == KafkaError._AUTHENTICATION:
+        return f"authentication failed: {text}"
+    return text
+
+
+def unreachable(bootstrap: str, error: KafkaError | None) -> BrokerUnavailable:
+    """No broker of ``bootstrap`` could be connected to; ``error`` is librdkafka's last reason."""
+    plural = "s" if "," in bootstrap else ""
+    translated = BrokerUnavailable(
+        f"broker{plural} {bootstrap} unreachable ({connect_reason(error)})"
+    )
+    if error is not None:
+        translated.__cause__ = KafkaException(error)
     return translated

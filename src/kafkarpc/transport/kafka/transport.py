@@ -23,10 +23,11 @@ from ..records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBat
 from .admin import create_topics_blocking, partition_count_blocking
 from .config import CONSUMER_ONLY, GROUP_CONSUMER, PRODUCER, REPLY_CONSUMER, merge_config
 from .consumers import KafkaGroupConsumer, KafkaReplyConsumer
-from .errors import translate_exception
+from .errors import translate_exception, unreachable
 from .polling import librdkafka_logger, logger
 from .producer import KafkaProducer
 from .reader import TopicReader
+from .readiness import READY_BUDGET_S, ConnectWatch
 
 __all__ = ["KafkaTransport"]
 
@@ -63,21 +64,44 @@ class KafkaTransport(Transport):
         return {k: v for k, v in self._conf(PRODUCER).items() if k not in CONSUMER_ONLY}
 
     async def start(self) -> None:
+        """Connect; raises BrokerUnavailable at once when no broker can be reached.
+
+        A cluster that is only slow to answer is not an error: start returns after
+        ``READY_BUDGET_S`` with a warning, and calls fail by their own deadlines.
+        """
         if self._closed:
             raise LifecycleError("transport is closed")
         if self._producer is not None:
             return
         self._bridge = LoopBridge()
+        watch = ConnectWatch()
         try:
-            self._producer = KafkaProducer(self._producer_conf(), self._bridge)
+            self._producer = KafkaProducer(
+                {**self._producer_conf(), "error_cb": watch}, self._bridge
+            )
             admin_conf: dict[str, Any] = {
                 k: v for k, v in self._conf({}).items() if k not in CONSUMER_ONLY
             }
             admin_conf["logger"] = librdkafka_logger
             self._admin = AdminClient(admin_conf)
         except KafkaException as exc:
+            self._closed = True
             raise translate_exception(exc) from exc
         self._producer.start()
+        verdict = await anyio.to_thread.run_sync(
+            self._producer.probe_blocking, watch, READY_BUDGET_S, abandon_on_cancel=True
+        )
+        if verdict == "unreachable":
+            # Nothing was produced yet: close without waiting on a flush.
+            self._closed = True
+            await self._producer.aclose(timeout=0)
+            raise unreachable(self.bootstrap, watch.reason)
+        if verdict == "slow":
+            logger.warning(
+                "broker %s has not answered within %.0fs; carrying on",
+                self.bootstrap,
+                READY_BUDGET_S,
+            )
 
     def _require_started(self) -> tuple[KafkaProducer, LoopBridge]:
         if self._producer is None or self._bridge is None or self._closed:
