@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._config import Security
-from ._exceptions import EnvelopeError, KafkaRpcError, TopicNotFound
+from ._exceptions import EnvelopeError, KafkaRpcError
 from .transport import InboundRecord, OutboundRecord, Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
@@ -94,15 +94,14 @@ def _letter(topic: str, record: InboundRecord) -> DeadLetter:
 
 
 async def _read_letters(transport: Transport, topic: str, limit: int | None) -> list[DeadLetter]:
+    # A missing topic raises TopicNotFound: reading it as empty would hide a
+    # misspelt name behind "nothing is parked" (issue 16).
     letters: list[DeadLetter] = []
-    try:
-        async with aclosing(transport.read_topic(topic)) as batches:
-            async for batch in batches:
-                letters += (_letter(topic, record) for record in batch)
-                if limit is not None and len(letters) >= limit:
-                    return letters[:limit]
-    except TopicNotFound:
-        return []  # nothing was ever parked there
+    async with aclosing(transport.read_topic(topic)) as batches:
+        async for batch in batches:
+            letters += (_letter(topic, record) for record in batch)
+            if limit is not None and len(letters) >= limit:
+                return letters[:limit]
     return letters
 
 
@@ -138,6 +137,8 @@ async def inspect_dlq(
 
     With ``transport`` (a started one, e.g. a ``MemoryTransport`` in tests) it is
     read through that; otherwise through a Kafka transport made for this call.
+    Raises ``TopicNotFound`` when ``topic`` does not exist; an existing empty
+    topic gives ``[]``.
     """
     validate_topic_name(topic)
     async with _started(transport, bootstrap, security, config) as reading:
@@ -157,7 +158,8 @@ async def replay_dlq(
 
     Poison messages (not a decodable envelope) are counted as failed and left
     alone unless ``include_poison``: replaying them would only park them again.
-    ``transport`` as for ``inspect_dlq``.
+    ``transport`` as for ``inspect_dlq``; raises ``TopicNotFound`` when
+    ``topic`` does not exist.
     """
     validate_topic_name(topic)
     succeeded = failed = 0

@@ -75,8 +75,18 @@ async def test_inspect_stops_at_the_limit(broker: MemoryBroker, transport: Memor
     assert len(await inspect_dlq("unused", DLQ, limit=3, transport=transport)) == 3
 
 
-async def test_a_missing_dlq_reads_as_empty(transport: MemoryTransport) -> None:
-    assert await inspect_dlq("unused", "never.created.dlq", transport=transport) == []
+async def test_a_missing_dlq_is_not_read_as_empty(transport: MemoryTransport) -> None:
+    # Issue 16: a misspelt name used to look exactly like an empty topic.
+    with pytest.raises(TopicNotFound):
+        await inspect_dlq("unused", "never.created.dlq", transport=transport)
+    with pytest.raises(TopicNotFound):
+        await replay_dlq("unused", "never.created.dlq", transport=transport)
+
+
+async def test_an_existing_empty_dlq_reads_as_empty(transport: MemoryTransport) -> None:
+    assert await inspect_dlq("unused", DLQ, transport=transport) == []
+    result = await replay_dlq("unused", DLQ, transport=transport)
+    assert (result.processed, result.succeeded, result.failed) == (0, 0, 0)
 
 
 async def test_replay_sends_the_original_bytes_back_without_dlq_headers(

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import TypeVar
 
 import anyio
 
+from .._exceptions import TopicNotFound
 from ..dlq import inspect_dlq, replay_dlq
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
+    EXIT_USAGE,
+    CliError,
     Subcommands,
     add_bootstrap_option,
     add_command,
@@ -22,11 +28,20 @@ from ._common import (
 
 __all__ = ["register"]
 
+_T = TypeVar("_T")
+
+# Shown by `kafkarpc dlq --help` and by each action's --help.
+_EXIT_CODES = f"""
+exit codes: {EXIT_OK} done (an existing but empty topic included: `inspect` then says so
+on stderr); {EXIT_FAILURE} TOPIC does not exist, the broker could not be used, or `replay`
+left records unpublished; {EXIT_USAGE} usage error (e.g. no --bootstrap).
+"""
+
 _INSPECT_HELP = "print every record of TOPIC, one JSON object per line"
 _INSPECT_DESCRIPTION = """
 Read TOPIC (e.g. agent.routing.requested.v1.dlq) from the beginning and print one JSON
 line per record: where it came from, why it was parked, and its correlation id.
-Payloads are not printed.
+Payloads are not printed. A TOPIC that does not exist is an error, not an empty topic.
 """
 _REPLAY_HELP = "re-publish TOPIC's records to their original topics"
 _REPLAY_DESCRIPTION = """
@@ -38,14 +53,26 @@ envelope) count as failed and stay parked unless --include-poison.
 
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser("dlq", help="inspect or replay a dead-letter topic")
+    parser = commands.add_parser(
+        "dlq", help="inspect or replay a dead-letter topic", epilog=_EXIT_CODES
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     inspect = add_command(
-        actions, "inspect", _cmd_inspect, help=_INSPECT_HELP, description=_INSPECT_DESCRIPTION
+        actions,
+        "inspect",
+        _cmd_inspect,
+        help=_INSPECT_HELP,
+        description=_INSPECT_DESCRIPTION,
+        epilog=_EXIT_CODES,
     )
     inspect.add_argument("--limit", type=int, default=None, help="stop after N records")
     replay = add_command(
-        actions, "replay", _cmd_replay, help=_REPLAY_HELP, description=_REPLAY_DESCRIPTION
+        actions,
+        "replay",
+        _cmd_replay,
+        help=_REPLAY_HELP,
+        description=_REPLAY_DESCRIPTION,
+        epilog=_EXIT_CODES,
     )
     replay.add_argument("--include-poison", action="store_true", help="replay poison too")
     for action in (inspect, replay):
@@ -58,10 +85,24 @@ def _bootstrap(args: argparse.Namespace) -> str:
     return require_bootstrap(args)
 
 
+def _run(topic: str, work: Callable[[], Awaitable[_T]]) -> _T:
+    """Run one DLQ tool; a missing topic is its own one-line error, not an empty result."""
+    with library_errors():
+        try:
+            return anyio.run(work)
+        except TopicNotFound as exc:
+            raise CliError(
+                f"topic {topic!r} does not exist (check the name; nothing was ever parked there)",
+                EXIT_FAILURE,
+            ) from exc
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     bootstrap = _bootstrap(args)
-    with library_errors():
-        letters = anyio.run(lambda: inspect_dlq(bootstrap, args.topic, limit=args.limit))
+    letters = _run(args.topic, lambda: inspect_dlq(bootstrap, args.topic, limit=args.limit))
+    if not letters:
+        # stdout stays empty for scripts; the person at the terminal learns why.
+        print(f"topic {args.topic!r} exists and is empty", file=sys.stderr)
     for letter in letters:
         print(json.dumps(letter.summary()))
     return EXIT_OK
@@ -69,9 +110,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     bootstrap = _bootstrap(args)
-    with library_errors():
-        result = anyio.run(
-            lambda: replay_dlq(bootstrap, args.topic, include_poison=args.include_poison)
-        )
+    result = _run(
+        args.topic,
+        lambda: replay_dlq(bootstrap, args.topic, include_poison=args.include_poison),
+    )
     print(json.dumps(asdict(result)))
     return EXIT_OK if result.failed == 0 else EXIT_FAILURE
