@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import datetime
+
 import anyio
 import pytest
 
-from kafkarpc import TopicNotFound, TopicTrio, ensure_topics, inspect_dlq, replay_dlq
+from kafkarpc import (
+    HandlerRetry,
+    RemoteError,
+    RpcClient,
+    RpcServer,
+    TopicNotFound,
+    TopicTrio,
+    ensure_topics,
+    inspect_dlq,
+    replay_dlq,
+)
 from kafkarpc._cli import main
 
 pytestmark = pytest.mark.anyio
@@ -39,3 +53,49 @@ def test_cli_inspect_of_an_empty_dlq_says_so(
     out, err = capsys.readouterr()
     assert out == ""
     assert f"{dlq!r} exists and is empty" in err
+
+
+async def test_a_replay_after_the_callers_deadline_runs_the_handler(
+    serve: Callable[..., RpcServer],
+    make_client: Callable[..., RpcClient],
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+) -> None:
+    """Operators replay long after the caller gave up: the responder must still run it
+    (issue 18), not answer DEADLINE_EXCEEDED from the original deadline or time to live."""
+    trio = TopicTrio.from_base(unique_topic_base)
+    dlq = f"{trio.requested}.dlq"
+    fixed = False
+    ran: list[int] = []
+
+    async def flaky(payload: dict[str, int]) -> dict[str, int]:
+        ran.append(payload["n"])
+        if not fixed:
+            raise RuntimeError("not yet")
+        return payload
+
+    server = serve(flaky, retry=HandlerRetry(max_attempts=1))
+    async with server, make_client() as client:
+        with pytest.raises(RemoteError, match="not yet"):
+            await client.request(trio, {"n": 7}, timeout=1)
+        with anyio.fail_after(20):
+            while server.stats.dead_lettered < 1:
+                await anyio.sleep(0.05)
+        (letter,) = await inspect_dlq(kafkarpc_broker, dlq)
+        assert letter.envelope is not None
+        # Wait until both ways the responder derives a deadline have passed.
+        sent_ms = datetime.fromisoformat(letter.envelope.timestamp).timestamp() * 1000
+        expired_ms = max(
+            int(letter.headers["deadline_ms"]),
+            sent_ms + int(letter.headers["ttl_seconds"]) * 1000,
+        )
+        while time.time() * 1000 <= expired_ms + 200:
+            await anyio.sleep(0.1)
+
+        fixed = True
+        result = await replay_dlq(kafkarpc_broker, dlq)
+        assert (result.processed, result.republished, result.not_republished) == (1, 1, 0)
+        with anyio.fail_after(20):
+            while ran.count(7) < 2:  # the first run, then the replay
+                await anyio.sleep(0.05)
+        assert server.stats.dead_lettered == 1, "the replay was answered, not parked again"

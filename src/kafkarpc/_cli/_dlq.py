@@ -34,7 +34,7 @@ _T = TypeVar("_T")
 _EXIT_CODES = f"""
 exit codes: {EXIT_OK} done (an existing but empty topic included: `inspect` then says so
 on stderr); {EXIT_FAILURE} TOPIC does not exist, the broker could not be used, or `replay`
-left records unpublished; {EXIT_USAGE} usage error (e.g. no --bootstrap).
+left records not re-published; {EXIT_USAGE} usage error (e.g. no --bootstrap).
 """
 
 _INSPECT_HELP = "print every record of TOPIC, one JSON object per line"
@@ -46,9 +46,12 @@ Payloads are not printed. A TOPIC that does not exist is an error, not an empty 
 _REPLAY_HELP = "re-publish TOPIC's records to their original topics"
 _REPLAY_DESCRIPTION = """
 Re-publish every record to the topic named in its kafka_dlt-original-topic header and
-print {processed, succeeded, failed} as JSON. Requests keep their idempotency_key, so
-running replay twice does not execute a request twice. Poison records (not a decodable
-envelope) count as failed and stay parked unless --include-poison.
+print {processed, republished, not_republished} as JSON (plus succeeded and failed, the
+former names of the last two). The counts are of re-publishing: replay does not wait for
+the responders, so "republished" does not mean the request then succeeded. The original
+caller's deadline is dropped, so a late replay still runs; requests keep their
+idempotency_key, so running replay twice does not execute a request twice. Poison records
+(not a decodable envelope) are not re-published and stay parked unless --include-poison.
 """
 
 
@@ -114,5 +117,6 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         args.topic,
         lambda: replay_dlq(bootstrap, args.topic, include_poison=args.include_poison),
     )
-    print(json.dumps(asdict(result)))
-    return EXIT_OK if result.failed == 0 else EXIT_FAILURE
+    # The former keys too: scripts written against them keep working.
+    print(json.dumps({**asdict(result), "succeeded": result.succeeded, "failed": result.failed}))
+    return EXIT_OK if result.not_republished == 0 else EXIT_FAILURE
