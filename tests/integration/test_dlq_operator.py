@@ -59,11 +59,10 @@ async def test_a_replay_after_the_callers_deadline_runs_the_handler(
     serve: Callable[..., RpcServer],
     make_client: Callable[..., RpcClient],
     kafkarpc_broker: str,
-    unique_topic_base: str,
+    trio: TopicTrio,
 ) -> None:
     """Operators replay long after the caller gave up: the responder must still run it
     (issue 18), not answer DEADLINE_EXCEEDED from the original deadline or time to live."""
-    trio = TopicTrio.from_base(unique_topic_base)
     dlq = f"{trio.requested}.dlq"
     fixed = False
     ran: list[int] = []
