@@ -34,33 +34,54 @@ from ._retry import RetryPolicy
 from ._sentinel import UNSET
 from ._stats import ClientStats, ServerStats
 from ._version import VERSION
-from .admin import ensure_topics, trio_topics
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
-from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
-from .server.context import RequestContext
-from .server.facade import RpcServer
-from .server.handler import Responder, responder
-from .server.idempotency import (
-    IdempotencyStore,
-    InMemoryIdempotencyStore,
-    SqliteIdempotencyStore,
-    StoredReply,
-)
 from .transport import Transport
 from .transport.kafka.transport import KafkaTransport
-from .transport.memory import MemoryBroker, MemoryTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from .wire.topics import TopicTrio
 
 if TYPE_CHECKING:
+    from .admin import ensure_topics, trio_topics
     from .asyncapi import asyncapi_json, generate_asyncapi
+    from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+    from .server.context import RequestContext
+    from .server.facade import RpcServer
+    from .server.handler import Responder, responder
+    from .server.idempotency import (
+        IdempotencyStore,
+        InMemoryIdempotencyStore,
+        SqliteIdempotencyStore,
+        StoredReply,
+    )
+    from .transport.memory import MemoryBroker, MemoryTransport
 
-# Tools most programs never call are imported on first use: the AsyncAPI
-# generator alone was 0.27 s of a 0.43 s `import kafkarpc` (docs/benchmarks.md,
-# "Import time"), paid by every `kafkarpc call`.
-_LAZY = {"asyncapi_json": ".asyncapi", "generate_asyncapi": ".asyncapi"}
+# Imported on first use: `import kafkarpc` is paid by every program and every
+# `kafkarpc call`, and most never touch all of these. The client stays eager
+# (it is what most programs import kafkarpc for); the responder side, the
+# operator tools and the test broker load when first named. Measured in
+# docs/benchmarks.md, "Import time" (the AsyncAPI generator alone was 0.27 s).
+_LAZY = {
+    "asyncapi_json": ".asyncapi",
+    "generate_asyncapi": ".asyncapi",
+    "DeadLetter": ".dlq",
+    "ReplayResult": ".dlq",
+    "inspect_dlq": ".dlq",
+    "replay_dlq": ".dlq",
+    "ensure_topics": ".admin",
+    "trio_topics": ".admin",
+    "RpcServer": ".server.facade",
+    "RequestContext": ".server.context",
+    "Responder": ".server.handler",
+    "responder": ".server.handler",
+    "IdempotencyStore": ".server.idempotency",
+    "InMemoryIdempotencyStore": ".server.idempotency",
+    "SqliteIdempotencyStore": ".server.idempotency",
+    "StoredReply": ".server.idempotency",
+    "MemoryBroker": ".transport.memory",
+    "MemoryTransport": ".transport.memory",
+}
 
 
 def __getattr__(name: str) -> Any:

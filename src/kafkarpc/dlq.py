@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._config import Security
-from ._exceptions import EnvelopeError, KafkaRpcError, TopicNotFound
+from ._exceptions import EnvelopeError, KafkaRpcError
 from .transport import InboundRecord, OutboundRecord, Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
@@ -67,9 +67,31 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
+    """What ``replay_dlq`` did with a dead-letter topic's records.
+
+    It counts re-publishing only: ``republished`` records were accepted by the
+    broker on their original topic. Replay does not wait for the responder, so
+    whether a replayed request then succeeded shows in its reply (to a caller
+    that still waits) or in the record being parked again, not here.
+    """
+
+    #: Records read from the dead-letter topic.
     processed: int
-    succeeded: int
-    failed: int
+    #: Records the broker accepted on their original topic (not: that the responder succeeded).
+    republished: int
+    #: Records not re-published: poison left parked (without ``include_poison``),
+    #: or refused by the broker.
+    not_republished: int
+
+    @property
+    def succeeded(self) -> int:
+        """The former name of ``republished``: re-published, not known to have succeeded."""
+        return self.republished
+
+    @property
+    def failed(self) -> int:
+        """The former name of ``not_republished``."""
+        return self.not_republished
 
 
 def _letter(topic: str, record: InboundRecord) -> DeadLetter:
@@ -94,15 +116,14 @@ def _letter(topic: str, record: InboundRecord) -> DeadLetter:
 
 
 async def _read_letters(transport: Transport, topic: str, limit: int | None) -> list[DeadLetter]:
+    # A missing topic raises TopicNotFound: reading it as empty would hide a
+    # misspelt name behind "nothing is parked" (issue 16).
     letters: list[DeadLetter] = []
-    try:
-        async with aclosing(transport.read_topic(topic)) as batches:
-            async for batch in batches:
-                letters += (_letter(topic, record) for record in batch)
-                if limit is not None and len(letters) >= limit:
-                    return letters[:limit]
-    except TopicNotFound:
-        return []  # nothing was ever parked there
+    async with aclosing(transport.read_topic(topic)) as batches:
+        async for batch in batches:
+            letters += (_letter(topic, record) for record in batch)
+            if limit is not None and len(letters) >= limit:
+                return letters[:limit]
     return letters
 
 
@@ -138,6 +159,8 @@ async def inspect_dlq(
 
     With ``transport`` (a started one, e.g. a ``MemoryTransport`` in tests) it is
     read through that; otherwise through a Kafka transport made for this call.
+    Raises ``TopicNotFound`` when ``topic`` does not exist; an existing empty
+    topic gives ``[]``.
     """
     validate_topic_name(topic)
     async with _started(transport, bootstrap, security, config) as reading:
@@ -155,17 +178,25 @@ async def replay_dlq(
 ) -> ReplayResult:
     """Re-publish dead letters to their original topics.
 
-    Poison messages (not a decodable envelope) are counted as failed and left
-    alone unless ``include_poison``: replaying them would only park them again.
-    ``transport`` as for ``inspect_dlq``.
+    Each record goes back with its original bytes and headers, minus the DLQ's
+    own and the original caller's ``deadline_ms`` and ``ttl_seconds``, so the
+    responder runs it however late the replay comes; its ``idempotency_key``
+    still keeps a request that already ran from running twice. The result
+    counts what was re-published, not what the responder then did.
+
+    Poison messages (not a decodable envelope) are counted as not re-published
+    and left alone unless ``include_poison``: replaying them would only park
+    them again.
+    ``transport`` as for ``inspect_dlq``; raises ``TopicNotFound`` when
+    ``topic`` does not exist.
     """
     validate_topic_name(topic)
-    succeeded = failed = 0
+    republished = not_republished = 0
     async with _started(transport, bootstrap, security, config) as sending:
         letters = await _read_letters(sending, topic, None)
         for letter in letters:
             if letter.reason == DlqReason.POISON and not include_poison:
-                failed += 1
+                not_republished += 1
                 continue
             record = OutboundRecord(
                 topic=letter.original_topic,
@@ -180,7 +211,9 @@ async def replay_dlq(
             try:
                 await sending.send(record)
             except KafkaRpcError:
-                failed += 1
+                not_republished += 1
             else:
-                succeeded += 1
-    return ReplayResult(processed=len(letters), succeeded=succeeded, failed=failed)
+                republished += 1
+    return ReplayResult(
+        processed=len(letters), republished=republished, not_republished=not_republished
+    )

@@ -73,7 +73,13 @@ async def test_dlq_inspect_and_replay(kafkarpc_broker: str, unique_topic_base: s
         replayed = _kafkarpc("dlq", "replay", dlq, "--bootstrap", kafkarpc_broker)
         # The poison record stays parked, so the command reports one failure.
         assert replayed.returncode == 1
-        assert json.loads(replayed.stdout) == {"processed": 2, "succeeded": 1, "failed": 1}
+        assert json.loads(replayed.stdout) == {
+            "processed": 2,
+            "republished": 1,
+            "not_republished": 1,
+            "succeeded": 1,  # the former names, kept for scripts
+            "failed": 1,
+        }
         with anyio.fail_after(20):
             while ran.count(1) < 3:  # two attempts, then the replay
                 await anyio.sleep(0.05)

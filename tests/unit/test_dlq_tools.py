@@ -75,8 +75,18 @@ async def test_inspect_stops_at_the_limit(broker: MemoryBroker, transport: Memor
     assert len(await inspect_dlq("unused", DLQ, limit=3, transport=transport)) == 3
 
 
-async def test_a_missing_dlq_reads_as_empty(transport: MemoryTransport) -> None:
-    assert await inspect_dlq("unused", "never.created.dlq", transport=transport) == []
+async def test_a_missing_dlq_is_not_read_as_empty(transport: MemoryTransport) -> None:
+    # Issue 16: a misspelt name used to look exactly like an empty topic.
+    with pytest.raises(TopicNotFound):
+        await inspect_dlq("unused", "never.created.dlq", transport=transport)
+    with pytest.raises(TopicNotFound):
+        await replay_dlq("unused", "never.created.dlq", transport=transport)
+
+
+async def test_an_existing_empty_dlq_reads_as_empty(transport: MemoryTransport) -> None:
+    assert await inspect_dlq("unused", DLQ, transport=transport) == []
+    result = await replay_dlq("unused", DLQ, transport=transport)
+    assert (result.processed, result.succeeded, result.failed) == (0, 0, 0)
 
 
 async def test_replay_sends_the_original_bytes_back_without_dlq_headers(
@@ -87,6 +97,7 @@ async def test_replay_sends_the_original_bytes_back_without_dlq_headers(
     park(broker, b"not json", reason=DlqReason.POISON, offset=8)
     result = await replay_dlq("unused", DLQ, transport=transport)
     assert (result.processed, result.succeeded, result.failed) == (2, 1, 1)
+    assert (result.republished, result.not_republished) == (1, 1)
     (replayed,) = broker.records(TOPIC)
     assert replayed.value == value
     assert replayed.key == b"c-1"
@@ -122,3 +133,15 @@ async def test_read_topic_of_a_missing_topic_raises(transport: MemoryTransport) 
     with pytest.raises(TopicNotFound):
         async for _ in transport.read_topic("missing"):
             pass
+
+
+async def test_a_replay_the_broker_refuses_is_not_republished(
+    broker: MemoryBroker, transport: MemoryTransport
+) -> None:
+    gone = "agent.gone.requested.v1"  # its dead-letter topic exists, the topic itself not
+    broker.create_topic(f"{gone}.dlq")
+    original = InboundRecord(gone, 0, 3, b"c-1", envelope_bytes(), [], 1234)
+    broker.append(dead_letter_record(original, RuntimeError("boom"), reason=DlqReason.REPLY_FAILED))
+    result = await replay_dlq("unused", f"{gone}.dlq", transport=transport)
+    assert (result.processed, result.republished, result.not_republished) == (1, 0, 1)
+    assert (result.succeeded, result.failed) == (0, 1)

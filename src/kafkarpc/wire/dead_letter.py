@@ -8,13 +8,14 @@ UTF-8 strings like every kafkarpc header (docs/wire.md §3, §5).
 from __future__ import annotations
 
 import traceback
+from datetime import datetime
 from enum import StrEnum
 
 from ..transport import InboundRecord, OutboundRecord
-from .header_table import DEAD_LETTER_HEADERS, DlqHeader
+from .header_table import DEAD_LETTER_HEADERS, HEADERS, DlqHeader
 from .topics import dlq_topic
 
-__all__ = ["DlqHeader", "DlqReason", "dead_letter_record"]
+__all__ = ["DlqHeader", "DlqReason", "dead_letter_record", "unsent_record"]
 
 
 class DlqReason(StrEnum):
@@ -25,6 +26,8 @@ class DlqReason(StrEnum):
 
 
 _ORIGIN_HEADERS = frozenset(DEAD_LETTER_HEADERS)
+# The header repeating the envelope's ``timestamp``: when the sender sent it.
+_SENT_AT = next(row.name for row in HEADERS if row.mirrors == "timestamp")
 
 
 def _fqcn(error: BaseException) -> str:
@@ -57,3 +60,32 @@ def dead_letter_record(
         key=record.key,
         headers=[(str(k), v) for k, v in headers],
     )
+
+
+def unsent_record(record: OutboundRecord, *, now_ms: int) -> InboundRecord:
+    """``record``, which never reached the broker, as ``dead_letter_record`` takes it.
+
+    Partition and offset are -1 (docs/wire.md §5). With no broker timestamp, its
+    timestamp is when it was sent (its ``timestamp`` header, which a producer's
+    CreateTime would have matched), or ``now_ms`` when that header is missing or
+    unreadable: never 0, which reads as 1970 (issue 18).
+    """
+    return InboundRecord(
+        topic=record.topic,
+        partition=-1,
+        offset=-1,
+        key=record.key,
+        value=record.value,
+        headers=record.headers,
+        timestamp_ms=_sent_at_ms(record.headers) or now_ms,
+    )
+
+
+def _sent_at_ms(headers: list[tuple[str, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == _SENT_AT:
+            try:
+                return round(datetime.fromisoformat(value.decode()).timestamp() * 1000)
+            except (UnicodeDecodeError, ValueError):
+                return None
+    return None

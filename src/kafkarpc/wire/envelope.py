@@ -85,7 +85,10 @@ def _check_iso8601(value: str) -> str:
 class Envelope(BaseModel):
     """One message on the wire. Unknown top-level fields are preserved."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Its validator is built on first use, not at import: building it (and the
+    # plugin lookup pydantic does for the first validator of a process) was a
+    # third of `import kafkarpc` (docs/benchmarks.md, "Import time").
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     event_id: str = Field(default_factory=new_uuid, min_length=1)
     # A pattern, not a Python validator: checked in pydantic-core on every decode.
@@ -142,13 +145,14 @@ def _fields_schema() -> core_schema.CoreSchema:
 
 
 # The validators themselves: their Python wrappers (``model_validate_json``,
-# ``TypeAdapter.validate_json``) cost as much again as a small decode.
-_validate_envelope_json: Callable[[bytes | str], Envelope] = (
-    Envelope.__pydantic_validator__.validate_json
-)
-_validate_fields_json: Callable[[bytes | str], EnvelopeFields] = SchemaValidator(
-    _fields_schema()
-).validate_json
+# ``TypeAdapter.validate_json``) cost as much again as a small decode. Each is
+# built by its decoder's first call (see ``_decoder``), not at import.
+def _envelope_validator() -> Callable[[bytes | str], Envelope]:
+    return Envelope.__pydantic_validator__.validate_json
+
+
+def _fields_validator() -> Callable[[bytes | str], EnvelopeFields]:
+    return SchemaValidator(_fields_schema()).validate_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,12 +274,20 @@ def encode_envelope(envelope: Envelope) -> bytes:
         raise PayloadNotSerializable(f"envelope is not JSON-serializable: {exc}") from exc
 
 
-def _decoder(validate: Callable[[bytes | str], T]) -> Callable[[bytes | str | None], T]:
-    """A decoder that gives what ``validate`` gives, or EnvelopeError naming what is wrong."""
+def _decoder(
+    build: Callable[[], Callable[[bytes | str], T]],
+) -> Callable[[bytes | str | None], T]:
+    """A decoder that gives what the validator ``build()`` makes gives, or EnvelopeError
+    naming what is wrong. The validator is built by the first call and kept: one
+    ``is None`` test per decode is all the laziness costs the hot path."""
+    validate: Callable[[bytes | str], T] | None = None
 
     def decode(data: bytes | str | None) -> T:
+        nonlocal validate
         if data is None:
             raise _tombstone()
+        if validate is None:
+            validate = build()
         try:
             return validate(data)
         except ValidationError as exc:
@@ -285,9 +297,9 @@ def _decoder(validate: Callable[[bytes | str], T]) -> Callable[[bytes | str | No
 
 
 #: Bytes from Kafka -> Envelope, or EnvelopeError naming what is wrong.
-decode_envelope: Callable[[bytes | str | None], Envelope] = _decoder(_validate_envelope_json)
+decode_envelope: Callable[[bytes | str | None], Envelope] = _decoder(_envelope_validator)
 #: ``decode_envelope``'s checks and errors, giving the known fields as a dict.
-decode_fields: Callable[[bytes | str | None], EnvelopeFields] = _decoder(_validate_fields_json)
+decode_fields: Callable[[bytes | str | None], EnvelopeFields] = _decoder(_fields_validator)
 
 
 def _tombstone() -> EnvelopeError:

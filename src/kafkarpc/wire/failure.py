@@ -30,7 +30,9 @@ class ErrorCode(StrEnum):
 class ErrorPayload(BaseModel):
     """The payload of a message on a ``failed`` topic."""
 
-    model_config = ConfigDict(extra="allow")
+    # Built on first use, not at import: most processes never read a failure,
+    # and `import kafkarpc` is paid by every `kafkarpc call` (docs/benchmarks.md).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     error_code: str = Field(min_length=1)
     error_message: str = ""

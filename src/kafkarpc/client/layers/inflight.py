@@ -9,6 +9,7 @@ whose last attempt could not be published is parked in ``{requested}.dlq``.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,8 @@ import anyio
 from ..._exceptions import ClientClosed, KafkaRpcError, PublishError, RequestTimeout
 from ..._logging import about
 from ..._telemetry import ClientTelemetry
-from ...transport import InboundRecord, OutboundRecord, Transport
-from ...wire.dead_letter import DlqReason, dead_letter_record
+from ...transport import OutboundRecord, Transport
+from ...wire.dead_letter import DlqReason, dead_letter_record, unsent_record
 from ..call import Call, Send
 from ..pending import PendingCalls
 from ..signal import Signals
@@ -82,14 +83,7 @@ class InFlightLayer:
 
     async def _dead_letter(self, record: OutboundRecord, error: BaseException) -> None:
         """After the last publish attempt, park the request in ``{requested}.dlq``."""
-        never_stored = InboundRecord(
-            topic=record.topic,
-            partition=-1,
-            offset=-1,
-            key=record.key,
-            value=record.value,
-            headers=record.headers,
-        )
+        never_stored = unsent_record(record, now_ms=time.time_ns() // 1_000_000)
         dead = dead_letter_record(never_stored, error, reason=DlqReason.PUBLISH_FAILED)
         try:
             with anyio.fail_after(5):

@@ -1,0 +1,114 @@
+"""A client-side dead letter (a request the broker never took), header by header (issue 18)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from kafkarpc import (
+    CallRetry,
+    DlqHeader,
+    DlqReason,
+    MemoryBroker,
+    MemoryTransport,
+    PublishError,
+    RpcClient,
+    TransportError,
+)
+from kafkarpc.transport import OutboundRecord
+from kafkarpc.wire.dead_letter import unsent_record
+from kafkarpc.wire.header_table import DEAD_LETTER_HEADERS
+from kafkarpc.wire.topics import TopicTrio
+
+pytestmark = pytest.mark.anyio
+
+OP = "agent.unreachable"
+
+
+class RefusingTransport(MemoryTransport):
+    """Refuses every request; dead letters go through."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        super().__init__(broker)
+        self.refused: list[OutboundRecord] = []
+
+    def produce(self, record: OutboundRecord, on_delivery: Any) -> None:
+        if record.topic.endswith(".dlq"):
+            super().produce(record, on_delivery)
+        else:
+            self.refused.append(record)
+            on_delivery(TransportError("broker refused the record"), record)
+
+
+def _epoch_ms(iso: bytes) -> int:
+    return round(datetime.fromisoformat(iso.decode()).timestamp() * 1000)
+
+
+async def test_every_header_of_a_client_side_dead_letter(broker: MemoryBroker) -> None:
+    trio = TopicTrio.from_base(OP)
+    for topic in (trio.requested, trio.completed, trio.failed, f"{trio.requested}.dlq"):
+        broker.create_topic(topic)
+    transport = RefusingTransport(broker)
+    retry = CallRetry(max_attempts=2, initial_delay=0, jitter=0)
+    before_ms = time.time_ns() // 1_000_000
+    async with RpcClient(service="c", transport=transport, retry=retry) as client:
+        with pytest.raises(PublishError) as info:
+            await client.request(OP, {"a": 1}, idempotency_key="k-1")
+    after_ms = time.time_ns() // 1_000_000
+
+    last_attempt = transport.refused[-1]
+    (dead,) = broker.records(f"{trio.requested}.dlq")
+    assert dead.value == last_attempt.value
+    assert dead.key == last_attempt.key
+    # The request's own headers first, unchanged and in order; then the DLQ's, in table order.
+    kept, added = (
+        dead.headers[: len(last_attempt.headers)],
+        dead.headers[len(last_attempt.headers) :],
+    )
+    assert kept == last_attempt.headers
+    assert tuple(name for name, _ in added) == DEAD_LETTER_HEADERS
+    request = dict(last_attempt.headers)
+    values = {name: value.decode() for name, value in added}
+    sent_at = _epoch_ms(request["timestamp"])
+    assert before_ms - 1 <= sent_at <= after_ms
+    stack = values.pop(DlqHeader.EXCEPTION_STACKTRACE)
+    assert stack.endswith(f"kafkarpc.PublishError: {info.value}\n")
+    assert "kafkarpc.TransportError: broker refused the record" in stack  # its cause
+    assert values == {
+        DlqHeader.ORIGINAL_TOPIC: trio.requested,
+        DlqHeader.ORIGINAL_PARTITION: "-1",
+        DlqHeader.ORIGINAL_OFFSET: "-1",
+        DlqHeader.ORIGINAL_TIMESTAMP: str(sent_at),
+        DlqHeader.EXCEPTION_FQCN: "kafkarpc.PublishError",
+        DlqHeader.EXCEPTION_MESSAGE: str(info.value),
+        DlqHeader.REASON: DlqReason.PUBLISH_FAILED.value,
+        DlqHeader.RETRY_COUNT: "0",
+    }
+    assert request["idempotency_key"] == b"k-1"
+    assert request["correlation_id"].decode() == info.value.correlation_id
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([("timestamp", b"2026-11-22T06:30:00.123Z")], 1_795_329_000_123),
+        ([], 42),
+        ([("timestamp", b"yesterday")], 42),
+        ([("timestamp", b"\xff")], 42),
+    ],
+)
+def test_an_unsent_record_is_stamped_when_it_was_sent_or_now(
+    headers: list[tuple[str, bytes]], expected: int
+) -> None:
+    record = OutboundRecord("t.requested.v1", b"{}", key=b"k", headers=headers)
+    unsent = unsent_record(record, now_ms=42)
+    assert (unsent.partition, unsent.offset, unsent.timestamp_ms) == (-1, -1, expected)
+    assert (unsent.topic, unsent.key, unsent.value, unsent.headers) == (
+        record.topic,
+        b"k",
+        b"{}",
+        headers,
+    )
