@@ -163,10 +163,6 @@ async def test_a_request_the_broker_never_takes_fails_and_is_dead_lettered(
     assert headers["reply_to"] == trio.completed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18: client-side dead letters carry kafka_dlt-original-timestamp 0",
-)
 async def test_a_client_side_dead_letter_carries_when_the_request_was_made(
     parked: _Parked,
 ) -> None:
