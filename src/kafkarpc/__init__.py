@@ -37,6 +37,7 @@ from ._version import VERSION
 from .admin import ensure_topics, trio_topics
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
+from .client.sync import SyncClient
 from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
 from .server.context import RequestContext
 from .server.facade import RpcServer
@@ -125,6 +126,7 @@ __all__ = [
     "ServerStats",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "SyncClient",
     "Telemetry",
     "TopicNotFound",
     "TopicTrio",
