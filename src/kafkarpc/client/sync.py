@@ -26,6 +26,7 @@ from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, To
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
 from .._sentinel import UNSET, Unset
+from .._stats import ClientStats
 from ..transport import Transport
 from ..wire.topics import TopicTrio
 from .facade import RpcClient
@@ -105,6 +106,16 @@ class SyncClient:
     def service(self) -> str:
         """The ``service`` name this client stamps on its requests."""
         return self._client.service
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of this client's calls, as ``RpcClient.stats``."""
+        return self._client.stats
+
+    @property
+    def pending_count(self) -> int:
+        """Calls waiting for a reply right now."""
+        return self._client.pending_count
 
     def _refuse_inside_loop(self, what: str) -> None:
         library = running_loop_library()
