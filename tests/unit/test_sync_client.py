@@ -28,7 +28,7 @@ from kafkarpc import (
     TopicTrio,
 )
 from kafkarpc._legacy import LegacyClientOptions
-from kafkarpc.client.sync import ClientOptions
+from kafkarpc.client.sync import ClientOptions, PublishOptions
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,7 +72,6 @@ def client(bare_client: SyncClient, broker: MemoryBroker) -> Iterator[SyncClient
 
 def test_request_returns_the_reply(client: SyncClient) -> None:
     assert client.request(OP, {"n": 1}) == {"echoed": {"n": 1}}
-    assert client.service == "sync-client"
     assert client.stats.succeeded == 1
 
 
@@ -222,3 +221,9 @@ def test_options_are_rpc_clients_keywords() -> None:
     keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
     legacy = LegacyClientOptions.__optional_keys__ | LegacyClientOptions.__required_keys__
     assert ClientOptions.__optional_keys__ | ClientOptions.__required_keys__ == keywords | legacy
+
+
+def test_publish_options_are_rpc_clients_publish_keywords() -> None:
+    parameters = inspect.signature(RpcClient.publish).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert PublishOptions.__optional_keys__ == keywords

@@ -16,7 +16,7 @@ from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from functools import partial
 from types import TracebackType
-from typing import Any, Required, Self, TypeVar, Unpack, overload
+from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
 
 import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -25,17 +25,19 @@ from pydantic import BaseModel
 from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
-from .._sentinel import UNSET, Unset
+from .._sentinel import Unset
 from .._stats import ClientStats
 from ..transport import Transport
 from ..wire.topics import TopicTrio
 from .facade import RpcClient
 from .validate import CallOptions
 
-__all__ = ["ClientOptions", "SyncClient"]
+__all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
+Operation = str | TopicTrio  # a base name, or the topics themselves
+Payload = Mapping[str, Any] | BaseModel
 
 
 class ClientOptions(LegacyClientOptions, total=False):
@@ -55,6 +57,16 @@ class ClientOptions(LegacyClientOptions, total=False):
     transport: Transport | None
     security: Security | None
     config: Mapping[str, Any] | None
+
+
+class PublishOptions(TypedDict, total=False):
+    """``RpcClient.publish``'s keywords (held to its signature by a unit test)."""
+
+    event_type: str | None
+    key: str | None
+    correlation_id: str | None
+    headers: Mapping[str, str | bytes] | None
+    timeout: float | Unset
 
 
 def running_loop_library() -> str | None:
@@ -103,11 +115,6 @@ class SyncClient:
             raise
 
     @property
-    def service(self) -> str:
-        """The ``service`` name this client stamps on its requests."""
-        return self._client.service
-
-    @property
     def stats(self) -> ClientStats:
         """Counters of this client's calls, as ``RpcClient.stats``."""
         return self._client.stats
@@ -144,8 +151,8 @@ class SyncClient:
     @overload
     def request(
         self,
-        op: str | TopicTrio,
-        payload: Mapping[str, Any] | BaseModel,
+        op: Operation,
+        payload: Payload,
         *,
         response_model: None = None,
         **options: Unpack[CallOptions],
@@ -154,8 +161,8 @@ class SyncClient:
     @overload
     def request(
         self,
-        op: str | TopicTrio,
-        payload: Mapping[str, Any] | BaseModel,
+        op: Operation,
+        payload: Payload,
         *,
         response_model: type[ModelT],
         **options: Unpack[CallOptions],
@@ -163,8 +170,8 @@ class SyncClient:
 
     def request(
         self,
-        op: str | TopicTrio,
-        payload: Mapping[str, Any] | BaseModel,
+        op: Operation,
+        payload: Payload,
         *,
         response_model: type[ModelT] | None = None,
         **options: Unpack[CallOptions],
@@ -180,28 +187,11 @@ class SyncClient:
     def publish(
         self,
         topic: str,
-        payload: Mapping[str, Any] | BaseModel,
-        *,
-        event_type: str | None = None,
-        key: str | None = None,
-        correlation_id: str | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        timeout: float | Unset = UNSET,
+        payload: Payload,
+        **options: Unpack[PublishOptions],
     ) -> str:
         """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
-        return self._run(
-            "publish()",
-            partial(
-                self._client.publish,
-                topic,
-                payload,
-                event_type=event_type,
-                key=key,
-                correlation_id=correlation_id,
-                headers=headers,
-                timeout=timeout,
-            ),
-        )
+        return self._run("publish()", partial(self._client.publish, topic, payload, **options))
 
     def close(self) -> None:
         """Fail pending calls with ``ClientClosed``, close the client, stop the thread.
