@@ -7,6 +7,7 @@ import inspect
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import anyio
@@ -180,6 +181,15 @@ def test_blocking_call_inside_a_running_loop_is_refused(client: SyncClient, back
     # Nothing was sent, and the client still works outside the loop.
     assert client.stats.requests == 0
     assert client.request(OP, {"after": True}) == {"echoed": {"after": True}}
+
+
+def test_async_code_may_call_it_from_a_worker_thread(client: SyncClient) -> None:
+    """The refusal is per thread: a worker thread of a running loop has no loop."""
+
+    async def main() -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(partial(client.request, OP, {"from": "worker"}))
+
+    assert anyio.run(main) == {"echoed": {"from": "worker"}}
 
 
 def test_refused_from_a_plain_asyncio_callback(client: SyncClient) -> None:
