@@ -45,6 +45,7 @@ from .wire.topics import TopicTrio
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
     from .asyncapi import asyncapi_json, generate_asyncapi
+    from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
     from .server.context import RequestContext
     from .server.facade import RpcServer
@@ -81,6 +82,7 @@ _LAZY = {
     "StoredReply": ".server.idempotency",
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
+    "SyncClient": ".client.sync",
 }
 
 
@@ -146,6 +148,7 @@ __all__ = [
     "ServerStats",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "SyncClient",
     "Telemetry",
     "TopicNotFound",
     "TopicTrio",

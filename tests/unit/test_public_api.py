@@ -71,6 +71,7 @@ EXPECTED_PUBLIC_NAMES = {
     "RetryPolicy",
     "RpcClient",
     "RpcServer",
+    "SyncClient",
     "Security",
     "ServerStats",
     "SqliteIdempotencyStore",

@@ -1,0 +1,222 @@
+"""``SyncClient``: ``RpcClient``'s calls as plain blocking methods, for code without a loop.
+
+Scripts, notebooks, Django/Flask views and Celery tasks have no event loop. A
+``SyncClient`` starts one in a daemon thread (an anyio blocking portal), creates
+and starts an ``RpcClient`` inside it, and hands every call over to that thread,
+so any number of threads can share one client. It adds no behaviour of its own:
+what the async client returns or raises reaches the caller unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import CancelledError, Future
+from contextlib import ExitStack
+from functools import partial
+from types import TracebackType
+from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
+
+import sniffio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from pydantic import BaseModel
+
+from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
+from .._exceptions import ClientClosed, LifecycleError
+from .._legacy import LegacyClientOptions
+from .._sentinel import Unset
+from .._stats import ClientStats
+from ..transport import Transport
+from ..wire.topics import TopicTrio
+from .facade import RpcClient
+from .validate import CallOptions
+
+__all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+Operation = str | TopicTrio  # a base name, or the topics themselves
+Payload = Mapping[str, Any] | BaseModel
+
+
+class ClientOptions(LegacyClientOptions, total=False):
+    """``RpcClient``'s keyword arguments, passed through unchanged by ``SyncClient``.
+
+    A unit test holds these keys to ``RpcClient.__init__``'s signature, so the
+    two cannot drift apart.
+    """
+
+    service: Required[str]
+    retry: CallRetry | None
+    circuit_breaker: CircuitBreaker | None
+    limits: Limits | None
+    topics: Topics | None
+    timeout: float
+    telemetry: Telemetry | None
+    transport: Transport | None
+    security: Security | None
+    config: Mapping[str, Any] | None
+
+
+class PublishOptions(TypedDict, total=False):
+    """``RpcClient.publish``'s keywords (held to its signature by a unit test)."""
+
+    event_type: str | None
+    key: str | None
+    correlation_id: str | None
+    headers: Mapping[str, str | bytes] | None
+    timeout: float | Unset
+
+
+def running_loop_library() -> str | None:
+    """The event loop running in this thread (``"asyncio"``, ``"trio"``), or None."""
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        pass
+    # sniffio only sees tasks; a plain loop callback (call_soon) runs outside one.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return "asyncio"
+
+
+class SyncClient:
+    """Blocking twin of ``RpcClient``: same constructor, same ``request`` and ``publish``.
+
+    >>> with SyncClient("127.0.0.1:9092", service="report-job") as client:  # doctest: +SKIP
+    ...     reply = client.request("billing.charge", {"cents": 1200})
+
+    One background event-loop thread per client; every method may be called from
+    any number of threads at once. ``close()`` (or leaving the ``with`` block)
+    fails pending calls with ``ClientClosed`` and stops the thread; afterwards every
+    method raises ``ClientClosed``. Calling a method from inside a running event
+    loop raises ``LifecycleError``: it would block that loop; use ``RpcClient``.
+    """
+
+    def __init__(self, bootstrap: str | None = None, **options: Unpack[ClientOptions]) -> None:
+        self._refuse_inside_loop("SyncClient()")
+        self._lock = threading.Lock()  # orders "submit a call" against "close"
+        self._closed = False
+        self._stack = ExitStack()
+        # start_blocking_portal returns only once the loop thread is running.
+        self._portal: BlockingPortal = self._stack.enter_context(
+            start_blocking_portal("asyncio", name="kafkarpc-sync-client")
+        )
+        try:
+            # Built inside the loop thread: the client belongs to that loop.
+            self._client = self._portal.call(partial(RpcClient, bootstrap, **options))
+            self._portal.call(self._client.start)
+        except BaseException:
+            self._closed = True
+            self._stack.close()
+            raise
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of this client's calls, as ``RpcClient.stats``."""
+        return self._client.stats
+
+    @property
+    def pending_count(self) -> int:
+        """Calls waiting for a reply right now."""
+        return self._client.pending_count
+
+    def _refuse_inside_loop(self, what: str) -> None:
+        library = running_loop_library()
+        if library is not None:
+            raise LifecycleError(
+                f"{what} blocks until it is done and was called inside a running {library} "
+                "event loop, which it would block; use 'async with RpcClient(...)' there"
+            )
+
+    def _run(self, what: str, call: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        self._refuse_inside_loop(what)
+        with self._lock:
+            if self._closed:
+                raise ClientClosed("the client is closed")
+            future: Future[ResultT] = self._portal.start_task_soon(call)
+        try:
+            return future.result()
+        except CancelledError:
+            # close() cancels what is still running once the pending calls failed.
+            raise ClientClosed("the client was closed while the call was running") from None
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed: cancelling a finished task is a no-op.
+            future.cancel()
+            raise
+
+    @overload
+    def request(
+        self,
+        op: Operation,
+        payload: Payload,
+        *,
+        response_model: None = None,
+        **options: Unpack[CallOptions],
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def request(
+        self,
+        op: Operation,
+        payload: Payload,
+        *,
+        response_model: type[ModelT],
+        **options: Unpack[CallOptions],
+    ) -> ModelT: ...
+
+    def request(
+        self,
+        op: Operation,
+        payload: Payload,
+        *,
+        response_model: type[ModelT] | None = None,
+        **options: Unpack[CallOptions],
+    ) -> dict[str, Any] | ModelT:
+        """``RpcClient.request``, blocking: the reply payload, or the same exception."""
+        if response_model is None:
+            return self._run("request()", partial(self._client.request, op, payload, **options))
+        return self._run(
+            "request()",
+            partial(self._client.request, op, payload, response_model=response_model, **options),
+        )
+
+    def publish(
+        self,
+        topic: str,
+        payload: Payload,
+        **options: Unpack[PublishOptions],
+    ) -> str:
+        """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
+        return self._run("publish()", partial(self._client.publish, topic, payload, **options))
+
+    def close(self) -> None:
+        """Fail pending calls with ``ClientClosed``, close the client, stop the thread.
+
+        Idempotent. Blocks until the producer is flushed, like ``RpcClient.aclose``.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._refuse_inside_loop("close()")
+            self._closed = True
+        try:
+            self._portal.call(self._client.aclose)
+            # Calls still running after aclose (none are pending any more) are cancelled.
+            self._portal.call(self._portal.stop, True)
+        finally:
+            self._stack.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
