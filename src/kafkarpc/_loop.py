@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import Token
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import sniffio
@@ -24,9 +25,11 @@ __all__ = [
     "LoopTools",
     "adopt_current_library",
     "forget_library",
+    "loop_schedulers",
     "running_asyncio_loop",
     "running_clock",
     "running_library",
+    "running_loop_library",
 ]
 
 
@@ -98,3 +101,36 @@ def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
     if sniffio.current_async_library() == "asyncio":
         return asyncio.get_running_loop()
     return None
+
+
+def running_loop_library() -> str | None:
+    """The event loop running in this thread (``"asyncio"``, ``"trio"``), or None."""
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        pass
+    # sniffio only sees tasks; a plain loop callback (call_soon) runs outside one.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return "asyncio"
+
+
+def loop_schedulers() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The running loop's thread-safe "call soon", and its cheaper same-thread one.
+
+    Called on the loop. The native primitives queue the callback and return at once
+    (``anyio.from_thread.run_sync`` would block the calling thread until it ran); from
+    the loop's own thread asyncio's plain ``call_soon`` needs no wake-up write.
+    """
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        loop = asyncio.get_running_loop()
+        return loop.call_soon_threadsafe, loop.call_soon
+    if library == "trio":
+        import trio
+
+        run_soon = trio.lowlevel.current_trio_token().run_sync_soon
+        return run_soon, run_soon
+    raise RuntimeError(f"unsupported async library {library!r}")  # pragma: no cover

@@ -9,7 +9,6 @@ what the async client returns or raises reaches the caller unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import CancelledError, Future
@@ -18,13 +17,13 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
 
-import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from pydantic import BaseModel
 
 from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
+from .._loop import running_loop_library
 from .._sentinel import Unset
 from .._stats import ClientStats
 from ..transport import Transport
@@ -67,20 +66,6 @@ class PublishOptions(TypedDict, total=False):
     correlation_id: str | None
     headers: Mapping[str, str | bytes] | None
     timeout: float | Unset
-
-
-def running_loop_library() -> str | None:
-    """The event loop running in this thread (``"asyncio"``, ``"trio"``), or None."""
-    try:
-        return sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        pass
-    # sniffio only sees tasks; a plain loop callback (call_soon) runs outside one.
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    return "asyncio"
 
 
 class SyncClient:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sniffio
+from .._loop import loop_schedulers
 
 __all__ = ["LoopBridge"]
 
@@ -22,20 +22,7 @@ class LoopBridge:
     __slots__ = ("_closed", "_defer", "_schedule")
 
     def __init__(self) -> None:
-        library = sniffio.current_async_library()
-        if library == "asyncio":
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            self._schedule: Callable[..., Any] = loop.call_soon_threadsafe
-            # From the loop's own thread a plain call_soon needs no wake-up write.
-            self._defer: Callable[..., Any] = loop.call_soon
-        elif library == "trio":
-            import trio
-
-            self._schedule = self._defer = trio.lowlevel.current_trio_token().run_sync_soon
-        else:  # pragma: no cover - anyio supports only these two
-            raise RuntimeError(f"unsupported async library {library!r}")
+        self._schedule, self._defer = loop_schedulers()
         self._closed = False
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> bool:
