@@ -36,6 +36,15 @@ from kafkarpc.transport.kafka.readiness import ConnectWatch
             "broker's certificate names the host it is reached at",
         ),
         (
+            # The same failure, reported a third time as a bare OpenSSL error.
+            KafkaError._TRANSPORT,
+            "ssl://127.0.0.1:9093/bootstrap: error:0A000086:SSL routines::certificate verify "
+            "failed (after 5ms in state SSL_HANDSHAKE)",
+            "TLS handshake failed: error:0A000086:SSL routines::certificate verify failed; "
+            "if the CA is right, check that the broker's certificate names the host it is "
+            "reached at",
+        ),
+        (
             KafkaError._AUTHENTICATION,
             "sasl_ssl://b:9093/1: SASL authentication error: Authentication failed",
             "authentication failed: SASL authentication error: Authentication failed",
