@@ -17,39 +17,18 @@ from .._exceptions import ConfigurationError
 from .._ids import new_uuid
 from .._sentinel import Unset
 from ..wire.envelope import encode_payload
+from ..wire.header_table import RESERVED_HEADERS
 from ..wire.headers import PRIORITIES
 from ..wire.topics import TopicTrio
 from .call import Call
 
 __all__ = [
-    "RESERVED_HEADERS",
     "CallOptions",
     "TrioNames",
     "check_call_options",
     "check_timeout",
     "new_call",
 ]
-
-RESERVED_HEADERS = frozenset(
-    {
-        "content_type",
-        "correlation_id",
-        "message_id",
-        "timestamp",
-        "source",
-        "event_type",
-        "schema_version",
-        "reply_to",
-        "reply_partition",
-        "deadline_ms",
-        "idempotency_key",
-        "retry_count",
-        "max_retries",
-        "partition_key",
-        "priority",
-        "ttl_seconds",
-    }
-)
 
 
 def check_timeout(timeout: float) -> float:
