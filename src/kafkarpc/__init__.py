@@ -9,7 +9,16 @@ import logging
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
-from ._config import CallRetry, CircuitBreaker, HandlerRetry, Limits, Security, Telemetry, Topics
+from ._config import (
+    CallRetry,
+    CircuitBreaker,
+    ExactlyOnce,
+    HandlerRetry,
+    Limits,
+    Security,
+    Telemetry,
+    Topics,
+)
 from ._exceptions import (
     BrokerUnavailable,
     CircuitOpenError,
@@ -120,6 +129,7 @@ __all__ = [
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "ExactlyOnce",
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CallRetry",
     "CircuitBreaker",
+    "ExactlyOnce",
     "HandlerRetry",
     "Limits",
     "Security",
@@ -213,6 +214,32 @@ class CircuitBreaker:
 
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExactlyOnce:
+    """A server's opt-in exactly-once delivery (docs/failure-semantics.md).
+
+    Requests are answered in batches, each one Kafka transaction holding the
+    replies, the records handlers staged with ``RequestContext.publish`` and the
+    requests' offsets. A batch closes once ``max_requests`` were fetched into it,
+    once ``max_wait`` seconds passed since its first request, or as soon as all
+    it holds is answered and nothing more is waiting; replies become visible to
+    callers when it commits. Each request partition has its own transactional
+    producer, ``{transactional_id_prefix}.{topic}.{partition}`` (the group id
+    when no prefix is given): a new owner of a partition fences the old one.
+    """
+
+    max_requests: int = 256
+    max_wait: float = 0.01
+    transactional_id_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        _at_least("max_requests", self.max_requests, 1)
+        if self.max_wait <= 0:
+            raise ConfigurationError(f"max_wait must be > 0, got {self.max_wait}")
+        if self.transactional_id_prefix == "":
+            raise ConfigurationError("transactional_id_prefix must not be empty")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

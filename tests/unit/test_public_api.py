@@ -35,6 +35,7 @@ EXPECTED_PUBLIC_NAMES = {
     "Telemetry",
     "Limits",
     "HandlerRetry",
+    "ExactlyOnce",
     "CallRetry",
     "BrokerUnavailable",
     "CircuitBreaker",

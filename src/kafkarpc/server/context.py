@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import outbox
+
 __all__ = ["RequestContext"]
 
 
@@ -27,6 +29,33 @@ class RequestContext:
     idempotency_key: str | None = None
     retry_count: int = 0
     attempt: int = 1
+
+    def __post_init__(self) -> None:
+        # The server builds one context per attempt of the handler: a new attempt
+        # drops the events an earlier, failed one staged (server/outbox.py).
+        running = outbox.running()
+        if running is not None:
+            running.begin()
+
+    def publish(
+        self,
+        topic: str,
+        payload: Mapping[str, Any] | Any,
+        *,
+        key: str | None = None,
+        event_type: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> str:
+        """Publish an event as part of answering this request; returns its ``event_id``.
+
+        The event is sent with the reply, and only if the handler answers
+        successfully; under ``ExactlyOnce`` it is in the reply's transaction, so
+        it is stored exactly when the reply is (docs/failure-semantics.md). The
+        event continues the request's ``correlation_id``, caused by its ``event_id``.
+        """
+        return outbox.current_outbox().stage(
+            topic, payload, key=key, event_type=event_type, headers=headers
+        )
 
     def remaining(self) -> float | None:
         """Seconds until the caller stops waiting, or None without a deadline."""

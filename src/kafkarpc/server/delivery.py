@@ -8,6 +8,11 @@ the reply on the operation's own topics, a failure for a reply too large, or
 the request parked in its DLQ; a dead letter that cannot be sent leaves the
 request unacknowledged (redelivered). A refusal that may pass (a broker
 hiccup) is retried here, in a background task, by ``send``.
+
+With an ``Outlet`` (``ExactlyOnce``), records go into the open transaction of
+their request's partition instead, and nothing is resent: a record the broker
+refused leaves the transaction unable to commit, so the request is rejected and
+its batch aborted and fetched again.
 """
 
 from __future__ import annotations
@@ -28,14 +33,16 @@ from .._exceptions import (
 from .._logging import about
 from .._telemetry import ServerTelemetry
 from ..transport import ANY_PARTITION, OutboundRecord, Transport
+from .outbox import StagedEvent
 from .replier import DeadLetter, Replier, Reply
 from .settlement import Settlement
+from .transaction import Outlet
 
 __all__ = ["Delivery", "next_step"]
 
 logger = logging.getLogger("kafkarpc.server")
 
-Parcel = Reply | DeadLetter
+Parcel = Reply | DeadLetter | StagedEvent
 
 _SEND_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 _PERMANENT_SEND_ERRORS = (PayloadTooLarge, TopicNotFound, ConfigurationError)
@@ -44,9 +51,8 @@ _REPLY_RENDERS = 3  # a reply is rendered (re-routed, turned into a failure) at 
 
 def next_step(replier: Replier, parcel: Parcel, error: KafkaRpcError) -> Parcel | None:
     """What to send instead of ``parcel`` once the broker refused it for ``error``."""
-    if type(parcel) is DeadLetter:
+    if type(parcel) is not Reply:
         return None  # unacknowledged, the request is redelivered
-    assert type(parcel) is Reply
     record, trio = parcel.record, parcel.trio
     if parcel.renders < _REPLY_RENDERS:
         if isinstance(error, TopicNotFound) and (record.topic, record.partition) != (
@@ -70,6 +76,7 @@ class Delivery:
     replier: Replier  # what a refused reply becomes
     telemetry: ServerTelemetry
     tasks: TaskGroup  # where refused records are resent
+    outlet: Outlet | None = None  # set: exactly-once, records go into transactions
 
     def post(self, parcel: Parcel, settlement: Settlement) -> tuple[Parcel, bool]:
         """Hand ``parcel`` (or what replaces it) to the producer without waiting.
@@ -81,9 +88,11 @@ class Delivery:
         while True:
             settlement.expect()
             try:
-                self.transport.produce(
-                    parcel.record, functools.partial(self._delivered, settlement, parcel)
-                )
+                delivered = functools.partial(self._delivered, settlement, parcel)
+                if self.outlet is None:
+                    self.transport.produce(parcel.record, delivered)
+                else:
+                    self.outlet.produce(parcel.source, parcel.record, delivered)
             except _PERMANENT_SEND_ERRORS as exc:
                 settlement.finish(True)  # nothing is outstanding for this record
                 following = self._next(parcel, exc)
@@ -91,7 +100,10 @@ class Delivery:
                     return parcel, False
                 parcel = following
                 continue
-            except KafkaRpcError:
+            except KafkaRpcError as exc:
+                if self.outlet is not None:
+                    self._refused_in_transaction(settlement, parcel, exc)
+                    return parcel, False
                 self._resend_later(settlement, parcel)
             if type(parcel) is DeadLetter:
                 self.telemetry.dead_lettered(parcel.source.topic)
@@ -128,8 +140,21 @@ class Delivery:
     ) -> None:
         if error is None:
             settlement.finish(True)
+        elif self.outlet is not None:
+            self._refused_in_transaction(settlement, parcel, error)
         else:
             self._resend_later(settlement, parcel)
+
+    def _refused_in_transaction(
+        self, settlement: Settlement, parcel: Parcel, error: Exception
+    ) -> None:
+        source = parcel.source
+        logger.warning(
+            "%s refused a record for %s[%d]@%d (%s); its batch is aborted and fetched again",
+            parcel.record.topic, source.topic, source.partition, source.offset, error,
+            extra=about(None, source.topic),
+        )  # fmt: skip
+        settlement.finish(False)
 
     def _resend_later(self, settlement: Settlement, parcel: Parcel) -> None:
         self.tasks.start_soon(self._resend, parcel, settlement)

@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, Self, TypeVar, Unpack
 import anyio
 from anyio.abc import TaskGroup
 
-from .._config import HandlerRetry, Limits, Security, Telemetry, Topics
+from .._config import ExactlyOnce, HandlerRetry, Limits, Security, Telemetry, Topics
 from .._exceptions import ConfigurationError, LifecycleError
 from .._legacy import LegacyServerOptions
 from .._retry import RetryPolicy, handler_retry
@@ -34,6 +34,7 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+from .transaction import Outlet
 
 __all__ = ["RpcServer"]
 
@@ -56,7 +57,9 @@ class RpcServer:
     Every instance with the same ``group_id`` shares the work: each request is
     handled once per group. The request's offset is committed only after its
     reply (or dead letter) is on the broker, so a responder that dies mid-request
-    leaves it to be redelivered.
+    leaves it to be redelivered. With ``exactly_once=ExactlyOnce()``, replies,
+    events published through ``RequestContext.publish`` and offsets commit
+    together in Kafka transactions instead (docs/failure-semantics.md).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class RpcServer:
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
+        exactly_once: ExactlyOnce | None = None,
         **legacy: Unpack[LegacyServerOptions],
     ) -> None:
         setup = Setup.settle(
@@ -92,6 +96,7 @@ class RpcServer:
         self._idempotency: IdempotencyStore = (
             InMemoryIdempotencyStore() if idempotency_store is None else idempotency_store
         )
+        self._exactly_once = exactly_once
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
@@ -181,6 +186,7 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
+            outlet = None if self._exactly_once is None else Outlet()
             pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
@@ -188,13 +194,25 @@ class RpcServer:
                 Execution(self._idempotency, self._retry, self._workers, self._telemetry),
                 Replier(self.service),
                 self._payload_preview,
+                service=self.service,
+                outlet=outlet,
             )
-            pipeline.consumer = self._consumer = await self._transport.group_consumer(
-                topics,
-                group_id=self.group_id,
-                on_batch=pipeline.intake.accept,
-                max_in_flight=fetch_high_mark(self._workers),
-            )
+            if outlet is None or self._exactly_once is None:
+                pipeline.consumer = self._consumer = await self._transport.group_consumer(
+                    topics,
+                    group_id=self.group_id,
+                    on_batch=pipeline.intake.accept,
+                    max_in_flight=fetch_high_mark(self._workers),
+                )
+            else:
+                consumer = await self._transport.transactional_group_consumer(
+                    topics,
+                    exactly_once=self._exactly_once,
+                    group_id=self.group_id,
+                    on_batch=pipeline.intake.accept,
+                    max_in_flight=fetch_high_mark(self._workers),
+                )
+                pipeline.consumer = self._consumer = outlet.consumer = consumer
         except BaseException as exc:
             await self._close(exc)
             raise

@@ -28,9 +28,11 @@ from .execution import Execution
 from .handler import Responder
 from .intake import DequeIntake
 from .ordering import KeyOrder
+from .outbox import Outbox, close_outbox, open_outbox
 from .outcome import Outcome
-from .replier import Replier, Reply, dead_letter
+from .replier import DeadLetter, Replier, Reply, dead_letter
 from .settlement import Settlement
+from .transaction import Outlet
 
 __all__ = ["Pipeline"]
 
@@ -48,13 +50,18 @@ class Pipeline:
         execution: Execution,
         replier: Replier,
         payload_preview: Callable[[Mapping[str, Any]], str] | None,
+        *,
+        service: str,
+        outlet: Outlet | None = None,
     ) -> None:
         """Build a request's path and start ``execution.workers`` workers on it in ``tasks``;
-        records reach them through ``intake.accept``."""
+        records reach them through ``intake.accept``. With an ``outlet`` (exactly-once),
+        what is sent for a request goes into its partition's transaction."""
         self._responders = responders
         self._execution = execution
         self._replier = replier
-        self._delivery = Delivery(transport, replier, execution.telemetry, tasks)
+        self._service = service
+        self._delivery = Delivery(transport, replier, execution.telemetry, tasks, outlet)
         self._telemetry = execution.telemetry
         self._payload_preview = payload_preview
         self._key_order = KeyOrder()
@@ -89,8 +96,11 @@ class Pipeline:
 
     def _settled(self, record: InboundRecord, delivered: bool) -> None:
         """Everything sent for ``record`` reached the broker (or could not)."""
-        if delivered and self.consumer is not None:
-            self.consumer.ack(record)  # only now may its offset be committed
+        if self.consumer is not None:
+            if delivered:
+                self.consumer.ack(record)  # only now may its offset be committed
+            else:
+                self.consumer.reject(record)  # left to be delivered again
         self.in_flight -= 1
         if not self.in_flight:
             self._idle.set()
@@ -172,8 +182,25 @@ class Pipeline:
         Returns the outcome that was sent: when the decided reply could not be, a
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
-        outcome = await self._execution.outcome(request)
+        if request.handler.context_param is None:
+            outcome = await self._execution.outcome(request)
+            delivered = True
+        else:
+            # Only a handler given a RequestContext can publish (context.publish).
+            outbox = Outbox(self._service, request.record, request.envelope)
+            token = open_outbox(outbox)
+            try:
+                outcome = await self._execution.outcome(request)
+            finally:
+                close_outbox(token)
+            delivered = True
+            if outcome.ok:
+                for event in outbox.staged:
+                    delivered = self._delivery.post(event, settlement)[1] and delivered
         reply = self._replier.reply(request, outcome, span)
-        sent, delivered = self._delivery.post(reply, settlement)
-        last = sent if isinstance(sent, Reply) else sent.instead_of
+        sent, replied = self._delivery.post(reply, settlement)
+        delivered = replied and delivered
+        last = sent if isinstance(sent, Reply) else None
+        if isinstance(sent, DeadLetter):
+            last = sent.instead_of
         return (outcome if last is None else last.outcome), delivered

@@ -5,7 +5,13 @@ threads) and ``MemoryTransport`` (an in-process broker for unit tests) implement
 it. Client and server receive one through their constructor.
 """
 
-from .base import GroupConsumer, GroupOptions, ReplyConsumer, Transport
+from .base import (
+    GroupConsumer,
+    GroupOptions,
+    ReplyConsumer,
+    TransactionalGroupConsumer,
+    Transport,
+)
 from .records import (
     ANY_PARTITION,
     DeliveryCallback,
@@ -23,5 +29,6 @@ __all__ = [
     "OutboundRecord",
     "RecordBatchHandler",
     "ReplyConsumer",
+    "TransactionalGroupConsumer",
     "Transport",
 ]

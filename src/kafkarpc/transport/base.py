@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncGenerator, Sequence
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import anyio
 
+from .._exceptions import ConfigurationError
 from .records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBatchHandler
 
-__all__ = ["GroupConsumer", "GroupOptions", "ReplyConsumer", "Transport"]
+if TYPE_CHECKING:
+    from .._config import ExactlyOnce
+
+__all__ = [
+    "GroupConsumer",
+    "GroupOptions",
+    "ReplyConsumer",
+    "TransactionalGroupConsumer",
+    "Transport",
+]
 
 
 class GroupOptions(TypedDict):
@@ -51,6 +61,13 @@ class GroupConsumer(abc.ABC):
     def ack(self, record: InboundRecord) -> None:
         """Mark ``record`` processed (its reply or dead letter is on the broker)."""
 
+    def reject(self, record: InboundRecord) -> None:  # noqa: B027 - optional, not abstract
+        """``record`` could not be answered: leave it to be delivered again.
+
+        At-least-once consumers simply never commit past it (the default does
+        nothing); a transactional consumer aborts the batch holding it.
+        """
+
     @abc.abstractmethod
     async def stop_fetching(self) -> None:
         """Deliver no further batches; records already delivered may still be acked."""
@@ -58,6 +75,26 @@ class GroupConsumer(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Commit what was acknowledged, leave the group and release resources."""
+
+
+class TransactionalGroupConsumer(GroupConsumer):
+    """A group member whose offsets commit in Kafka transactions, with what was sent for them.
+
+    Records are delivered in batches; each batch is one transaction per request
+    partition, holding the records produced through ``produce`` for the batch's
+    requests and their offsets. Once every record of a batch is acknowledged
+    the transactions commit; a rejected record, a refused record or a refused
+    commit aborts them, and the batch's requests are fetched again.
+    """
+
+    @abc.abstractmethod
+    def produce(
+        self, source: InboundRecord, record: OutboundRecord, on_delivery: DeliveryCallback
+    ) -> None:
+        """Queue ``record`` in the open transaction of ``source``'s partition, without blocking.
+
+        Failures reach ``on_delivery``, as with ``Transport.produce``.
+        """
 
 
 class Transport(abc.ABC):
@@ -124,6 +161,23 @@ class Transport(abc.ABC):
         self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
         """A started member of group ``options["group_id"]`` subscribed to ``topics``."""
+
+    async def transactional_group_consumer(
+        self,
+        topics: Sequence[str],
+        *,
+        exactly_once: ExactlyOnce,
+        **options: Unpack[GroupOptions],
+    ) -> TransactionalGroupConsumer:
+        """A started group member committing in transactions (``ExactlyOnce``).
+
+        Optional: a transport without transactions keeps this default, which
+        refuses with ConfigurationError instead of promising what it cannot do.
+        """
+        raise ConfigurationError(
+            f"{type(self).__name__} has no transactions; exactly-once delivery"
+            " (RpcServer(exactly_once=...)) needs the Kafka transport"
+        )
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -52,6 +52,10 @@ _CONSUMER: dict[str, ConfigValue] = {
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     "enable.partition.eof": False,
+    # librdkafka's default, pinned: a reply (or request) sent in a transaction is
+    # read only once committed, so an exactly-once responder's aborted batch is
+    # never delivered to a caller (docs/failure-semantics.md).
+    "isolation.level": "read_committed",
 }
 
 REPLY_CONSUMER: dict[str, ConfigValue] = {

@@ -100,6 +100,12 @@ class PollThread:
         finally:
             self._on_exit()
 
+    def stop_blocking(self) -> None:
+        """Stop and join from another thread (never the loop, never this thread itself)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
     async def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -9,15 +9,21 @@ polled on its own thread as ``polling`` describes.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import anyio
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from ..._config import Security
+from ..._config import ExactlyOnce, Security
 from ..._exceptions import KafkaRpcError, LifecycleError
-from ..base import GroupConsumer, GroupOptions, ReplyConsumer, Transport
+from ..base import (
+    GroupConsumer,
+    GroupOptions,
+    ReplyConsumer,
+    TransactionalGroupConsumer,
+    Transport,
+)
 from ..bridge import LoopBridge
 from ..records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBatchHandler
 from .admin import create_topics_blocking, partition_count_blocking
@@ -28,8 +34,11 @@ from .polling import librdkafka_logger, logger
 from .producer import KafkaProducer
 from .reader import TopicReader
 from .readiness import READY_BUDGET_S, ConnectWatch
+from .transactions import KafkaTransactionalConsumer
 
 __all__ = ["KafkaTransport"]
+
+Member = TypeVar("Member", KafkaGroupConsumer, KafkaTransactionalConsumer)
 
 
 class KafkaTransport(Transport):
@@ -172,6 +181,38 @@ class KafkaTransport(Transport):
             )
         except KafkaException as exc:
             raise translate_exception(exc) from exc
+        return await self._joined(consumer, conf, group_id)
+
+    async def transactional_group_consumer(
+        self,
+        topics: Sequence[str],
+        *,
+        exactly_once: ExactlyOnce,
+        **options: Unpack[GroupOptions],
+    ) -> TransactionalGroupConsumer:
+        _, bridge = self._require_started()
+        group_id = options["group_id"]
+        conf = self._conf({**GROUP_CONSUMER, "group.id": group_id})
+        try:
+            consumer = KafkaTransactionalConsumer(
+                conf,
+                self._producer_conf(),
+                bridge,
+                topics,
+                options["on_batch"],
+                options["max_in_flight"],
+                exactly_once,
+            )
+        except KafkaException as exc:
+            raise translate_exception(exc) from exc
+        return await self._joined(consumer, conf, group_id)
+
+    async def _joined(
+        self,
+        consumer: Member,
+        conf: dict[str, Any],
+        group_id: str,
+    ) -> Member:
         self._closeables.append(consumer)
         # Readiness handshake: serving starts when the group handed us partitions.
         join_budget = float(conf.get("session.timeout.ms", 10_000)) / 1000 + 10

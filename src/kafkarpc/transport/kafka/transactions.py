@@ -1,0 +1,326 @@
+"""Exactly-once consumption: batches of requests answered in Kafka transactions.
+
+The fencing scheme: one transactional producer per request partition, with the
+transactional id ``{prefix}.{topic}.{partition}``. The member assigned a
+partition initialises that id (InitProducerId) before fetching from it, which
+bumps the id's epoch: the broker then refuses the previous owner's records and
+commit (PRODUCER_FENCED) and aborts its open transaction. The consumer's group
+metadata travels with the offsets too, so a broker that checks generations
+(KIP-447) also refuses a stale member's offsets; Tansu does not check them
+(measured, docs/failure-semantics.md), which is why the id follows the
+partition and not the member.
+
+Everything here runs on the consumer's polling thread except ``produce``,
+``ack`` and ``reject`` (event loop); transaction calls run on each producer's
+own thread (``KafkaProducer.run_on_thread``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from ..._config import ExactlyOnce
+from ..._exceptions import TransportError
+from ..base import TransactionalGroupConsumer
+from ..bridge import LoopBridge
+from ..records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBatchHandler
+from .polling import BATCH_MAX, POLL_S, PollThread, drain, librdkafka_logger, logger, usable_records
+from .producer import KafkaProducer
+
+__all__ = ["KafkaTransactionalConsumer"]
+
+_TXN_TIMEOUT_S = 10.0
+# A transactional producer's thread also runs the transaction calls: poll briefly
+# so a commit waits at most this long to start.
+_TXN_POLL_S = 0.005
+# How often a thread waiting for a batch's answers looks up (stopping, a rebalance).
+_SETTLE_SLICE_S = 0.002
+# After an abort, fetch again only after this pause, so a record the broker keeps
+# refusing does not spin the batch.
+_ABORT_BACKOFF_S = 0.2
+
+Key = tuple[str, int]
+
+
+class _Batch:
+    """The requests of one round of transactions, per partition: first and last offset."""
+
+    __slots__ = ("first", "last", "lost", "pending", "rejected", "size", "started")
+
+    def __init__(self) -> None:
+        self.pending: set[tuple[str, int, int]] = set()
+        self.first: dict[Key, int] = {}
+        self.last: dict[Key, int] = {}
+        self.rejected: set[Key] = set()
+        self.lost: set[Key] = set()
+        self.started = 0.0
+        self.size = 0
+
+    def add(self, record: InboundRecord) -> None:
+        key = (record.topic, record.partition)
+        if not self.first:
+            self.started = time.monotonic()
+        self.first.setdefault(key, record.offset)
+        self.last[key] = record.offset
+        self.pending.add((record.topic, record.partition, record.offset))
+        self.size += 1
+
+
+class KafkaTransactionalConsumer(TransactionalGroupConsumer):
+    """A request group member answering each batch of requests in transactions."""
+
+    def __init__(
+        self,
+        conf: dict[str, Any],
+        producer_conf: dict[str, Any],
+        bridge: LoopBridge,
+        topics: Sequence[str],
+        on_batch: RecordBatchHandler,
+        max_in_flight: int,
+        exactly_once: ExactlyOnce,
+    ) -> None:
+        self._bridge = bridge
+        self._on_batch = on_batch
+        self._limit = min(max_in_flight, exactly_once.max_requests, BATCH_MAX)
+        self._options = exactly_once
+        self._prefix = exactly_once.transactional_id_prefix or str(conf["group.id"])
+        self._producer_conf = producer_conf
+        self._producers: dict[Key, KafkaProducer] = {}
+        self._cond = threading.Condition()
+        self._batch = _Batch()
+        self._paused = False
+        self._fetching = threading.Event()
+        self._fetching.set()
+        self._first_assignment = threading.Event()
+        self._consumer = Consumer({**conf, "logger": librdkafka_logger})
+        self._consumer.subscribe(
+            list(topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._thread = PollThread("kafkarpc-transactions", self._poll_once, self._close_blocking)
+        self._thread.start()
+
+    def transactional_id(self, topic: str, partition: int) -> str:
+        return f"{self._prefix}.{topic}.{partition}"
+
+    # --- event loop side ---
+    def produce(
+        self, source: InboundRecord, record: OutboundRecord, on_delivery: DeliveryCallback
+    ) -> None:
+        producer = self._producers.get((source.topic, source.partition))
+        if producer is None:
+            raise TransportError(
+                f"{source.topic}[{source.partition}] has no open transaction here (reassigned)"
+            )
+        producer.produce(record, on_delivery)
+
+    def ack(self, record: InboundRecord) -> None:
+        with self._cond:
+            self._batch.pending.discard((record.topic, record.partition, record.offset))
+            if not self._batch.pending:
+                self._cond.notify_all()
+
+    def reject(self, record: InboundRecord) -> None:
+        with self._cond:
+            batch = self._batch
+            key = (record.topic, record.partition, record.offset)
+            if key in batch.pending:
+                batch.pending.discard(key)
+                batch.rejected.add((record.topic, record.partition))
+            if not batch.pending:
+                self._cond.notify_all()
+
+    async def stop_fetching(self) -> None:
+        self._fetching.clear()
+
+    async def aclose(self) -> None:
+        await self._thread.stop()
+
+    def wait_first_assignment(self, timeout: float) -> bool:
+        return self._first_assignment.wait(timeout)
+
+    # --- polling thread ---
+    def _poll_once(self) -> None:
+        consumer, batch = self._consumer, self._batch
+        stopping = not self._fetching.is_set()
+        if batch.first:
+            full = batch.size >= self._limit
+            late = time.monotonic() - batch.started >= self._options.max_wait
+            if not (full or late or stopping):
+                records = usable_records(consumer.consume(self._limit - batch.size, 0), "requests")
+                if records:
+                    self._deliver(records)
+                    return
+                # Nothing more is waiting: commit as soon as everything is answered.
+                with self._cond:
+                    if not self._cond.wait_for(lambda: not batch.pending, _SETTLE_SLICE_S):
+                        return
+            self._finish_batch()
+            return
+        if stopping:
+            self._set_paused(True)
+            consumer.poll(POLL_S)  # keep serving heartbeats and rebalances while stopping
+            return
+        self._set_paused(False)
+        records = usable_records(drain(consumer, self._limit), "requests")
+        if records:
+            self._deliver(records)
+
+    def _deliver(self, records: list[InboundRecord]) -> None:
+        with self._cond:
+            for record in records:
+                self._batch.add(record)
+        self._bridge.call_soon(self._on_batch, records)
+
+    def _wait_answered(self) -> bool:
+        """Wait until every request of the batch is acknowledged or rejected."""
+        batch = self._batch
+        with self._cond:
+            while batch.pending:
+                if self._thread.stopping and not self._fetching.is_set():
+                    # Closing with requests never answered (shutdown_timeout passed).
+                    return False
+                self._cond.wait(_SETTLE_SLICE_S * 50)
+        return True
+
+    def _finish_batch(self) -> None:
+        """Commit the batch's transactions (or abort them), then start the next batch."""
+        answered = self._wait_answered()
+        with self._cond:
+            batch, self._batch = self._batch, _Batch()
+        metadata = self._consumer.consumer_group_metadata()
+        failed: list[Key] = []
+        for key, last in batch.last.items():
+            producer = self._producers.get(key)
+            if producer is None:
+                failed.append(key)  # fenced earlier: fetch again if it is still ours
+                continue
+            committable = answered and key not in batch.rejected and key not in batch.lost
+            if committable and self._commit(
+                key, producer, TopicPartition(*key, last + 1), metadata
+            ):
+                continue
+            failed.append(key)
+            self._abort(key, producer)
+        if failed:
+            self._rewind(failed, batch)
+
+    def _commit(self, key: Key, producer: KafkaProducer, offset: TopicPartition, meta: Any) -> bool:
+        def commit(p: Producer) -> None:
+            p.send_offsets_to_transaction([offset], meta, _TXN_TIMEOUT_S)
+            p.commit_transaction(_TXN_TIMEOUT_S)
+            p.begin_transaction()
+
+        try:
+            producer.run_on_thread(commit, _TXN_TIMEOUT_S * 3)
+            return True
+        except (KafkaException, TimeoutError) as exc:
+            logger.warning("transaction of %s[%d] not committed: %s", key[0], key[1], exc)
+            return False
+
+    def _abort(self, key: Key, producer: KafkaProducer) -> None:
+        def abort(p: Producer) -> None:
+            p.abort_transaction(_TXN_TIMEOUT_S)
+            p.begin_transaction()
+
+        try:
+            producer.run_on_thread(abort, _TXN_TIMEOUT_S * 3)
+            logger.warning("transaction of %s[%d] aborted; its requests run again", *key)
+        except (KafkaException, TimeoutError) as exc:
+            # Fenced: a newer owner initialised this partition's transactional id.
+            logger.error(
+                "transaction of %s[%d] cannot continue (%s); giving the partition up", *key, exc
+            )
+            self._drop_producer(key)
+
+    def _rewind(self, keys: list[Key], batch: _Batch) -> None:
+        """Fetch the aborted requests again, from the batch's first offset of each partition."""
+        assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        for key in keys:
+            if key not in assigned:
+                continue  # given away: the new owner fetches it from the committed offset
+            if key not in self._producers:
+                self._open_producer(key)
+            if key in self._producers:
+                try:
+                    self._consumer.seek(TopicPartition(*key, batch.first[key]))
+                except KafkaException as exc:
+                    logger.warning("could not rewind %s[%d]: %s", key[0], key[1], exc)
+        time.sleep(_ABORT_BACKOFF_S)
+
+    def _open_producer(self, key: Key) -> None:
+        conf = {**self._producer_conf, "transactional.id": self.transactional_id(*key)}
+        producer = KafkaProducer(conf, self._bridge, poll_s=_TXN_POLL_S)
+        producer.start()
+
+        def initialise(p: Producer) -> None:
+            # Bumps the id's epoch: the partition's previous owner is fenced from here on.
+            p.init_transactions(_TXN_TIMEOUT_S)
+            p.begin_transaction()
+
+        try:
+            producer.run_on_thread(initialise, _TXN_TIMEOUT_S * 3)
+        except (KafkaException, TimeoutError) as exc:
+            logger.error("no transactions for %s[%d]: %s", key[0], key[1], exc)
+            producer.close_blocking()
+            return
+        self._producers[key] = producer
+
+    def _drop_producer(self, key: Key) -> None:
+        producer = self._producers.pop(key, None)
+        if producer is not None:
+            producer.close_blocking()
+
+    # --- rebalance callbacks: run on the polling thread, inside poll() ---
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info("assigned %s", [f"{tp.topic}[{tp.partition}]" for tp in partitions])
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if key not in self._producers:
+                self._open_producer(key)
+        self._paused = False
+        self._first_assignment.set()
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Finish the open batch (answer, commit) before the partitions go.
+        if self._batch.first:
+            self._finish_batch()
+        for tp in partitions:
+            self._abort_idle_and_drop((tp.topic, tp.partition))
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may already answer these: never commit them from here.
+        with self._cond:
+            self._batch.lost.update((tp.topic, tp.partition) for tp in partitions)
+
+    def _abort_idle_and_drop(self, key: Key) -> None:
+        producer = self._producers.get(key)
+        if producer is None:
+            return
+        # Fenced already (abort refused): nothing of ours is open.
+        with contextlib.suppress(KafkaException, TimeoutError):
+            producer.run_on_thread(lambda p: p.abort_transaction(_TXN_TIMEOUT_S), _TXN_TIMEOUT_S)
+        self._drop_producer(key)
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        assignment = self._consumer.assignment()
+        if assignment:
+            (self._consumer.pause if paused else self._consumer.resume)(assignment)
+        self._paused = paused
+
+    def _close_blocking(self) -> None:
+        if self._batch.first:
+            self._finish_batch()
+        for key in list(self._producers):
+            self._abort_idle_and_drop(key)
+        self._consumer.close()

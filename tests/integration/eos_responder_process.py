@@ -1,0 +1,41 @@
+"""A responder run as its own process by the exactly-once tests (SIGKILL, SIGSTOP).
+
+Usage: python eos_responder_process.py BOOTSTRAP BASE GROUP MODE NAME
+MODE is ``exactly_once`` or ``at_least_once``. The handler publishes
+``{"n": n}`` to ``BASE.events`` through its RequestContext, then works
+``payload["work"]`` seconds and answers ``{"by": NAME, "n": n}``. Prints
+``ready`` once serving and ``handling <n>`` when a request starts.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import anyio
+
+from kafkarpc import ExactlyOnce, RequestContext, RpcServer
+
+
+async def main(bootstrap: str, base: str, group: str, mode: str, name: str) -> None:
+    server = RpcServer(
+        bootstrap,
+        service=name,
+        group_id=group,
+        config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
+        exactly_once=ExactlyOnce() if mode == "exactly_once" else None,
+    )
+
+    @server.responder(base)
+    async def work(payload: dict[str, float], context: RequestContext) -> dict[str, object]:
+        print(f"handling {int(payload['n'])}", flush=True)
+        context.publish(f"{base}.events", {"n": payload["n"]})
+        await anyio.sleep(payload.get("work", 0))
+        return {"by": name, "n": payload["n"]}
+
+    async with server:
+        print("ready", flush=True)
+        await anyio.sleep_forever()
+
+
+if __name__ == "__main__":
+    anyio.run(main, *sys.argv[1:6])
