@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import functools
-import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -21,8 +19,6 @@ from .polling import POLL_S, PollThread, librdkafka_logger, logger
 from .readiness import ConnectWatch, Verdict, probe_blocking
 
 __all__ = ["KafkaProducer"]
-
-T = TypeVar("T")
 
 # Replies and requests never wait for their own delivery report (only offset acks,
 # publish() and dead letters do), so a few milliseconds of gathering cost no call
@@ -39,11 +35,8 @@ _KEYED = -1
 class KafkaProducer:
     """One librdkafka producer; delivery reports cross to the loop in batches."""
 
-    def __init__(self, conf: dict[str, Any], bridge: LoopBridge, *, poll_s: float = POLL_S) -> None:
+    def __init__(self, conf: dict[str, Any], bridge: LoopBridge) -> None:
         self._producer = Producer({**conf, "logger": librdkafka_logger})
-        # Blocking work (transaction calls) handed to the polling thread by another thread.
-        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._poll_s = poll_s
         self._bridge = bridge
         self._reports: list[tuple[DeliveryCallback, Exception | None, OutboundRecord]] = []
         self._reports_lock = threading.Lock()
@@ -83,40 +76,8 @@ class KafkaProducer:
             batch, self._reports = self._reports, []
         self._bridge.call_soon(_run_deliveries, batch)
 
-    def run_on_thread(self, work: Callable[[Producer], T], timeout: float) -> T:
-        """Run ``work`` on this producer's polling thread and return its result.
-
-        For librdkafka's blocking transaction calls; call it from a thread of its
-        own (never the event loop). Raises TimeoutError when the polling thread
-        did not finish it within ``timeout`` seconds (it may still run).
-        """
-        done = threading.Event()
-        outcome: list[tuple[bool, Any]] = []
-
-        def command() -> None:
-            try:
-                outcome.append((True, work(self._producer)))
-            except BaseException as exc:  # handed to the waiting thread, raised there
-                outcome.append((False, exc))
-            finally:
-                done.set()
-
-        self._commands.put(command)
-        if not done.wait(timeout):
-            raise TimeoutError(f"producer thread did not run a transaction call in {timeout}s")
-        succeeded, value = outcome[0]
-        if not succeeded:
-            raise value
-        return value  # type: ignore[no-any-return]
-
     def _poll_once(self) -> None:
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                break
-            command()
-        if self._producer.poll(self._poll_s):
+        if self._producer.poll(POLL_S):
             # Under load, reports arrive a few at a time: gathering them for a moment
             # turns hundreds of loop wake-ups a second into a few batches.
             time.sleep(_DELIVERY_GATHER_S)
@@ -214,11 +175,6 @@ class KafkaProducer:
             left = remaining
         self._hand_over()
         return left
-
-    def close_blocking(self) -> None:
-        """Stop the polling thread from another thread (not the loop); nothing is flushed."""
-        self._thread.stop_blocking()
-        self._hand_over()
 
     async def aclose(self, timeout: float) -> None:
         self.release_outbox()

@@ -10,36 +10,33 @@ metadata travels with the offsets too, so a broker that checks generations
 (measured, docs/failure-semantics.md), which is why the id follows the
 partition and not the member.
 
-Everything here runs on the consumer's polling thread except ``produce``,
-``ack`` and ``reject`` (event loop); transaction calls run on each producer's
-own thread (``KafkaProducer.run_on_thread``).
+A batch's records wait here until every request of the batch is answered,
+then leave and commit in one command on the partition's producer thread
+(``txn_producer.py``). Everything else runs on the consumer's polling thread,
+except ``produce``, ``ack`` and ``reject`` (event loop).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ..._config import ExactlyOnce
 from ..._exceptions import TransportError
 from ..base import TransactionalGroupConsumer
 from ..bridge import LoopBridge
+from ..limits import check_record_size
 from ..records import DeliveryCallback, InboundRecord, OutboundRecord, RecordBatchHandler
 from .polling import BATCH_MAX, POLL_S, PollThread, drain, librdkafka_logger, logger, usable_records
-from .producer import KafkaProducer
+from .txn_producer import TransactionalProducer
 
 __all__ = ["KafkaTransactionalConsumer"]
 
-_TXN_TIMEOUT_S = 10.0
-# A transactional producer's thread also runs the transaction calls: poll briefly
-# so a commit waits at most this long to start.
-_TXN_POLL_S = 0.005
-# How often a thread waiting for a batch's answers looks up (stopping, a rebalance).
+# How often a thread waiting for a batch's answers looks up (stopping, new records).
 _SETTLE_SLICE_S = 0.002
 # After an abort, fetch again only after this pause, so a record the broker keeps
 # refusing does not spin the batch.
@@ -49,14 +46,15 @@ Key = tuple[str, int]
 
 
 class _Batch:
-    """The requests of one round of transactions, per partition: first and last offset."""
+    """The requests of one round of transactions and the records sent for them."""
 
-    __slots__ = ("first", "last", "lost", "pending", "rejected", "size", "started")
+    __slots__ = ("first", "last", "lost", "pending", "records", "rejected", "size", "started")
 
     def __init__(self) -> None:
         self.pending: set[tuple[str, int, int]] = set()
         self.first: dict[Key, int] = {}
         self.last: dict[Key, int] = {}
+        self.records: dict[Key, list[OutboundRecord]] = {}
         self.rejected: set[Key] = set()
         self.lost: set[Key] = set()
         self.started = 0.0
@@ -88,10 +86,11 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         self._bridge = bridge
         self._on_batch = on_batch
         self._limit = min(max_in_flight, exactly_once.max_requests, BATCH_MAX)
-        self._options = exactly_once
+        self._max_wait = exactly_once.max_wait
         self._prefix = exactly_once.transactional_id_prefix or str(conf["group.id"])
         self._producer_conf = producer_conf
-        self._producers: dict[Key, KafkaProducer] = {}
+        self.max_message_bytes = int(producer_conf.get("message.max.bytes", 1_000_000))
+        self._producers: dict[Key, TransactionalProducer] = {}
         self._cond = threading.Condition()
         self._batch = _Batch()
         self._paused = False
@@ -115,12 +114,21 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
     def produce(
         self, source: InboundRecord, record: OutboundRecord, on_delivery: DeliveryCallback
     ) -> None:
-        producer = self._producers.get((source.topic, source.partition))
-        if producer is None:
-            raise TransportError(
-                f"{source.topic}[{source.partition}] has no open transaction here (reassigned)"
-            )
-        producer.produce(record, on_delivery)
+        """Hold ``record`` for the batch's transaction; ``on_delivery`` runs at once.
+
+        Whether it is stored is decided when the batch commits or aborts: a
+        record the broker refuses then aborts the batch, and its requests run again.
+        """
+        check_record_size(record, self.max_message_bytes, limit_name="producer's message.max.bytes")
+        with self._cond:
+            batch = self._batch
+            if (source.topic, source.partition, source.offset) not in batch.pending:
+                raise TransportError(
+                    f"{source.topic}[{source.partition}]@{source.offset} is in no open batch"
+                    " (its batch ended or its partition was reassigned)"
+                )
+            batch.records.setdefault((source.topic, source.partition), []).append(record)
+        on_delivery(None, record)
 
     def ack(self, record: InboundRecord) -> None:
         with self._cond:
@@ -153,7 +161,7 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         stopping = not self._fetching.is_set()
         if batch.first:
             full = batch.size >= self._limit
-            late = time.monotonic() - batch.started >= self._options.max_wait
+            late = time.monotonic() - batch.started >= self._max_wait
             if not (full or late or stopping):
                 records = usable_records(consumer.consume(self._limit - batch.size, 0), "requests")
                 if records:
@@ -185,9 +193,8 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         batch = self._batch
         with self._cond:
             while batch.pending:
-                if self._thread.stopping and not self._fetching.is_set():
-                    # Closing with requests never answered (shutdown_timeout passed).
-                    return False
+                if self._thread.stopping:
+                    return False  # closing with requests never answered (shutdown_timeout)
                 self._cond.wait(_SETTLE_SLICE_S * 50)
         return True
 
@@ -203,42 +210,25 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
             if producer is None:
                 failed.append(key)  # fenced earlier: fetch again if it is still ours
                 continue
-            committable = answered and key not in batch.rejected and key not in batch.lost
-            if committable and self._commit(
-                key, producer, TopicPartition(*key, last + 1), metadata
-            ):
-                continue
+            if answered and key not in batch.rejected and key not in batch.lost:
+                try:
+                    offset = TopicPartition(key[0], key[1], last + 1)
+                    producer.commit(batch.records.get(key, []), offset, metadata)
+                    continue
+                except (KafkaException, TimeoutError) as exc:
+                    logger.warning("transaction of %s[%d] not committed: %s", *key, exc)
             failed.append(key)
             self._abort(key, producer)
         if failed:
             self._rewind(failed, batch)
 
-    def _commit(self, key: Key, producer: KafkaProducer, offset: TopicPartition, meta: Any) -> bool:
-        def commit(p: Producer) -> None:
-            p.send_offsets_to_transaction([offset], meta, _TXN_TIMEOUT_S)
-            p.commit_transaction(_TXN_TIMEOUT_S)
-            p.begin_transaction()
-
+    def _abort(self, key: Key, producer: TransactionalProducer) -> None:
         try:
-            producer.run_on_thread(commit, _TXN_TIMEOUT_S * 3)
-            return True
-        except (KafkaException, TimeoutError) as exc:
-            logger.warning("transaction of %s[%d] not committed: %s", key[0], key[1], exc)
-            return False
-
-    def _abort(self, key: Key, producer: KafkaProducer) -> None:
-        def abort(p: Producer) -> None:
-            p.abort_transaction(_TXN_TIMEOUT_S)
-            p.begin_transaction()
-
-        try:
-            producer.run_on_thread(abort, _TXN_TIMEOUT_S * 3)
+            producer.abort()
             logger.warning("transaction of %s[%d] aborted; its requests run again", *key)
         except (KafkaException, TimeoutError) as exc:
             # Fenced: a newer owner initialised this partition's transactional id.
-            logger.error(
-                "transaction of %s[%d] cannot continue (%s); giving the partition up", *key, exc
-            )
+            logger.error("transaction of %s[%d] cannot go on (%s); giving it up", *key, exc)
             self._drop_producer(key)
 
     def _rewind(self, keys: list[Key], batch: _Batch) -> None:
@@ -251,41 +241,33 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
                 self._open_producer(key)
             if key in self._producers:
                 try:
-                    self._consumer.seek(TopicPartition(*key, batch.first[key]))
+                    self._consumer.seek(TopicPartition(key[0], key[1], batch.first[key]))
                 except KafkaException as exc:
-                    logger.warning("could not rewind %s[%d]: %s", key[0], key[1], exc)
+                    logger.warning("could not rewind %s[%d]: %s", *key, exc)
         time.sleep(_ABORT_BACKOFF_S)
 
     def _open_producer(self, key: Key) -> None:
-        conf = {**self._producer_conf, "transactional.id": self.transactional_id(*key)}
-        producer = KafkaProducer(conf, self._bridge, poll_s=_TXN_POLL_S)
-        producer.start()
-
-        def initialise(p: Producer) -> None:
-            # Bumps the id's epoch: the partition's previous owner is fenced from here on.
-            p.init_transactions(_TXN_TIMEOUT_S)
-            p.begin_transaction()
-
+        name = self.transactional_id(*key)
+        producer = TransactionalProducer({**self._producer_conf, "transactional.id": name}, name)
         try:
-            producer.run_on_thread(initialise, _TXN_TIMEOUT_S * 3)
+            producer.initialise()
         except (KafkaException, TimeoutError) as exc:
-            logger.error("no transactions for %s[%d]: %s", key[0], key[1], exc)
-            producer.close_blocking()
+            logger.error("no transactions for %s[%d]: %s", *key, exc)
+            producer.close()
             return
         self._producers[key] = producer
 
     def _drop_producer(self, key: Key) -> None:
         producer = self._producers.pop(key, None)
         if producer is not None:
-            producer.close_blocking()
+            producer.close()
 
     # --- rebalance callbacks: run on the polling thread, inside poll() ---
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("assigned %s", [f"{tp.topic}[{tp.partition}]" for tp in partitions])
         for tp in partitions:
-            key = (tp.topic, tp.partition)
-            if key not in self._producers:
-                self._open_producer(key)
+            if (tp.topic, tp.partition) not in self._producers:
+                self._open_producer((tp.topic, tp.partition))
         self._paused = False
         self._first_assignment.set()
 
@@ -294,21 +276,12 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         if self._batch.first:
             self._finish_batch()
         for tp in partitions:
-            self._abort_idle_and_drop((tp.topic, tp.partition))
+            self._drop_producer((tp.topic, tp.partition))
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Another member may already answer these: never commit them from here.
         with self._cond:
             self._batch.lost.update((tp.topic, tp.partition) for tp in partitions)
-
-    def _abort_idle_and_drop(self, key: Key) -> None:
-        producer = self._producers.get(key)
-        if producer is None:
-            return
-        # Fenced already (abort refused): nothing of ours is open.
-        with contextlib.suppress(KafkaException, TimeoutError):
-            producer.run_on_thread(lambda p: p.abort_transaction(_TXN_TIMEOUT_S), _TXN_TIMEOUT_S)
-        self._drop_producer(key)
 
     def _set_paused(self, paused: bool) -> None:
         if paused == self._paused:
@@ -322,5 +295,5 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         if self._batch.first:
             self._finish_batch()
         for key in list(self._producers):
-            self._abort_idle_and_drop(key)
+            self._drop_producer(key)
         self._consumer.close()
