@@ -220,24 +220,26 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"
 class ExactlyOnce:
     """A server's opt-in exactly-once delivery (docs/failure-semantics.md).
 
-    Requests are answered in batches, each one Kafka transaction holding the
-    replies, the records handlers staged with ``RequestContext.publish`` and the
-    requests' offsets. A batch closes once ``max_requests`` were fetched into it,
-    once ``max_wait`` seconds passed since its first request, or as soon as all
-    it holds is answered and nothing more is waiting; replies become visible to
-    callers when it commits. Each request partition has its own transactional
-    producer, ``{transactional_id_prefix}.{topic}.{partition}`` (the group id
-    when no prefix is given): a new owner of a partition fences the old one.
+    Requests are answered in batches, each one Kafka transaction per request
+    partition holding the replies, the events handlers published with
+    ``RequestContext.publish`` and the requests' offsets; replies become
+    visible to callers when the batch commits. Requests keep joining a batch
+    while any of it is unanswered, up to ``max_requests``; once all of it is
+    answered it commits, after waiting for more requests until ``max_wait``
+    seconds from its first (0: commit as soon as nothing more is waiting).
+    Each request partition has its own transactional producer,
+    ``{transactional_id_prefix}.{topic}.{partition}`` (the group id when no
+    prefix is given): a new owner of a partition fences the old one.
     """
 
     max_requests: int = 256
-    max_wait: float = 0.01
+    max_wait: float = 0.002
     transactional_id_prefix: str | None = None
 
     def __post_init__(self) -> None:
         _at_least("max_requests", self.max_requests, 1)
-        if self.max_wait <= 0:
-            raise ConfigurationError(f"max_wait must be > 0, got {self.max_wait}")
+        if self.max_wait < 0:
+            raise ConfigurationError(f"max_wait must be >= 0, got {self.max_wait}")
         if self.transactional_id_prefix == "":
             raise ConfigurationError("transactional_id_prefix must not be empty")
 

@@ -4,7 +4,8 @@ Usage: python eos_responder_process.py BOOTSTRAP BASE GROUP MODE NAME
 MODE is ``exactly_once`` or ``at_least_once``. The handler publishes
 ``{"n": n}`` to ``BASE.events`` through its RequestContext, then works
 ``payload["work"]`` seconds and answers ``{"by": NAME, "n": n}``. Prints
-``ready`` once serving and ``handling <n>`` when a request starts.
+``ready`` once serving, ``handling <n>`` when a request starts and
+``answered <n>`` when its handler returns.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ async def main(bootstrap: str, base: str, group: str, mode: str, name: str) -> N
         print(f"handling {int(payload['n'])}", flush=True)
         context.publish(f"{base}.events", {"n": payload["n"]})
         await anyio.sleep(payload.get("work", 0))
+        print(f"answered {int(payload['n'])}", flush=True)
         return {"by": name, "n": payload["n"]}
 
     async with server:

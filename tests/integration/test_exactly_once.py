@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -89,3 +96,123 @@ async def test_replies_and_published_events_commit_with_the_request(
         committed_offsets, kafkarpc_broker, group, trio.requested
     )
     assert committed == 20
+
+
+RESPONDER = Path(__file__).with_name("eos_responder_process.py")
+
+
+@contextlib.contextmanager
+def responder_process(
+    bootstrap: str, base: str, group: str, mode: str, name: str
+) -> Iterator[subprocess.Popen[str]]:
+    """eos_responder_process.py as a process of its own, for the test to signal; reaped."""
+    process = subprocess.Popen(
+        [sys.executable, str(RESPONDER), bootstrap, base, group, mode, name],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def wait_for_lines(process: subprocess.Popen[str], *expected: str) -> None:
+    """Read the process's output until every one of ``expected`` was printed."""
+    assert process.stdout is not None
+    stdout, missing = process.stdout, set(expected)
+
+    def read_until() -> None:
+        for line in stdout:
+            missing.discard(line.strip())
+            if not missing:
+                return
+        raise AssertionError(f"the responder exited before printing {missing}")
+
+    with anyio.fail_after(30):
+        await anyio.to_thread.run_sync(read_until, abandon_on_cancel=True)
+
+
+def survivor_of(
+    make_server: Callable[..., RpcServer], base: str, mode: str, ran: list[int]
+) -> RpcServer:
+    """The in-process member that takes over the killed one's partition."""
+    exactly_once = ExactlyOnce() if mode == "exactly_once" else None
+    survivor = make_server(service="survivor", exactly_once=exactly_once)
+
+    @survivor.responder(base)
+    async def work(payload: dict[str, float], context: RequestContext) -> dict[str, object]:
+        ran.append(int(payload["n"]))
+        context.publish(f"{base}.events", {"n": payload["n"]})
+        return {"by": "survivor", "n": payload["n"]}
+
+    return survivor
+
+
+@pytest.mark.parametrize("mode", ["exactly_once", "at_least_once"])
+async def test_a_responder_killed_with_its_transaction_open_leaves_no_duplicates(
+    mode: str,
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+    trio: TopicTrio,
+) -> None:
+    """Ten requests on one partition: the first hangs, nine are answered, then SIGKILL.
+
+    Nothing of the nine can be committed past the hanging one, so all ten are
+    redelivered to the survivor. Exactly-once: the killed responder's replies and
+    events were never committed, so a read_committed reader counts one of each.
+    At-least-once: its nine replies and events were stored, and run again.
+    """
+    events_topic = f"{unique_topic_base}.events"
+    await ensure_topics(kafkarpc_broker, [trio, events_topic], partitions=1)
+    group = f"group-{unique_topic_base}"
+    replies: dict[int, dict[str, Any]] = {}
+
+    async def call(n: int, work: float) -> None:
+        replies[n] = await client.request(trio, {"n": n, "work": work}, timeout=60)
+
+    survivor_ran: list[int] = []
+    with responder_process(kafkarpc_broker, unique_topic_base, group, mode, "doomed") as doomed:
+        await wait_for_lines(doomed, "ready")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, 0, 600.0)  # the lowest offset, never finished
+            await wait_for_lines(doomed, "handling 0")
+            for n in range(1, 10):
+                tg.start_soon(call, n, 0.0)
+            await wait_for_lines(doomed, *(f"answered {n}" for n in range(1, 10)))
+            if mode == "at_least_once":
+                with anyio.fail_after(30):
+                    while len(replies) < 9:
+                        await anyio.sleep(0.01)
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(10)
+            async with survivor_of(make_server, unique_topic_base, mode, survivor_ran):
+                with anyio.fail_after(60):
+                    while len(replies) < 10:
+                        await anyio.sleep(0.05)
+
+    assert sorted(survivor_ran) == list(range(10)), "all ten were redelivered and run again"
+    stored = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, trio.completed, 1)
+    events = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, events_topic, 1)
+    reply_copies = Counter(int(reply["n"]) for reply in stored)
+    event_copies = Counter(int(event["n"]) for event in events)
+    if mode == "exactly_once":
+        assert {n: reply["by"] for n, reply in replies.items()} == dict.fromkeys(
+            range(10), "survivor"
+        )
+        assert reply_copies == Counter(range(10)), "one committed reply per request"
+        assert event_copies == Counter(range(10)), "one committed event per request"
+        committed = await anyio.to_thread.run_sync(
+            committed_offsets, kafkarpc_broker, group, trio.requested, 1
+        )
+        assert committed == 10
+    else:
+        duplicated = Counter(range(10)) + Counter(range(1, 10))
+        assert reply_copies == duplicated, "the nine answered requests were answered twice"
+        assert event_copies == duplicated, "and their events published twice"
+        assert {replies[n]["by"] for n in range(1, 10)} == {"doomed"}

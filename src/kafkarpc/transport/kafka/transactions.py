@@ -160,16 +160,22 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         consumer, batch = self._consumer, self._batch
         stopping = not self._fetching.is_set()
         if batch.first:
-            full = batch.size >= self._limit
-            late = time.monotonic() - batch.started >= self._max_wait
-            if not (full or late or stopping):
+            if not (batch.size >= self._limit or stopping):
+                # Requests keep joining the batch while any of it is unanswered.
                 records = usable_records(consumer.consume(self._limit - batch.size, 0), "requests")
                 if records:
                     self._deliver(records)
                     return
-                # Nothing more is waiting: commit as soon as everything is answered.
                 with self._cond:
                     if not self._cond.wait_for(lambda: not batch.pending, _SETTLE_SLICE_S):
+                        return
+                # All answered; linger up to max_wait (from the batch's start) for more.
+                linger = batch.started + self._max_wait - time.monotonic()
+                if linger > 0:
+                    messages = consumer.consume(self._limit - batch.size, linger)
+                    records = usable_records(messages, "requests")
+                    if records:
+                        self._deliver(records)
                         return
             self._finish_batch()
             return
