@@ -40,4 +40,5 @@ async def main(bootstrap: str, base: str, group: str, mode: str, name: str) -> N
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:6])
+    bootstrap, base, group, mode, name = sys.argv[1:6]
+    anyio.run(main, bootstrap, base, group, mode, name)
