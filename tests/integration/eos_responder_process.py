@@ -5,11 +5,12 @@ MODE is ``exactly_once`` or ``at_least_once``. The handler publishes
 ``{"n": n}`` to ``BASE.events`` through its RequestContext, then works
 ``payload["work"]`` seconds and answers ``{"by": NAME, "n": n}``. Prints
 ``ready`` once serving, ``handling <n>`` when a request starts and
-``answered <n>`` when its handler returns.
+``answered <n>`` when its handler returns; warnings are logged to stderr.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import anyio
@@ -41,4 +42,5 @@ async def main(bootstrap: str, base: str, group: str, mode: str, name: str) -> N
 
 if __name__ == "__main__":
     bootstrap, base, group, mode, name = sys.argv[1:6]
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # the tests read it
     anyio.run(main, bootstrap, base, group, mode, name)

@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from kafkarpc import (
     ExactlyOnce,
@@ -25,6 +25,8 @@ from kafkarpc import (
     decode_envelope,
     ensure_topics,
 )
+from kafkarpc.transport import OutboundRecord
+from kafkarpc.transport.kafka.txn_producer import TransactionalProducer
 
 pytestmark = pytest.mark.anyio
 
@@ -37,6 +39,31 @@ def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 
     finally:
         consumer.close()
     return sum(max(tp.offset, 0) for tp in offsets)
+
+
+def raw_values(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record value of partition 0 of ``topic``, read_uncommitted: all that was written."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "eos-raw",
+            "isolation.level": "read_uncommitted",
+        }
+    )
+    found: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        quiet = 0
+        while quiet < 15:
+            message = consumer.poll(0.1)
+            if message is None or message.error():
+                quiet += 1
+                continue
+            quiet = 0
+            found.append(message.value() or b"")
+    finally:
+        consumer.close()
+    return found
 
 
 def read_committed(bootstrap: str, topic: str, partitions: int = 3) -> list[dict[str, Any]]:
@@ -103,12 +130,16 @@ RESPONDER = Path(__file__).with_name("eos_responder_process.py")
 
 @contextlib.contextmanager
 def responder_process(
-    bootstrap: str, base: str, group: str, mode: str, name: str
+    bootstrap: str, base: str, group: str, mode: str, name: str, log: Path | None = None
 ) -> Iterator[subprocess.Popen[str]]:
-    """eos_responder_process.py as a process of its own, for the test to signal; reaped."""
+    """eos_responder_process.py as a process of its own, for the test to signal; reaped.
+
+    Its log goes to ``log`` when given."""
+    stderr = None if log is None else log.open("w")
     process = subprocess.Popen(
         [sys.executable, str(RESPONDER), bootstrap, base, group, mode, name],
         stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -118,6 +149,8 @@ def responder_process(
         if process.poll() is None:
             process.kill()
             process.wait()
+        if stderr is not None:
+            stderr.close()
 
 
 async def wait_for_lines(process: subprocess.Popen[str], *expected: str) -> None:
@@ -216,3 +249,91 @@ async def test_a_responder_killed_with_its_transaction_open_leaves_no_duplicates
         assert reply_copies == duplicated, "the nine answered requests were answered twice"
         assert event_copies == duplicated, "and their events published twice"
         assert {replies[n]["by"] for n in range(1, 10)} == {"doomed"}
+
+
+async def test_a_paused_responder_that_lost_its_partition_cannot_commit_afterwards(
+    tmp_path: Path,
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+    trio: TopicTrio,
+) -> None:
+    """SIGSTOP past the session timeout with a request in its open batch, SIGCONT later.
+
+    The survivor, assigned the partition, initialises its transactional id and
+    so fences the paused one; it answers the request and commits. Resumed, the
+    paused responder finishes the handler, but its batch is refused (fenced) or,
+    when librdkafka notices the lost session first (what usually happens), dropped
+    without a commit: the caller and the reply topic see the survivor's reply only.
+    The broker's refusal itself is tested below, without the race.
+    """
+    events_topic = f"{unique_topic_base}.events"
+    await ensure_topics(kafkarpc_broker, [trio, events_topic], partitions=1)
+    group = f"group-{unique_topic_base}"
+    log = tmp_path / "zombie.log"
+    replies: list[dict[str, Any]] = []
+    survivor_ran: list[int] = []
+
+    async def call() -> None:
+        replies.append(await client.request(trio, {"n": 0, "work": 3.0}, timeout=60))
+
+    with responder_process(
+        kafkarpc_broker, unique_topic_base, group, "exactly_once", "zombie", log
+    ) as zombie:
+        await wait_for_lines(zombie, "ready")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await wait_for_lines(zombie, "handling 0")
+            zombie.send_signal(signal.SIGSTOP)  # its batch holds request 0, uncommitted
+            async with survivor_of(make_server, unique_topic_base, "exactly_once", survivor_ran):
+                with anyio.fail_after(60):
+                    while not replies:
+                        await anyio.sleep(0.05)
+                zombie.send_signal(signal.SIGCONT)
+                await wait_for_lines(zombie, "answered 0")
+                with anyio.fail_after(30):
+                    while not ("not committed" in log.read_text() or "lost" in log.read_text()):
+                        await anyio.sleep(0.05)
+    zombie_log = log.read_text()
+    if "not committed" in zombie_log:
+        assert "FENCED" in zombie_log, zombie_log  # its commit was refused by the broker
+    assert replies == [{"by": "survivor", "n": 0}]
+    assert survivor_ran == [0]
+    stored = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, trio.completed, 1)
+    assert [reply["by"] for reply in stored] == ["survivor"], "nothing answered twice"
+    events = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, events_topic, 1)
+    assert len(events) == 1
+    committed = await anyio.to_thread.run_sync(
+        committed_offsets, kafkarpc_broker, group, trio.requested, 1
+    )
+    assert committed == 1
+
+
+async def test_initialising_a_partitions_transactional_id_fences_its_previous_owner(
+    kafkarpc_broker: str, unique_topic_base: str, trio: TopicTrio
+) -> None:
+    """The fencing scheme, on the broker: the old owner's commit is refused (PRODUCER_FENCED)."""
+    await ensure_topics(kafkarpc_broker, [trio], partitions=1)
+    transactional_id = f"{unique_topic_base}.fencing"
+    conf = {"bootstrap.servers": kafkarpc_broker, "transactional.id": transactional_id}
+    group = Consumer({"bootstrap.servers": kafkarpc_broker, "group.id": f"g-{unique_topic_base}"})
+    old = TransactionalProducer(conf, "old-owner")
+    new = TransactionalProducer(conf, "new-owner")
+    try:
+        meta = group.consumer_group_metadata()
+        offset = TopicPartition(trio.requested, 0, 1)
+        await anyio.to_thread.run_sync(old.initialise)
+        await anyio.to_thread.run_sync(new.initialise)  # the partition moved: epoch bumped
+        late = [OutboundRecord(trio.completed, b"from the old owner", b"k", [])]
+        with pytest.raises(KafkaException) as refused:
+            await anyio.to_thread.run_sync(old.commit, late, offset, meta)
+        assert refused.value.args[0].code() in (KafkaError.PRODUCER_FENCED, KafkaError._FENCED)
+        fresh = [OutboundRecord(trio.completed, b"from the new owner", b"k", [])]
+        await anyio.to_thread.run_sync(new.commit, fresh, offset, meta)
+    finally:
+        old.close()
+        new.close()
+        group.close()
+    values = await anyio.to_thread.run_sync(raw_values, kafkarpc_broker, trio.completed)
+    assert values == [b"from the new owner"]

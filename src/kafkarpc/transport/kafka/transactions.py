@@ -224,14 +224,15 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
                 except (KafkaException, TimeoutError) as exc:
                     logger.warning("transaction of %s[%d] not committed: %s", *key, exc)
             failed.append(key)
-            self._abort(key, producer)
+            self._abort(key, producer, again=key not in batch.lost)
         if failed:
             self._rewind(failed, batch)
 
-    def _abort(self, key: Key, producer: TransactionalProducer) -> None:
+    def _abort(self, key: Key, producer: TransactionalProducer, *, again: bool) -> None:
         try:
             producer.abort()
-            logger.warning("transaction of %s[%d] aborted; its requests run again", *key)
+            if again:
+                logger.warning("transaction of %s[%d] aborted; its requests run again", *key)
         except (KafkaException, TimeoutError) as exc:
             # Fenced: a newer owner initialised this partition's transactional id.
             logger.error("transaction of %s[%d] cannot go on (%s); giving it up", *key, exc)
@@ -286,6 +287,10 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Another member may already answer these: never commit them from here.
+        logger.warning(
+            "lost %s to another member; their open batch is dropped",
+            [f"{tp.topic}[{tp.partition}]" for tp in partitions],
+        )
         with self._cond:
             self._batch.lost.update((tp.topic, tp.partition) for tp in partitions)
 
