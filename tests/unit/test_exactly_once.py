@@ -1,0 +1,115 @@
+"""Exactly-once options, the memory transport's refusal, and RequestContext.publish."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from kafkarpc import (
+    ConfigurationError,
+    ExactlyOnce,
+    HandlerRetry,
+    LifecycleError,
+    MemoryBroker,
+    RemoteError,
+    RequestContext,
+    decode_envelope,
+)
+
+if TYPE_CHECKING:
+    from .conftest import MemoryRpc, WaitForRecords
+
+pytestmark = pytest.mark.anyio
+
+EVENTS = "billing.charged.events"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_requests": 0}, "max_requests must be >= 1"),
+        ({"max_wait": -0.1}, "max_wait must be >= 0"),
+        ({"transactional_id_prefix": ""}, "transactional_id_prefix must not be empty"),
+    ],
+)
+def test_exactly_once_options_are_checked_when_built(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        ExactlyOnce(**options)
+
+
+async def test_the_memory_transport_refuses_exactly_once_instead_of_pretending(
+    rpc: MemoryRpc,
+) -> None:
+    async def charge(payload: dict[str, Any]) -> dict[str, Any]:
+        return payload
+
+    _, server = rpc.serve("billing.charge", charge, exactly_once=ExactlyOnce())
+    with pytest.raises(ConfigurationError, match="MemoryTransport has no transactions"):
+        await server.__aenter__()
+
+
+async def test_a_handlers_published_event_is_sent_with_its_reply(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_for_records: WaitForRecords
+) -> None:
+    broker.create_topic(EVENTS, 1)
+
+    async def charge(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        context.publish(EVENTS, {"charged": payload["amount"]}, key="customer-7")
+        return {"ok": 1}
+
+    trio, server = rpc.serve("billing.charge", charge)
+    async with server, rpc.client() as client:
+        assert await client.request(trio, {"amount": 5}) == {"ok": 1}
+    (event,) = await wait_for_records(EVENTS)
+    (request,) = broker.records(trio.requested)
+    sent, asked = decode_envelope(event.value), decode_envelope(request.value)
+    assert sent.payload == {"charged": 5}
+    assert event.key == b"customer-7"
+    # The event continues the request's correlation, caused by the request.
+    assert sent.correlation_id == asked.correlation_id
+    assert sent.causation_id == asked.event_id
+    assert sent.service == "test-server"
+
+
+async def test_only_the_answering_attempt_publishes(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_for_records: WaitForRecords
+) -> None:
+    broker.create_topic(EVENTS, 1)
+
+    async def flaky(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        context.publish(EVENTS, {"attempt": context.attempt})
+        if context.attempt == 1:
+            raise RuntimeError("first attempt fails after publishing")
+        return {"ok": 1}
+
+    retry = HandlerRetry(max_attempts=2, initial_delay=0, jitter=0)
+    trio, server = rpc.serve("billing.charge", flaky, retry=retry)
+    async with server, rpc.client() as client:
+        assert await client.request(trio, {"amount": 5}) == {"ok": 1}
+    (event,) = await wait_for_records(EVENTS)
+    assert decode_envelope(event.value).payload == {"attempt": 2}
+
+
+async def test_a_request_answered_with_a_failure_publishes_nothing(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_for_records: WaitForRecords
+) -> None:
+    broker.create_topic(EVENTS, 1)
+
+    async def refuse(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        context.publish(EVENTS, {"charged": payload["amount"]})
+        raise RemoteError(error_code="NOT_FOUND", error_message="no such customer")
+
+    trio, server = rpc.serve("billing.charge", refuse)
+    async with server, rpc.client() as client:
+        with pytest.raises(RemoteError):
+            await client.request(trio, {"amount": 5})
+        # Events leave before their reply: none can still be on the way now.
+        await wait_for_records(trio.failed)
+    assert broker.records(EVENTS) == []
+
+
+def test_publishing_outside_a_running_handler_is_a_lifecycle_error() -> None:
+    context = RequestContext("c", "e", "T", "caller", "t", 0, 0)
+    with pytest.raises(LifecycleError, match="only while the server runs"):
+        context.publish(EVENTS, {"x": 1})
