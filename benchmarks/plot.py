@@ -18,7 +18,12 @@ _PANELS = (
     ("throughput_rps", "throughput (requests/s)", False),
 )
 # Fixed colours and order, so a system looks the same in every plot.
-_STYLE = {"raw": "tab:gray", "handrolled": "tab:orange", "kafkarpc": "tab:blue"}
+_STYLE = {
+    "raw": "tab:gray",
+    "handrolled": "tab:orange",
+    "kafkarpc": "tab:blue",
+    "kafkarpc-eos": "tab:green",
+}
 
 
 def write_plot(path: Path, results: Sequence[LevelResult], title: str) -> str | None:

@@ -47,6 +47,13 @@ SYSTEMS: dict[str, SystemSpec] = {
             ("kafkarpc.client.facade", "kafkarpc.server.facade"),
             "kafkarpc RpcClient against kafkarpc RpcServer",
         ),
+        SystemSpec(
+            "kafkarpc-eos",
+            "benchmarks.systems.kafkarpc_system",
+            "benchmarks.systems.kafkarpc_eos",
+            ("kafkarpc.client.facade", "kafkarpc.server.facade"),
+            "kafkarpc RpcClient against RpcServer(exactly_once=ExactlyOnce())",
+        ),
     )
 }
 

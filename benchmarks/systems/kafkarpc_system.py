@@ -15,9 +15,9 @@ from benchmarks.aio import run_closed_loop
 from benchmarks.kafka import TopicSet
 from benchmarks.protocol import ClientLink, ClientSpec, ResponderLink, ResponderSpec
 from benchmarks.tracker import LoadTracker, Samples
-from kafkarpc import RpcClient, RpcServer, TopicTrio
+from kafkarpc import ExactlyOnce, RpcClient, RpcServer, TopicTrio
 
-__all__ = ["run_client", "serve"]
+__all__ = ["run_client", "serve", "serve_with"]
 
 _RESPONDER_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
@@ -27,7 +27,10 @@ def _trio(topics: TopicSet) -> TopicTrio:
     return TopicTrio.from_base(topics.base, event_prefix="BENCH_ECHO")
 
 
-async def _serve(spec: ResponderSpec, link: ResponderLink) -> int:
+async def serve_with(
+    spec: ResponderSpec, link: ResponderLink, *, exactly_once: ExactlyOnce | None = None
+) -> int:
+    """Serve the echo operation until told to stop; the number of requests answered."""
     handled = 0
 
     async def echo(payload: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +43,7 @@ async def _serve(spec: ResponderSpec, link: ResponderLink) -> int:
         service=spec.service,
         group_id=spec.group_id,
         config={**_RESPONDER_CONFIG, **spec.extra_config},
+        exactly_once=exactly_once,
     )
     server.add_responder(_trio(spec.topics), echo)
     # Entering returns once the group join produced an assignment.
@@ -50,7 +54,7 @@ async def _serve(spec: ResponderSpec, link: ResponderLink) -> int:
 
 
 def serve(spec: ResponderSpec, link: ResponderLink) -> int:
-    return asyncio.run(_serve(spec, link))
+    return asyncio.run(serve_with(spec, link))
 
 
 async def _run(spec: ClientSpec, link: ClientLink) -> Samples:
