@@ -87,6 +87,7 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         self._on_batch = on_batch
         self._limit = min(max_in_flight, exactly_once.max_requests, BATCH_MAX)
         self._max_wait = exactly_once.max_wait
+        self._drain_timeout = float(conf.get("session.timeout.ms", 10_000)) / 1000
         self._prefix = exactly_once.transactional_id_prefix or str(conf["group.id"])
         self._producer_conf = producer_conf
         self.max_message_bytes = int(producer_conf.get("message.max.bytes", 1_000_000))
@@ -194,19 +195,25 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
                 self._batch.add(record)
         self._bridge.call_soon(self._on_batch, records)
 
-    def _wait_answered(self) -> bool:
+    def _wait_answered(self, timeout: float | None) -> bool:
         """Wait until every request of the batch is acknowledged or rejected."""
         batch = self._batch
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while batch.pending:
                 if self._thread.stopping:
                     return False  # closing with requests never answered (shutdown_timeout)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
                 self._cond.wait(_SETTLE_SLICE_S * 50)
         return True
 
-    def _finish_batch(self) -> None:
-        """Commit the batch's transactions (or abort them), then start the next batch."""
-        answered = self._wait_answered()
+    def _finish_batch(self, timeout: float | None = None) -> None:
+        """Commit the batch's transactions (or abort them), then start the next batch.
+
+        Waits for the batch's answers (at most ``timeout`` seconds, when given);
+        what is still unanswered then is aborted and fetched again."""
+        answered = self._wait_answered(timeout)
         with self._cond:
             batch, self._batch = self._batch, _Batch()
         metadata = self._consumer.consumer_group_metadata()
@@ -279,9 +286,10 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         self._first_assignment.set()
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Finish the open batch (answer, commit) before the partitions go.
+        # Finish the open batch (answer, commit) before the partitions go; a batch
+        # still unanswered after a session timeout is aborted, for the next owner to run.
         if self._batch.first:
-            self._finish_batch()
+            self._finish_batch(self._drain_timeout)
         for tp in partitions:
             self._drop_producer((tp.topic, tp.partition))
 
