@@ -21,6 +21,7 @@ from kafkarpc import (
     RequestContext,
     RpcClient,
     RpcServer,
+    StoredReply,
     TopicTrio,
     decode_envelope,
     ensure_topics,
@@ -124,6 +125,16 @@ async def test_replies_and_published_events_commit_with_the_request(
 
 
 RESPONDER = Path(__file__).with_name("eos_responder_process.py")
+
+
+class RememberNothing:
+    """An IdempotencyStore that never remembers: every delivery runs the handler."""
+
+    async def get(self, key: str) -> StoredReply | None:
+        return None
+
+    async def put(self, key: str, reply: StoredReply) -> None:
+        return None
 
 
 @contextlib.contextmanager
@@ -412,3 +423,41 @@ async def test_a_reply_in_an_aborted_transaction_never_reaches_the_caller(
             f" the caller got {outcome}; see docs/failure-semantics.md"
         )
     assert outcome == [{"by": "responder"}]
+
+
+async def test_an_aborted_batch_is_fetched_again_and_answered_once(
+    serve: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+    trio: TopicTrio,
+) -> None:
+    """The first run stages an event too large to send: the request cannot be answered,
+    its batch is aborted and rewound, and the second run's reply and event commit.
+
+    No idempotency store here: with one, the redelivery would be answered from the
+    store without running the handler (docs/failure-semantics.md says what that means
+    for events)."""
+    events_topic = f"{unique_topic_base}.events"
+    await ensure_topics(kafkarpc_broker, [trio, events_topic], partitions=1)
+    runs: list[int] = []
+
+    async def handler(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        runs.append(payload["n"])
+        size = 2_000_000 if len(runs) == 1 else 1  # over message.max.bytes the first time
+        context.publish(events_topic, {"n": payload["n"], "pad": "x" * size})
+        return {"n": payload["n"], "run": len(runs)}
+
+    async with serve(handler, exactly_once=ExactlyOnce(), idempotency_store=RememberNothing()):
+        reply = await client.request(trio, {"n": 3}, timeout=30)
+    assert reply == {"n": 3, "run": 2}
+    assert runs == [3, 3]
+    stored = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, trio.completed, 1)
+    events = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, events_topic, 1)
+    assert [r["run"] for r in stored] == [2]
+    assert [e["pad"] for e in events] == ["x"]
+    group = f"group-{unique_topic_base}"
+    committed = await anyio.to_thread.run_sync(
+        committed_offsets, kafkarpc_broker, group, trio.requested, 1
+    )
+    assert committed == 1
