@@ -113,3 +113,19 @@ def test_publishing_outside_a_running_handler_is_a_lifecycle_error() -> None:
     context = RequestContext("c", "e", "T", "caller", "t", 0, 0)
     with pytest.raises(LifecycleError, match="only while the server runs"):
         context.publish(EVENTS, {"x": 1})
+
+
+async def test_a_sync_handler_publishes_from_its_worker_thread(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_for_records: WaitForRecords
+) -> None:
+    broker.create_topic(EVENTS, 1)
+
+    def charge(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        context.publish(EVENTS, {"charged": payload["amount"]})
+        return {"ok": 1}
+
+    trio, server = rpc.serve("billing.charge", charge)
+    async with server, rpc.client() as client:
+        assert await client.request(trio, {"amount": 9}) == {"ok": 1}
+    (event,) = await wait_for_records(EVENTS)
+    assert decode_envelope(event.value).payload == {"charged": 9}
