@@ -124,7 +124,9 @@ async def test_a_sync_handler_publishes_from_its_worker_thread(
         context.publish(EVENTS, {"charged": payload["amount"]})
         return {"ok": 1}
 
-    trio, server = rpc.serve("billing.charge", charge)
+    trio = rpc.trio("billing.charge")
+    server = rpc.server()
+    server.add_responder(trio, charge)
     async with server, rpc.client() as client:
         assert await client.request(trio, {"amount": 9}) == {"ok": 1}
     (event,) = await wait_for_records(EVENTS)
