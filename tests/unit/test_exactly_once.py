@@ -16,6 +16,13 @@ from kafkarpc import (
     RequestContext,
     decode_envelope,
 )
+from kafkarpc.server.transaction import Outlet
+from kafkarpc.transport import (
+    DeliveryCallback,
+    InboundRecord,
+    OutboundRecord,
+    TransactionalGroupConsumer,
+)
 
 if TYPE_CHECKING:
     from .conftest import MemoryRpc, WaitForRecords
@@ -131,3 +138,39 @@ async def test_a_sync_handler_publishes_from_its_worker_thread(
         assert await client.request(trio, {"amount": 9}) == {"ok": 1}
     (event,) = await wait_for_records(EVENTS)
     assert decode_envelope(event.value).payload == {"charged": 9}
+
+
+def test_the_outlet_holds_batches_fetched_before_it_knows_the_consumer() -> None:
+    """A batch answered before the consumer is known could never commit: it waits."""
+    accepted: list[list[InboundRecord]] = []
+    early = [InboundRecord("t", 0, 0, None, b"{}", [], 0)]
+    late = [InboundRecord("t", 0, 1, None, b"{}", [], 0)]
+    outlet = Outlet()
+    outlet.gate(early)
+    with pytest.raises(LifecycleError):
+        outlet.produce(early[0], OutboundRecord("r", b"{}"), lambda _error, _record: None)
+    assert accepted == []
+    outlet.attach(RecordingConsumer(), accepted.append)
+    outlet.gate(late)
+    assert accepted == [early, late]
+
+
+class RecordingConsumer(TransactionalGroupConsumer):
+    """The smallest transactional consumer: remembers what it was asked to produce."""
+
+    def __init__(self) -> None:
+        self.produced: list[OutboundRecord] = []
+
+    def produce(
+        self, source: InboundRecord, record: OutboundRecord, on_delivery: DeliveryCallback
+    ) -> None:
+        self.produced.append(record)
+
+    def ack(self, record: InboundRecord) -> None:
+        return None
+
+    async def stop_fetching(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -186,7 +186,8 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
-            outlet = None if self._exactly_once is None else Outlet()
+            exactly_once = self._exactly_once
+            outlet = None if exactly_once is None else Outlet()
             pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
@@ -197,7 +198,7 @@ class RpcServer:
                 service=self.service,
                 outlet=outlet,
             )
-            if outlet is None or self._exactly_once is None:
+            if outlet is None or exactly_once is None:
                 pipeline.consumer = self._consumer = await self._transport.group_consumer(
                     topics,
                     group_id=self.group_id,
@@ -207,12 +208,13 @@ class RpcServer:
             else:
                 consumer = await self._transport.transactional_group_consumer(
                     topics,
-                    exactly_once=self._exactly_once,
+                    exactly_once=exactly_once,
                     group_id=self.group_id,
-                    on_batch=pipeline.intake.accept,
+                    on_batch=outlet.gate,
                     max_in_flight=fetch_high_mark(self._workers),
                 )
-                pipeline.consumer = self._consumer = outlet.consumer = consumer
+                pipeline.consumer = self._consumer = consumer
+                outlet.attach(consumer, pipeline.intake.accept)
         except BaseException as exc:
             await self._close(exc)
             raise

@@ -4,7 +4,7 @@
 letter, staged events) to the transactional consumer that fetched it, which
 commits them together with the request's offset (transport/kafka/transactions.py).
 The consumer starts after the pipeline that feeds it, so the outlet learns it
-once it runs.
+once it runs, and holds back batches fetched before that (``gate``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ..transport import (
     DeliveryCallback,
     InboundRecord,
     OutboundRecord,
+    RecordBatchHandler,
     TransactionalGroupConsumer,
 )
 
@@ -23,10 +24,29 @@ __all__ = ["Outlet"]
 class Outlet:
     """Routes a request's records into its partition's open transaction."""
 
-    __slots__ = ("consumer",)
+    __slots__ = ("_accept", "_held", "consumer")
 
     def __init__(self) -> None:
         self.consumer: TransactionalGroupConsumer | None = None
+        self._accept: RecordBatchHandler | None = None
+        self._held: list[list[InboundRecord]] = []
+
+    def gate(self, batch: list[InboundRecord]) -> None:
+        """The consumer's ``on_batch``: passes batches on once ``attach``ed.
+
+        A batch fetched before then would be answered into no transaction, and its
+        requests could not even be rejected, so its batch would never commit."""
+        if self._accept is None:
+            self._held.append(batch)
+        else:
+            self._accept(batch)
+
+    def attach(self, consumer: TransactionalGroupConsumer, accept: RecordBatchHandler) -> None:
+        """From now on records go to ``consumer``'s transactions and batches to ``accept``."""
+        self.consumer, self._accept = consumer, accept
+        held, self._held = self._held, []
+        for batch in held:
+            accept(batch)
 
     def produce(
         self, source: InboundRecord, record: OutboundRecord, on_delivery: DeliveryCallback
