@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import anyio
 import pytest
@@ -213,3 +222,83 @@ async def test_pattern_subscription_on_the_real_broker(
     assert [(letter.original_topic, letter.reason) for letter in letters] == [
         (paid, DlqReason.HANDLER_EXHAUSTED)
     ]
+
+
+_APP = """
+import os
+
+from kafkarpc import RpcServer, Topics
+
+server = RpcServer(
+    os.environ["KAFKARPC_BOOTSTRAP"],
+    service="cli-subscriber-test",
+    group_id={base!r},
+    topics=Topics(create=True),
+    config={config!r},
+)
+
+
+@server.responder({base!r} + ".quote")
+async def quote(request: dict) -> dict:
+    return {{"cents": 100 * request["n"]}}
+
+
+@server.subscriber({base!r} + ".orders")
+async def on_order(event: dict) -> None:
+    print("order", event["n"], flush=True)
+"""
+
+
+def _lines(stream: IO[str]) -> queue.Queue[str]:
+    """The stream's lines, pumped by a thread so the test can wait with a deadline."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: queue.Queue[str], text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(queue.Empty):
+            if text in lines.get(timeout=remaining):
+                return
+    raise AssertionError(f"no line with {text!r} within {timeout}s")
+
+
+async def test_kafkarpc_serve_serves_responders_and_subscribers_together(
+    tmp_path: Path, kafkarpc_broker: str, unique_topic_base: str, fast_group: dict[str, int]
+) -> None:
+    base = f"{unique_topic_base}.shop"  # ends in a word: its event types are UPPER_SNAKE
+    (tmp_path / "shop_app.py").write_text(_APP.format(base=base, config=fast_group))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kafkarpc", "serve", "shop_app:server"],
+        cwd=tmp_path,
+        env={**os.environ, "KAFKARPC_BOOTSTRAP": kafkarpc_broker},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        stdout, stderr = _lines(child.stdout), _lines(child.stderr)
+        await anyio.to_thread.run_sync(_wait_for_line, stderr, "serving")
+        async with RpcClient(kafkarpc_broker, service="shop-test") as client:
+            assert await client.request(f"{base}.quote", {"n": 3}, timeout=30) == {"cents": 300}
+            await client.publish(f"{base}.orders", {"n": 7})
+        await anyio.to_thread.run_sync(_wait_for_line, stdout, "order 7")
+
+        child.send_signal(signal.SIGINT)
+        assert await anyio.to_thread.run_sync(lambda: child.wait(timeout=30)) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()

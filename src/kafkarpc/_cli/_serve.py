@@ -29,13 +29,13 @@ __all__ = ["load_server", "register"]
 _HELP = "run an RpcServer defined in your code"
 _DESCRIPTION = """
 Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning one) and
-serve until SIGTERM or SIGINT, then drain in-flight requests and exit. The current
-directory is importable, like `python -m`.
+serve its responders and subscribers until SIGTERM or SIGINT, then drain in-flight
+requests and events and exit. The current directory is importable, like `python -m`.
 """
 _EPILOG = """
 exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed (the broker is
 unreachable, a TLS handshake failed, a topic is missing), 2 bad arguments (MODULE:ATTR
-not found, no responders, invalid options)
+not found, no responders or subscribers, invalid options)
 """
 
 
@@ -116,7 +116,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap
     server = load_server(args.app)
-    # No responders registered is a usage error; an unreachable broker or a missing
+    # No handlers registered is a usage error; an unreachable broker or a missing
     # topic is a failure.
     with library_errors():
         # RpcServer.run handles SIGTERM/SIGINT itself and drains before returning.
