@@ -128,12 +128,14 @@ async def test_ten_thousand_events_with_failures_are_each_handled_once_or_parked
     assert set(handled) | set(parked) == set(range(EVENTS))
     assert set(parked) == doomed
     assert not set(handled) & set(parked)
-    # Nothing handled twice without a redelivery: no record reached the handler
-    # twice, so no event succeeded twice.
-    redelivered = {key for key, n in deliveries.items() if n > 1}
-    assert redelivered == set()
-    assert max(handled.values()) == 1
-    assert max(parked.values()) == 1
+    # Nothing handled twice without a redelivery. The member handing over commits
+    # everything it finished, so normally nothing is redelivered at all; a member a
+    # loaded machine drops from the group may see some of its records again, and
+    # only those may be handled (or parked) twice.
+    redelivered = {event for (event, _, _), n in deliveries.items() if n > 1}
+    assert {event for event, n in handled.items() if n > 1} <= redelivered
+    assert {event for event, n in parked.items() if n > 1} <= redelivered
+    assert len(redelivered) < EVENTS // 10
     # The flaky tenth really failed once and succeeded on its second attempt.
     flaky = {i for i in range(EVENTS) if _flaky(i)}
     assert {i for (i, a) in attempts if a == 2} == flaky | doomed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -21,6 +22,7 @@ from kafkarpc import (
     HandlerRetry,
     InvalidTopicName,
     LifecycleError,
+    Limits,
     MemoryBroker,
     RemoteError,
     RequestContext,
@@ -154,6 +156,33 @@ async def test_each_group_gets_every_event_and_one_member_per_group_handles_it(
         await wait_until(lambda: len(handled) == 12)
 
     assert sorted(handled) == sorted((g, n) for g in ("billing", "shipping") for n in range(6))
+
+
+async def test_an_event_unfinished_when_its_member_stops_is_redelivered_to_the_next(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_until: WaitUntil
+) -> None:
+    _topics(broker, TOPIC)
+    started = anyio.Event()
+    finished: list[tuple[int, int]] = []
+
+    async def stuck(event: dict[str, Any]) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async def done(event: dict[str, Any], context: RequestContext) -> None:
+        finished.append((event["n"], context.offset))
+
+    first = rpc.server(group_id="billing", limits=Limits(shutdown_timeout=0.05))
+    first.subscribe(TOPIC, stuck)
+    async with first, rpc.client() as client:
+        await client.publish(TOPIC, {"n": 1})
+        await started.wait()
+    second = rpc.server(group_id="billing")
+    second.subscribe(TOPIC, done)
+    async with second:
+        await wait_until(lambda: len(finished) == 1)
+
+    assert finished == [(1, 0)]
 
 
 async def test_invalid_event_is_dead_lettered_without_running_the_handler(
