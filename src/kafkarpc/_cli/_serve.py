@@ -29,8 +29,8 @@ __all__ = ["load_server", "register"]
 _HELP = "run an RpcServer defined in your code"
 _DESCRIPTION = """
 Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning one) and
-serve until SIGTERM or SIGINT, then drain in-flight requests and exit. The current
-directory is importable, like `python -m`.
+serve its responders and subscribers until SIGTERM or SIGINT, then drain in-flight
+requests and events and exit. The current directory is importable, like `python -m`.
 """
 _EPILOG = """
 exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed (the broker is
@@ -141,7 +141,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # The workers inherit the environment, $KAFKARPC_BOOTSTRAP included.
         command = [sys.executable, "-m", "kafkarpc", "serve", args.app]
         return supervise([*command, "--log-level", args.log_level], args.workers)
-    # No responders registered is a usage error; an unreachable broker or a missing
+    # No handlers registered is a usage error; an unreachable broker or a missing
     # topic is a failure.
     with library_errors():
         # RpcServer.run handles SIGTERM/SIGINT itself and drains before returning.
