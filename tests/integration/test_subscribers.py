@@ -226,6 +226,32 @@ async def test_pattern_subscription_on_the_real_broker(
     ]
 
 
+async def test_dead_letters_of_a_pattern_topic_go_to_a_dlq_topic_the_broker_creates(
+    make_server: Callable[..., RpcServer],
+    make_client: Callable[..., RpcClient],
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+) -> None:
+    # Topics(create=True) cannot know a pattern's topics; Tansu (like Kafka with
+    # auto.create.topics.enable) creates the dead-letter topic on its first write.
+    topic = f"{unique_topic_base}.refunds.issued"
+    await ensure_topics(kafkarpc_broker, [topic])
+
+    async def refuse(event: dict[str, Any]) -> None:
+        raise ValueError(f"refund {event['n']} refused")
+
+    server = make_server()
+    server.subscribe(rf"^{re.escape(unique_topic_base)}\.refunds\..*", refuse)
+    async with server, make_client() as client:
+        await client.publish(topic, {"n": 1})
+        await _wait_until(lambda: server.stats.dead_lettered == 1, timeout=30)
+        await _wait_until(lambda: server.in_flight == 0, timeout=30)
+
+    (letter,) = await inspect_dlq(kafkarpc_broker, f"{topic}.dlq")
+    assert (letter.original_topic, letter.reason) == (topic, DlqReason.HANDLER_EXHAUSTED)
+    assert letter.error_message == "refund 1 refused"
+
+
 _APP = """
 import os
 
