@@ -27,6 +27,7 @@ from kafkarpc import (
     RemoteError,
     RequestContext,
     Telemetry,
+    TopicNotFound,
 )
 from kafkarpc.server import decide
 from kafkarpc.server.outcome import Outcome
@@ -465,6 +466,20 @@ async def test_server_with_only_subscribers_starts(rpc: MemoryRpc, broker: Memor
     async with server:
         assert list(server.subscribers) == [TOPIC]
         assert server.responders == {}
+
+
+async def test_a_missing_subscribed_topic_is_refused_at_start_but_a_pattern_may_match_none(
+    rpc: MemoryRpc,
+) -> None:
+    server = rpc.server()
+    server.subscribe(TOPIC, ignore)
+    with pytest.raises(TopicNotFound):
+        await server.__aenter__()
+
+    patterned = rpc.server()
+    patterned.subscribe(r"^nothing\..*", ignore)
+    async with patterned:
+        assert list(patterned.subscribers) == [r"^nothing\..*"]
 
 
 async def test_responder_and_subscriber_on_one_topic_is_refused_at_start(rpc: MemoryRpc) -> None:
