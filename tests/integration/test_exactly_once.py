@@ -461,3 +461,31 @@ async def test_an_aborted_batch_is_fetched_again_and_answered_once(
         committed_offsets, kafkarpc_broker, group, trio.requested, 1
     )
     assert committed == 1
+
+
+async def test_a_subscriber_consumes_and_publishes_exactly_once(
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+) -> None:
+    """Consume, transform, produce: each derived event commits with its source's offset."""
+    source, derived = f"{unique_topic_base}.orders", f"{unique_topic_base}.invoices"
+    await ensure_topics(kafkarpc_broker, [source, derived], partitions=1)
+    server = make_server(exactly_once=ExactlyOnce())
+
+    @server.subscriber(source)
+    async def invoice(order: dict[str, int], context: RequestContext) -> None:
+        context.publish(derived, {"invoice_for": order["n"]})
+
+    async with server:
+        for n in range(20):
+            await client.publish(source, {"n": n})
+        with anyio.fail_after(30):
+            while len(await anyio.to_thread.run_sync(raw_values, kafkarpc_broker, derived)) < 20:
+                await anyio.sleep(0.1)
+    invoices = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, derived, 1)
+    assert sorted(i["invoice_for"] for i in invoices) == list(range(20))
+    group = f"group-{unique_topic_base}"
+    committed = await anyio.to_thread.run_sync(committed_offsets, kafkarpc_broker, group, source, 1)
+    assert committed == 20
