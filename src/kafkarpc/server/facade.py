@@ -35,7 +35,7 @@ from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
 from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
-from .transaction import Outlet
+from .transaction import Outlet, join_group
 
 __all__ = ["RpcServer"]
 
@@ -224,8 +224,7 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
-            exactly_once = self._exactly_once
-            outlet = None if exactly_once is None else Outlet()
+            outlet = None if self._exactly_once is None else Outlet()
             pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
@@ -236,23 +235,15 @@ class RpcServer:
                 service=self.service,
                 outlet=outlet,
             )
-            if outlet is None or exactly_once is None:
-                pipeline.consumer = self._consumer = await self._transport.group_consumer(
-                    [*topics, *subscriptions],
-                    group_id=self.group_id,
-                    on_batch=pipeline.intake.accept,
-                    max_in_flight=fetch_high_mark(self._workers),
-                )
-            else:
-                consumer = await self._transport.transactional_group_consumer(
-                    [*topics, *subscriptions],
-                    exactly_once=exactly_once,
-                    group_id=self.group_id,
-                    on_batch=outlet.gate,
-                    max_in_flight=fetch_high_mark(self._workers),
-                )
-                pipeline.consumer = self._consumer = consumer
-                outlet.attach(consumer, pipeline.intake.accept)
+            pipeline.consumer = self._consumer = await join_group(
+                self._transport,
+                [*topics, *subscriptions],
+                group_id=self.group_id,
+                accept=pipeline.intake.accept,
+                max_in_flight=fetch_high_mark(self._workers),
+                outlet=outlet,
+                exactly_once=self._exactly_once,
+            )
         except BaseException as exc:
             await self._close(exc)
             raise

@@ -1,4 +1,4 @@
-"""Where an exactly-once server's records go: the open transaction of their request's partition.
+"""The server's side of exactly-once: joining the group, and where a request's records go.
 
 ``ExactlyOnce`` servers hand every record sent for a request (reply, dead
 letter, staged events) to the transactional consumer that fetched it, which
@@ -9,16 +9,21 @@ once it runs, and holds back batches fetched before that (``gate``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from .._config import ExactlyOnce
 from .._exceptions import LifecycleError
 from ..transport import (
     DeliveryCallback,
+    GroupConsumer,
     InboundRecord,
     OutboundRecord,
     RecordBatchHandler,
     TransactionalGroupConsumer,
+    Transport,
 )
 
-__all__ = ["Outlet"]
+__all__ = ["Outlet", "join_group"]
 
 
 class Outlet:
@@ -54,3 +59,29 @@ class Outlet:
         if self.consumer is None:
             raise LifecycleError("the exactly-once consumer is not running")
         self.consumer.produce(source, record, on_delivery)
+
+
+async def join_group(
+    transport: Transport,
+    topics: Sequence[str],
+    *,
+    group_id: str,
+    accept: RecordBatchHandler,
+    max_in_flight: int,
+    outlet: Outlet | None,
+    exactly_once: ExactlyOnce | None,
+) -> GroupConsumer:
+    """The server's started group member: transactional when ``exactly_once`` is set."""
+    if outlet is None or exactly_once is None:
+        return await transport.group_consumer(
+            topics, group_id=group_id, on_batch=accept, max_in_flight=max_in_flight
+        )
+    consumer = await transport.transactional_group_consumer(
+        topics,
+        exactly_once=exactly_once,
+        group_id=group_id,
+        on_batch=outlet.gate,
+        max_in_flight=max_in_flight,
+    )
+    outlet.attach(consumer, accept)
+    return consumer
