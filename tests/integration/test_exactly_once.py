@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from kafkarpc import (
     ExactlyOnce,
     RequestContext,
+    RequestTimeout,
     RpcClient,
     RpcServer,
     StoredReply,
@@ -489,3 +490,30 @@ async def test_a_subscriber_consumes_and_publishes_exactly_once(
     group = f"group-{unique_topic_base}"
     committed = await anyio.to_thread.run_sync(committed_offsets, kafkarpc_broker, group, source, 1)
     assert committed == 20
+
+
+async def test_a_request_whose_batch_keeps_aborting_times_out_cleanly(
+    serve: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+    trio: TopicTrio,
+) -> None:
+    """Every run stages an event too large to send: every batch aborts, the request runs
+    again and again, and none of its replies is ever written; the caller times out."""
+    events_topic = f"{unique_topic_base}.events"
+    await ensure_topics(kafkarpc_broker, [trio, events_topic], partitions=1)
+    runs: list[int] = []
+
+    async def handler(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        runs.append(payload["n"])
+        context.publish(events_topic, {"pad": "x" * 2_000_000})
+        return {"n": payload["n"]}
+
+    async with serve(handler, exactly_once=ExactlyOnce(), idempotency_store=RememberNothing()):
+        with pytest.raises(RequestTimeout):
+            await client.request(trio, {"n": 4}, timeout=3)
+    assert len(runs) >= 2, "the aborted request was fetched and run again"
+    written = await anyio.to_thread.run_sync(raw_values, kafkarpc_broker, trio.completed)
+    assert written == [], "not even an aborted copy of a reply reached the broker"
+    assert client.pending_count == 0
