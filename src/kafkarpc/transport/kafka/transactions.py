@@ -208,11 +208,15 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
                 self._cond.wait(_SETTLE_SLICE_S * 50)
         return True
 
-    def _finish_batch(self, timeout: float | None = None) -> None:
+    def _finish_batch(
+        self, timeout: float | None = None, *, revoking: frozenset[Key] = frozenset()
+    ) -> None:
         """Commit the batch's transactions (or abort them), then start the next batch.
 
         Waits for the batch's answers (at most ``timeout`` seconds, when given);
-        what is still unanswered then is aborted and fetched again."""
+        what is still unanswered then is aborted and fetched again, except from
+        the partitions being revoked (their next owner fetches them; reopening a
+        producer here would fence that owner)."""
         answered = self._wait_answered(timeout)
         with self._cond:
             batch, self._batch = self._batch, _Batch()
@@ -232,8 +236,9 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
                     logger.warning("transaction of %s[%d] not committed: %s", *key, exc)
             failed.append(key)
             self._abort(key, producer, again=key not in batch.lost)
-        if failed:
-            self._rewind(failed, batch)
+        rewind = [key for key in failed if key not in revoking]
+        if rewind:
+            self._rewind(rewind, batch)
 
     def _abort(self, key: Key, producer: TransactionalProducer, *, again: bool) -> None:
         try:
@@ -289,7 +294,8 @@ class KafkaTransactionalConsumer(TransactionalGroupConsumer):
         # Finish the open batch (answer, commit) before the partitions go; a batch
         # still unanswered after a session timeout is aborted, for the next owner to run.
         if self._batch.first:
-            self._finish_batch(self._drain_timeout)
+            revoking = frozenset((tp.topic, tp.partition) for tp in partitions)
+            self._finish_batch(self._drain_timeout, revoking=revoking)
         for tp in partitions:
             self._drop_producer((tp.topic, tp.partition))
 
