@@ -517,3 +517,52 @@ async def test_a_request_whose_batch_keeps_aborting_times_out_cleanly(
     written = await anyio.to_thread.run_sync(raw_values, kafkarpc_broker, trio.completed)
     assert written == [], "not even an aborted copy of a reply reached the broker"
     assert client.pending_count == 0
+
+
+async def test_a_member_joining_under_load_leaves_one_reply_and_one_event_per_request(
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+    trio: TopicTrio,
+) -> None:
+    """A rebalance mid-load: the first member finishes (or aborts) its open batch before
+    giving its partitions away, so nothing is stored twice."""
+    events_topic = f"{unique_topic_base}.events"
+    await ensure_topics(kafkarpc_broker, [trio, events_topic])
+
+    def member(name: str) -> RpcServer:
+        server = make_server(service=name, exactly_once=ExactlyOnce())
+
+        @server.responder(trio)
+        async def work(payload: dict[str, int], context: RequestContext) -> dict[str, object]:
+            context.publish(events_topic, {"n": payload["n"]})
+            await anyio.sleep(0.02)
+            return {"n": payload["n"], "by": name}
+
+        return server
+
+    replies: dict[int, dict[str, Any]] = {}
+    slots = anyio.Semaphore(50)
+
+    async def call(n: int) -> None:
+        async with slots:
+            replies[n] = await client.request(trio, {"n": n}, timeout=60)
+
+    def second_answered() -> bool:
+        return any(reply["by"] == "second" for reply in replies.values())
+
+    sent = 0
+    # Keep calls in flight until the joining member has answered some of them; the
+    # joiner leaves while calls are still in flight, a second rebalance.
+    async with member("first"), anyio.create_task_group() as tg, member("second"):
+        with anyio.fail_after(60):
+            while not second_answered():
+                tg.start_soon(call, sent)
+                sent += 1
+                await anyio.sleep(0.005)
+    assert sorted(replies) == list(range(sent))
+    stored = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, trio.completed)
+    events = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, events_topic)
+    assert Counter(int(r["n"]) for r in stored) == Counter(range(sent))
+    assert Counter(int(e["n"]) for e in events) == Counter(range(sent))
