@@ -34,6 +34,7 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+from .streaming import StreamReplies
 
 __all__ = ["RpcServer"]
 
@@ -185,7 +186,13 @@ class RpcServer:
                 task_group,
                 self._transport,
                 self._registry.snapshot(),
-                Execution(self._idempotency, self._retry, self._workers, self._telemetry),
+                Execution(
+                    self._idempotency,
+                    self._retry,
+                    self._workers,
+                    self._telemetry,
+                    StreamReplies(self._transport, self.service),
+                ),
                 Replier(self.service),
                 self._payload_preview,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import inspect
 import json
@@ -77,6 +78,19 @@ def collect_responders(
     return found
 
 
+def _yielded_type(annotation: Any) -> Any:
+    """What an async generator annotated ``AsyncIterator[X]`` (or ``AsyncGenerator[X, ...]``,
+    ``AsyncIterable[X]``) yields: X; unannotated, anything."""
+    origin = typing.get_origin(annotation)
+    if origin in (
+        collections.abc.AsyncIterator,
+        collections.abc.AsyncGenerator,
+        collections.abc.AsyncIterable,
+    ):
+        return typing.get_args(annotation)[0]
+    return inspect.Parameter.empty
+
+
 def _is_passthrough(annotation: Any) -> bool:
     return annotation in _PASSTHROUGH or typing.get_origin(annotation) in (dict, typing.Mapping)
 
@@ -103,7 +117,11 @@ class Responder:
     payload_adapter: TypeAdapter[Any] | None
     context_param: str | None
     result_adapter: TypeAdapter[Any] | None
+    """For a streaming responder, the adapter of each item it yields."""
     is_async: bool
+    streams: bool = False
+    """An async generator function: each item it yields is sent as it comes
+    (``server/streaming.py``)."""
 
     @classmethod
     def build(
@@ -144,6 +162,14 @@ class Responder:
                     f"one RequestContext; {name!r} is extra"
                 )
         returns = hints.get("return", inspect.Parameter.empty)
+        streams = inspect.isasyncgenfunction(target)
+        if streams:
+            returns = _yielded_type(returns)
+        elif inspect.isgeneratorfunction(target):
+            raise ConfigurationError(
+                f"responder {name_of} is a generator function; a streaming responder "
+                "is an async generator function ('async def' with 'yield')"
+            )
         result_adapter = None
         if not _is_passthrough(returns) and returns is not type(None):
             result_adapter = TypeAdapter(returns)
@@ -157,6 +183,7 @@ class Responder:
             context_param=context_param,
             result_adapter=result_adapter,
             is_async=inspect.iscoroutinefunction(target),
+            streams=streams,
         )
 
     def parse(self, payload: dict[str, Any]) -> Any:

@@ -1,0 +1,278 @@
+"""Scatter-gather and streamed replies over the memory transport, on asyncio and trio."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from kafkarpc import (
+    ConfigurationError,
+    GatherReply,
+    Progress,
+    RemoteError,
+    RequestContext,
+    RequestTimeout,
+    TopicTrio,
+)
+from kafkarpc._config import NO_CALL_RETRY
+from kafkarpc.client.stream import StreamCollector
+from kafkarpc.client.validate import new_call
+from kafkarpc.transport import InboundRecord
+from kafkarpc.wire.envelope import new_message
+from kafkarpc.wire.headers import build_headers
+from kafkarpc.wire.streams import END_FIELD, item_header
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MemoryRpc
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+OP = "conv.ask"
+
+
+async def _serve_groups(rpc: MemoryRpc, stack: AsyncExitStack, handlers: dict[str, Any]) -> None:
+    """One server per entry, each its own service and consumer group."""
+    rpc.trio(OP)
+    for service, handler in handlers.items():
+        server = rpc.server(service=service, group_id=f"group-{service}")
+        server.add_responder(OP, handler)
+        await stack.enter_async_context(server)
+
+
+def _answer(name: str) -> Any:
+    async def answer(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"by": name, "q": payload["q"]}
+
+    return answer
+
+
+async def _fail(payload: dict[str, Any]) -> dict[str, Any]:
+    raise ValueError("no answer here")
+
+
+async def test_gather_collects_one_reply_per_group_and_failures_beside_them(
+    rpc: MemoryRpc,
+) -> None:
+    async with AsyncExitStack() as stack:
+        await _serve_groups(
+            rpc, stack, {"alpha": _answer("alpha"), "beta": _answer("beta"), "gamma": _fail}
+        )
+        client = await stack.enter_async_context(rpc.client())
+        result = await client.gather(OP, {"q": 1}, expect=3, timeout=5)
+    assert result.complete
+    assert sorted(result.services) == ["alpha", "beta", "gamma"]
+    assert sorted(r["by"] for r in result.results) == ["alpha", "beta"]
+    (error,) = result.errors
+    assert isinstance(error, RemoteError)
+    assert (error.error_code, error.error_type) == ("HANDLER_ERROR", "ValueError")
+    assert client.pending_count == 0
+    assert client.stats.succeeded == 1  # one call, answered
+
+
+async def test_gather_on_timeout_returns_what_arrived_flagged_incomplete(
+    rpc: MemoryRpc,
+) -> None:
+    release = anyio.Event()
+
+    async def slow(payload: dict[str, Any]) -> dict[str, Any]:
+        await release.wait()
+        return {"by": "slow"}
+
+    async with AsyncExitStack() as stack:
+        await _serve_groups(rpc, stack, {"fast": _answer("fast"), "slow": slow})
+        client = await stack.enter_async_context(rpc.client())
+        result = await client.gather(OP, {"q": 2}, expect=2, timeout=0.5)
+        release.set()
+    assert not result.complete
+    assert result.services == ["fast"]
+    assert client.pending_count == 0
+
+
+async def test_gather_with_expect_ends_when_that_many_arrived(rpc: MemoryRpc) -> None:
+    release = anyio.Event()
+
+    async def slow(payload: dict[str, Any]) -> dict[str, Any]:
+        await release.wait()
+        return {"by": "slow"}
+
+    async with AsyncExitStack() as stack:
+        await _serve_groups(
+            rpc, stack, {"one": _answer("one"), "two": _answer("two"), "slow": slow}
+        )
+        client = await stack.enter_async_context(rpc.client())
+        # A timeout the test never waits out: the gather ends at two replies.
+        result = await client.gather(OP, {"q": 3}, expect=2, timeout=60)
+        release.set()
+    assert result.complete
+    assert sorted(result.services) == ["one", "two"]
+
+
+async def test_gather_iterates_replies_as_they_arrive(rpc: MemoryRpc) -> None:
+    async with AsyncExitStack() as stack:
+        await _serve_groups(rpc, stack, {"alpha": _answer("alpha"), "beta": _fail})
+        client = await stack.enter_async_context(rpc.client())
+        seen: list[GatherReply] = []
+        gathering = client.gather(OP, {"q": 4}, expect=2, timeout=5)
+        async for reply in gathering:
+            seen.append(reply)
+    assert gathering.complete
+    by_service = {reply.service: reply for reply in seen}
+    assert by_service["alpha"].unwrap() == {"by": "alpha", "q": 4}
+    with pytest.raises(RemoteError):
+        by_service["beta"].unwrap()
+
+
+async def test_gather_checks_expect(rpc: MemoryRpc) -> None:
+    rpc.trio(OP)
+    async with rpc.client() as client:
+        with pytest.raises(ConfigurationError):
+            client.gather(OP, {}, expect=0)
+
+
+async def _count(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+    for n in range(payload["n"]):
+        yield {"i": n}
+
+
+async def test_a_stream_arrives_complete_and_in_order(rpc: MemoryRpc) -> None:
+    trio, server = rpc.serve(OP, _count)
+    async with server, rpc.client() as client:
+        items = [item async for item in client.stream(trio, {"n": 300}, timeout=10)]
+    assert items == [{"i": n} for n in range(300)]
+    assert client.pending_count == 0
+
+
+async def test_request_to_a_streaming_responder_gets_every_item_in_one_reply(
+    rpc: MemoryRpc,
+) -> None:
+    trio, server = rpc.serve(OP, _count)
+    async with server, rpc.client() as client:
+        reply = await client.request(trio, {"n": 3})
+    assert reply == {"items": [{"i": 0}, {"i": 1}, {"i": 2}]}
+
+
+async def test_stream_items_as_progress_models(rpc: MemoryRpc) -> None:
+    async def build(payload: dict[str, Any]) -> AsyncIterator[Progress]:
+        for percent in (0, 50, 100):
+            yield Progress(work_item_id="w1", progress_percentage=percent, status_message="ok")
+
+    trio, server = rpc.serve(OP, build)
+    async with server, rpc.client() as client:
+        steps = [step async for step in client.stream(trio, {}, item_model=Progress)]
+    assert [step.progress_percentage for step in steps] == [0, 50, 100]
+    assert all(isinstance(step, Progress) for step in steps)
+
+
+async def test_a_failing_stream_raises_after_its_items(rpc: MemoryRpc) -> None:
+    async def breaks(payload: dict[str, Any]) -> AsyncIterator[dict[str, int]]:
+        yield {"i": 0}
+        yield {"i": 1}
+        raise ValueError("broke at 2")
+
+    trio, server = rpc.serve(OP, breaks)
+    got: list[dict[str, Any]] = []
+    async with server, rpc.client() as client:
+        stream = client.stream(trio, {}, timeout=5)
+        got.append(await anext(stream))
+        got.append(await anext(stream))
+        with pytest.raises(RemoteError) as caught:
+            await anext(stream)
+    assert got == [{"i": 0}, {"i": 1}]
+    assert caught.value.error_type == "ValueError"
+
+
+async def test_the_deadline_closes_the_responders_generator(rpc: MemoryRpc) -> None:
+    closed = anyio.Event()
+
+    async def endless(
+        payload: dict[str, Any], ctx: RequestContext
+    ) -> AsyncIterator[dict[str, int]]:
+        try:
+            n = 0
+            while True:
+                yield {"i": n}
+                n += 1
+                await anyio.sleep(0.01)
+        finally:
+            closed.set()
+
+    trio, server = rpc.serve(OP, endless)
+    got: list[dict[str, Any]] = []
+
+    async def iterate(items: AsyncIterator[dict[str, Any]]) -> None:
+        async for item in items:
+            got.append(item)
+
+    async with server, rpc.client() as client:
+        with pytest.raises(RequestTimeout):
+            await iterate(client.stream(trio, {}, timeout=0.5))
+        with anyio.fail_after(10):
+            await closed.wait()
+    assert got[:2] == [{"i": 0}, {"i": 1}]
+
+
+async def test_a_caller_that_stops_early_leaves_nothing_pending(rpc: MemoryRpc) -> None:
+    closed = anyio.Event()
+
+    async def endless(payload: dict[str, Any]) -> AsyncIterator[dict[str, int]]:
+        try:
+            n = 0
+            while True:
+                yield {"i": n}
+                n += 1
+                await anyio.sleep(0.01)
+        finally:
+            closed.set()
+
+    trio, server = rpc.serve(OP, endless)
+    async with server, rpc.client() as client:
+        async with client.stream(trio, {}, timeout=1) as items:
+            async for item in items:
+                if item["i"] == 3:
+                    break
+        assert client.pending_count == 0
+        # Cancelled at the caller's deadline (docs/patterns.md), observable on the server.
+        with anyio.fail_after(10):
+            await closed.wait()
+
+
+def _item(position: int | None, payload: dict[str, Any], topic: str) -> InboundRecord:
+    message = new_message(
+        event_type="CONV_ASK_COMPLETED", correlation_id="c", service="s", payload=payload
+    )
+    headers = build_headers(message)
+    if position is not None:
+        headers.append(item_header(position))
+    return InboundRecord(topic, 0, 0, b"c", message.value, headers)
+
+
+def test_the_collector_releases_in_order_once_each_and_ends_after_the_last() -> None:
+    trio = TopicTrio.from_base(OP)
+    call = new_call(
+        trio,
+        {},
+        timeout=5,
+        policy=NO_CALL_RETRY,
+        clock=time.monotonic,
+        partition_key=None,
+        headers=None,
+        idempotency_key=None,
+        priority=None,
+    )
+    released: list[dict[str, Any]] = []
+    collect = StreamCollector(call, released.append)
+    done = trio.completed
+    # Item 1 early, 0, then a rerun from 0 (a redelivery) and the end.
+    assert collect(_item(1, {"i": 1}, done)) == (None, False)
+    assert collect(_item(0, {"i": 0}, done)) == (None, False)
+    end = _item(None, {END_FIELD: 3}, done)
+    assert collect(end) == (None, False)  # item 2 is still missing
+    assert collect(_item(0, {"i": "again"}, done)) == (None, False)
+    last = _item(2, {"i": 2}, done)
+    assert collect(last) == (end, True)
+    assert released == [{"i": 0}, {"i": 1}, {"i": 2}]
