@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -276,3 +276,35 @@ def test_the_collector_releases_in_order_once_each_and_ends_after_the_last() -> 
     last = _item(2, {"i": 2}, done)
     assert collect(last) == (end, True)
     assert released == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+async def test_stream_from_a_plain_responder_yields_its_reply(rpc: MemoryRpc) -> None:
+    async def plain(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"whole": payload["q"]}
+
+    trio, server = rpc.serve(OP, plain)
+    async with server, rpc.client() as client:
+        items = [item async for item in client.stream(trio, {"q": 5}, timeout=5)]
+    assert items == [{"whole": 5}]
+
+
+def test_a_sync_generator_responder_is_refused(rpc: MemoryRpc) -> None:
+    def pages(payload: dict[str, Any]) -> Iterator[dict[str, int]]:
+        yield {"page": 0}
+
+    server = rpc.server()
+    with pytest.raises(ConfigurationError, match="async generator"):
+        server.add_responder(OP, pages)
+
+
+async def test_a_non_object_item_fails_the_stream(rpc: MemoryRpc) -> None:
+    async def numbers(payload: dict[str, Any]) -> AsyncIterator[Any]:
+        yield {"ok": 1}
+        yield 2
+
+    trio, server = rpc.serve(OP, numbers)
+    async with server, rpc.client() as client:
+        stream = client.stream(trio, {}, timeout=5)
+        assert await anext(stream) == {"ok": 1}
+        with pytest.raises(RemoteError, match="JSON object"):
+            await anext(stream)
