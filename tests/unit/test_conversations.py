@@ -13,6 +13,7 @@ import pytest
 from kafkarpc import (
     ConfigurationError,
     GatherReply,
+    Limits,
     Progress,
     RemoteError,
     RequestContext,
@@ -308,3 +309,40 @@ async def test_a_non_object_item_fails_the_stream(rpc: MemoryRpc) -> None:
         assert await anext(stream) == {"ok": 1}
         with pytest.raises(RemoteError, match="JSON object"):
             await anext(stream)
+
+
+async def test_a_stream_redelivered_to_another_member_is_seen_once_in_order(
+    rpc: MemoryRpc,
+) -> None:
+    """The memory twin of the SIGKILL test: the first member stops mid-stream without
+    finishing the request; the group's other member runs it again from position 0."""
+    stalled = anyio.Event()
+    rerun: list[int] = []
+
+    async def first(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+        for n in range(payload["stall_after"]):
+            yield {"i": n}
+        stalled.set()
+        await anyio.sleep_forever()
+
+    async def second(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+        for n in range(payload["n"]):
+            rerun.append(n)
+            yield {"i": n}
+
+    trio = rpc.trio(OP)
+    doomed = rpc.server(service="doomed", group_id="streamers", limits=Limits(shutdown_timeout=0.1))
+    doomed.add_responder(trio, first)
+    survivor = rpc.server(service="survivor", group_id="streamers")
+    survivor.add_responder(trio, second)
+    items: list[dict[str, int]] = []
+    async with rpc.client() as client:
+        stream = client.stream(trio, {"n": 30, "stall_after": 12}, timeout=20)
+        async with doomed:
+            items.extend([await anext(stream) for _ in range(12)])
+            await stalled.wait()
+        # The doomed member left without finishing: its request goes to the survivor.
+        async with survivor:
+            items.extend([item async for item in stream])
+    assert items == [{"i": n} for n in range(30)]
+    assert rerun == list(range(30))

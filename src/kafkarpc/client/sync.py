@@ -9,6 +9,7 @@ what the async client returns or raises reaches the caller unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Future
@@ -248,7 +249,9 @@ class SyncClient:
             with self._lock:
                 closed = self._closed
             if not closed and running_loop_library() is None:
-                self._run("stream()", stream.aclose)
+                # The client may close between the check and the call: nothing to stop then.
+                with contextlib.suppress(ClientClosed):
+                    self._run("stream()", stream.aclose)
 
     def close(self) -> None:
         """Fail pending calls with ``ClientClosed``, close the client, stop the thread.
