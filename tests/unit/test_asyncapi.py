@@ -740,3 +740,12 @@ def test_a_streaming_responder_documents_its_items_and_its_end() -> None:
     end.validate(reply_envelope("completed", {"stream_items": 3}, trio=trio))
     end.validate(reply_envelope("completed", {"items": [step]}, trio=trio))
     assert not end.is_valid(reply_envelope("completed", {"stream_items": "x"}, trio=trio))
+    assert document["operations"][f"{op}.cancel"]["action"] == "receive"
+    cancel = message_schema(document, f"{op}.cancel", "payload")
+    sent = make_envelope(
+        event_type="SHOP_REPORTS_BUILD_CANCEL_REQUESTED",
+        correlation_id="c",
+        service="ui",
+        payload={},
+    )
+    cancel.validate(json.loads(kafkarpc.encode_envelope(sent)))

@@ -26,7 +26,7 @@ from kafkarpc.client.validate import new_call
 from kafkarpc.transport import InboundRecord
 from kafkarpc.wire.envelope import new_message
 from kafkarpc.wire.headers import build_headers
-from kafkarpc.wire.streams import END_FIELD, item_header
+from kafkarpc.wire.streams import END_FIELD, cancel_topic, item_header
 
 if TYPE_CHECKING:
     from tests.unit.conftest import MemoryRpc
@@ -217,9 +217,7 @@ async def test_the_deadline_closes_the_responders_generator(rpc: MemoryRpc) -> N
     assert got[:2] == [{"i": 0}, {"i": 1}]
 
 
-async def test_a_caller_that_stops_early_leaves_nothing_pending(rpc: MemoryRpc) -> None:
-    closed = anyio.Event()
-
+def _endless(closed: anyio.Event) -> Any:
     async def endless(payload: dict[str, Any]) -> AsyncIterator[dict[str, int]]:
         try:
             n = 0
@@ -230,16 +228,72 @@ async def test_a_caller_that_stops_early_leaves_nothing_pending(rpc: MemoryRpc) 
         finally:
             closed.set()
 
-    trio, server = rpc.serve(OP, endless)
+    return endless
+
+
+async def test_a_caller_that_stops_early_cancels_the_responders_generator(
+    rpc: MemoryRpc,
+) -> None:
+    closed = anyio.Event()
+    trio, server = rpc.serve(OP, _endless(closed))
+    rpc.broker.create_topic(cancel_topic(trio.requested))
+    async with server, rpc.client() as client:
+        async with client.stream(trio, {}, timeout=60) as items:
+            async for item in items:
+                if item["i"] == 3:
+                    break
+        assert client.pending_count == 0
+        # Long before the 60 s deadline: the cancel message closed it.
+        with anyio.fail_after(10):
+            await closed.wait()
+
+
+async def test_without_a_cancel_topic_the_deadline_still_closes_the_generator(
+    rpc: MemoryRpc,
+) -> None:
+    closed = anyio.Event()
+    trio, server = rpc.serve(OP, _endless(closed))
     async with server, rpc.client() as client:
         async with client.stream(trio, {}, timeout=1) as items:
             async for item in items:
                 if item["i"] == 3:
                     break
         assert client.pending_count == 0
-        # Cancelled at the caller's deadline (docs/patterns.md), observable on the server.
         with anyio.fail_after(10):
             await closed.wait()
+
+
+async def test_a_stream_cancelled_while_queued_never_runs(rpc: MemoryRpc) -> None:
+    release, busy = anyio.Event(), anyio.Event()
+    started: list[int] = []
+
+    async def blocker(payload: dict[str, Any]) -> dict[str, Any]:
+        busy.set()
+        await release.wait()
+        return {}
+
+    async def counted(payload: dict[str, Any]) -> AsyncIterator[dict[str, int]]:
+        started.append(payload["n"])
+        yield {"i": 0}
+
+    trio = rpc.trio(OP)
+    other = rpc.trio(f"{OP}.other")
+    rpc.broker.create_topic(cancel_topic(trio.requested))
+    server = rpc.server(limits=Limits(max_concurrency=1))  # one worker: the stream queues
+    server.add_responder(trio, counted)
+    server.add_responder(other, blocker)
+    async with server, rpc.client() as client, anyio.create_task_group() as tg:
+        tg.start_soon(client.request, other, {})
+        await busy.wait()
+        stream = client.stream(trio, {"n": 1}, timeout=60)
+        stream._conversation.start()  # sent; queued behind the blocker
+        while client.pending_count < 2:
+            await anyio.sleep(0.01)
+        await stream.aclose()
+        release.set()
+        # The next request runs after the cancelled one was taken off the queue.
+        assert await client.request(trio, {"n": 2}) == {"items": [{"i": 0}]}
+    assert started == [2]
 
 
 def _item(position: int | None, payload: dict[str, Any], topic: str) -> InboundRecord:

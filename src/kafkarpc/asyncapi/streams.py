@@ -4,7 +4,9 @@ A streaming responder (an async generator, docs/wire.md §9) answers on its
 completed topic with one ``item`` message per yielded item, carrying
 ``stream_seq``, then the ordinary ``completed`` message, whose payload ends the
 stream (``{"stream_items": N}``), or carries every item at once
-(``{"items": [...]}``) for a caller that did not send ``stream_accept``.
+(``{"items": [...]}``) for a caller that did not send ``stream_accept``. A caller
+that stops listening early sends a ``cancel`` message on ``{requested}.cancel``,
+which the responders receive.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import copy
 from typing import Any
 
 from ..wire.header_table import HEADERS, STREAM_ACCEPT, STREAM_SEQ
-from ..wire.streams import COLLECTED_FIELD, END_FIELD
+from ..wire.streams import COLLECTED_FIELD, END_FIELD, cancel_event_type, cancel_topic
 from .naming import Operation
 from .payloads import Payloads
 from .refs import UNSIGNED, JsonSchema, ref
@@ -57,6 +59,39 @@ def add_streaming(document: dict[str, Any], operation: Operation, payloads: Payl
         f"`{operation.message('completed')}` message that ends the stream."
     )
     handle["reply"]["messages"].append(ref("channels", trio.completed, "messages", item_name))
+    _add_cancel(document, operation)
+
+
+def _add_cancel(document: dict[str, Any], operation: Operation) -> None:
+    trio, name = operation.trio, operation.name
+    messages = document["components"]["messages"]
+    message_name = operation.message("cancel")
+    cancel = copy.deepcopy(messages[operation.message("requested")])
+    event_type = cancel_event_type(trio)
+    cancel["name"] = event_type
+    cancel["title"] = f"{name} stream cancel"
+    cancel["summary"] = "The caller of a stream stopped listening: stop its generator."
+    envelope = cancel["payload"]["properties"]
+    envelope["event_type"]["examples"] = [event_type]
+    envelope["correlation_id"]["description"] = "The `correlation_id` of the stream to stop."
+    envelope["payload"] = {"type": "object", "description": "Empty."}
+    messages[message_name] = cancel
+    topic = cancel_topic(trio.requested)
+    document["channels"][topic] = {
+        "address": topic,
+        "description": f"{name} callers that stopped listening to a stream.",
+        "messages": {message_name: ref("components", "messages", message_name)},
+    }
+    document["operations"][f"{name}.cancel"] = {
+        "action": "receive",
+        "channel": ref("channels", topic),
+        "title": f"Cancel a {name} stream",
+        "description": (
+            "Every responder reads this topic from its end, without a consumer group; the "
+            "one running the stream with this `correlation_id` closes its generator."
+        ),
+        "messages": [ref("channels", topic, "messages", message_name)],
+    }
 
 
 def _end_schema(item: JsonSchema) -> JsonSchema:

@@ -55,6 +55,11 @@ class Conversation(Generic[ItemT]):
             self.started = True
             spawn_detached(self._run)
 
+    @property
+    def running(self) -> bool:
+        """Sent and not over: its replies are still being waited for."""
+        return self.started and not self._over.is_set()
+
     def put(self, item: ItemT) -> None:
         if not self._over.is_set():
             self._put.send_nowait(item)

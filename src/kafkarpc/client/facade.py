@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, overload
 
@@ -37,7 +38,7 @@ from .pending import PendingCalls
 from .pipeline import open_pipeline
 from .records import RecordWriter, send_event
 from .replies import as_model
-from .stream import ReplyStream, open_stream
+from .stream import ReplyStream, open_stream, send_cancel
 from .validate import CallOptions, TrioNames, check_timeout, new_call
 
 __all__ = ["RpcClient"]
@@ -290,7 +291,8 @@ class RpcClient:
         """
         extra = {**(headers or {}), STREAM_ACCEPT: "1"}
         call = self._conversation_call(op, payload, timeout, partition_key, extra)
-        return open_stream(self._send_ready(), call, self._library, item_model)
+        cancel = partial(send_cancel, self._transport, self._writer, call)
+        return open_stream(self._send_ready(), call, self._library, item_model, cancel)
 
     def _conversation_call(
         self,

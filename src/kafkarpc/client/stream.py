@@ -7,27 +7,36 @@ order, holding any that arrive early, and drops a position it already released:
 a responder run again after a redelivery (or a handler retry) starts at 0 again,
 and its caller sees each position once, the rest of the stream continuing from
 the new run. A failure reply ends the stream with ``RemoteError`` after the items
-released before it.
+released before it. A caller that stops early (``aclose``) tells the responders
+on ``{requested}.cancel`` (best effort: the deadline stops the stream anyway).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
 import anyio
 from pydantic import BaseModel
 
-from .._exceptions import EnvelopeError
-from ..transport import InboundRecord
-from ..wire.envelope import ErrorCode, decode_fields
-from ..wire.streams import END_FIELD, stream_position
+from .._exceptions import EnvelopeError, KafkaRpcError
+from .._logging import about
+from ..transport import InboundRecord, Transport
+from ..wire.envelope import EncodedPayload, ErrorCode, decode_fields
+from ..wire.streams import END_FIELD, cancel_event_type, cancel_topic, stream_position
 from .call import Call
 from .conversation import Conversation
+from .records import RecordWriter, send_event
 from .replies import as_model
 
-__all__ = ["ReplyStream", "StreamCollector", "open_stream"]
+__all__ = ["ReplyStream", "StreamCollector", "open_stream", "send_cancel"]
+
+logger = logging.getLogger("kafkarpc.client")
+
+_CANCEL_BUDGET_S = 2.0
+_EMPTY = EncodedPayload(b"{}")
 
 ItemT = TypeVar("ItemT")
 
@@ -97,13 +106,41 @@ class StreamCollector:
         return self._total is not None and self._next >= self._total
 
 
+async def send_cancel(transport: Transport, writer: RecordWriter, call: Call) -> None:
+    """Tell the responders of ``call`` that its caller stopped listening (best effort)."""
+    try:
+        topic = cancel_topic(call.trio.requested)
+        _, record = writer.event(
+            topic,
+            _EMPTY,
+            event_type=cancel_event_type(call.trio),
+            key=None,
+            correlation_id=call.correlation_id,
+            headers=None,
+        )
+        await send_event(transport, record, call.correlation_id, _CANCEL_BUDGET_S)
+    except KafkaRpcError as exc:
+        # Without the cancel, the responder stops the stream at its deadline.
+        logger.info(
+            "could not cancel stream %s: %s",
+            call.correlation_id,
+            exc,
+            extra=about(call.correlation_id, call.trio.requested),
+        )
+
+
 def open_stream(
-    send: Callable[[Call], Any], call: Call, library: str, item_model: type[ItemT] | None
+    send: Callable[[Call], Any],
+    call: Call,
+    library: str,
+    item_model: type[ItemT] | None,
+    cancel: Callable[[], Awaitable[None]],
 ) -> ReplyStream[Any]:
-    """The ``ReplyStream`` of ``call`` (not sent until first iterated)."""
+    """The ``ReplyStream`` of ``call`` (not sent until first iterated); ``cancel`` tells
+    its responder when the caller stops early."""
     conversation: Conversation[dict[str, Any]] = Conversation(send, call, library)
     call.on_reply = StreamCollector(call, conversation.put)
-    return ReplyStream(conversation, item_model)
+    return ReplyStream(conversation, item_model, cancel)
 
 
 class ReplyStream(Generic[ItemT]):
@@ -112,8 +149,8 @@ class ReplyStream(Generic[ItemT]):
     Each item is a dict, or an ``item_model`` instance. Iteration ends after the
     last item; it raises ``RemoteError`` when the responder failed (after the items
     sent before the failure), ``RequestTimeout`` when the deadline passed first.
-    Leaving an ``async with`` block (or ``aclose()``) stops listening early; the
-    responder's generator is cancelled at the call's deadline (docs/patterns.md).
+    Leaving an ``async with`` block (or ``aclose()``) stops listening early and
+    cancels the responder's generator (docs/patterns.md).
     """
 
     @overload
@@ -121,18 +158,26 @@ class ReplyStream(Generic[ItemT]):
         self: ReplyStream[dict[str, Any]],
         conversation: Conversation[dict[str, Any]],
         item_model: None,
+        cancel: Callable[[], Awaitable[None]] | None = None,
     ) -> None: ...
 
     @overload
     def __init__(
-        self, conversation: Conversation[dict[str, Any]], item_model: type[ItemT]
+        self,
+        conversation: Conversation[dict[str, Any]],
+        item_model: type[ItemT],
+        cancel: Callable[[], Awaitable[None]] | None = None,
     ) -> None: ...
 
     def __init__(
-        self, conversation: Conversation[dict[str, Any]], item_model: type[ItemT] | None
+        self,
+        conversation: Conversation[dict[str, Any]],
+        item_model: type[ItemT] | None,
+        cancel: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._conversation = conversation
         self._model = item_model
+        self._cancel = cancel
         self.received = 0
         """Items handed to the caller so far."""
 
@@ -156,7 +201,11 @@ class ReplyStream(Generic[ItemT]):
         return as_model(payload, model, conversation.call)
 
     async def aclose(self) -> None:
+        """Stop listening; a stream still running is cancelled on its responder."""
+        abandoned = self._conversation.running
         await self._conversation.aclose()
+        if abandoned and self._cancel is not None:
+            await self._cancel()
 
     async def __aenter__(self) -> Self:
         return self

@@ -101,6 +101,7 @@ class RpcServer:
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
         self._pipeline: Pipeline | None = None
+        self._streams = StreamReplies(self._transport, self.service)
         self._telemetry = ServerTelemetry(
             self.group_id,
             tracer_provider=telemetry.tracer_provider,
@@ -175,6 +176,11 @@ class RpcServer:
                 )
             for topic in topics:
                 await self._transport.partition_count(topic)
+            await self._streams.start(
+                list(self._registry.view.values()),
+                create=self._create_topics,
+                partitions=self._topic_partitions,
+            )
             task_group = self._task_group = anyio.create_task_group()
             await task_group.__aenter__()
         except BaseException:
@@ -191,7 +197,7 @@ class RpcServer:
                     self._retry,
                     self._workers,
                     self._telemetry,
-                    StreamReplies(self._transport, self.service),
+                    self._streams,
                 ),
                 Replier(self.service),
                 self._payload_preview,

@@ -12,28 +12,45 @@ dies mid-stream leaves the request to be redelivered, and the new run starts at
 position 0 again.
 
 Cancellation: the generator runs under the request's deadline (the caller's
-timeout). When the deadline passes, or the server shuts down, it is closed at
-the ``yield`` it is suspended at (its ``finally`` blocks run). A caller that
-stops iterating early sends nothing; the generator runs on until the deadline.
+timeout). When the deadline passes, the server shuts down, or its caller says
+on ``{requested}.cancel`` that it stopped listening (``start`` reads those topics,
+without a consumer group, from their end), the generator is closed where it
+waits (its ``finally`` blocks run).
 """
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
 
-from .._exceptions import TransportError
-from ..transport import OutboundRecord, Transport
-from ..wire.envelope import new_message
-from ..wire.headers import RequestRouting, build_headers
-from ..wire.streams import COLLECTED_FIELD, END_FIELD, accepts_stream, item_header
+from .._exceptions import EnvelopeError, TopicNotFound, TransportError
+from .._logging import about
+from ..transport import InboundRecord, OutboundRecord, ReplyConsumer, Transport
+from ..wire.envelope import decode_fields, new_message
+from ..wire.headers import RequestRouting, build_headers, header_dict
+from ..wire.streams import (
+    COLLECTED_FIELD,
+    END_FIELD,
+    accepts_stream,
+    cancel_topic,
+    item_header,
+)
 from .context import RequestContext
 from .decide import Request
+from .handler import Responder
 
 __all__ = ["StreamReplies"]
 
+logger = logging.getLogger("kafkarpc.server")
+
 _WINDOW = 64
+# Cancels that found no running stream here: the request may still be queued.
+_REMEMBERED_CANCELS = 10_000
+_CORRELATION_ID = frozenset({"correlation_id"})
 
 
 class _Window:
@@ -88,6 +105,49 @@ class StreamReplies:
         self._transport = transport
         self._service = service
         self._window = window
+        self._running: dict[str, anyio.CancelScope] = {}
+        self._cancelled: OrderedDict[str, None] = OrderedDict()
+        self._reader: ReplyConsumer | None = None
+
+    async def start(
+        self, responders: Sequence[Responder], *, create: bool, partitions: int
+    ) -> None:
+        """Read the cancel topics of the streaming ``responders`` (call before serving)."""
+        topics = [cancel_topic(r.trio.requested) for r in responders if r.streams]
+        if not topics:
+            return
+        if create:
+            await self._transport.ensure_topics(topics, partitions=partitions)
+        present = []
+        for topic in topics:
+            try:
+                await self._transport.partition_count(topic)
+                present.append(topic)
+            except TopicNotFound:
+                logger.warning(
+                    "no topic %s: streams of this operation stop at their deadline only",
+                    topic, extra=about(None, topic),
+                )  # fmt: skip
+        if present:
+            # Closed with the transport, as every reader it made.
+            self._reader = await self._transport.reply_consumer(self._on_cancels)
+            await self._reader.assign(present)
+
+    def _on_cancels(self, records: list[InboundRecord]) -> None:
+        for record in records:
+            correlation_id = header_dict(record.headers, only=_CORRELATION_ID).get("correlation_id")
+            if correlation_id is None:
+                try:
+                    correlation_id = decode_fields(record.value)["correlation_id"]
+                except EnvelopeError:
+                    continue
+            scope = self._running.get(correlation_id)
+            if scope is not None:
+                scope.cancel()
+                continue
+            self._cancelled[correlation_id] = None
+            if len(self._cancelled) > _REMEMBERED_CANCELS:
+                self._cancelled.popitem(last=False)
 
     async def run(
         self,
@@ -108,17 +168,32 @@ class StreamReplies:
             if not accepts_stream(request.record.headers):
                 # A caller of request() gets every item, in one reply.
                 return {COLLECTED_FIELD: [handler.render(item) async for item in items]}
-            window = _Window(self._transport, self._window)
-            sent = 0
-            async for item in items:
-                await window.send(self._item(request, handler.render(item), sent), sent)
-                sent += 1
-            await window.drain(sent)
-            return {END_FIELD: sent}
+            return await self._stream(request, items)
         finally:
-            # Cancelled at a yield (deadline, shutdown) or failed: the generator's own
-            # finally blocks run now, not whenever it is collected.
+            # Cancelled at a yield (deadline, shutdown, the caller) or failed: the
+            # generator's own finally blocks run now, not whenever it is collected.
             await items.aclose()
+
+    async def _stream(self, request: Request, items: Any) -> dict[str, Any]:
+        correlation_id = request.envelope.correlation_id
+        sent = 0
+        if correlation_id in self._cancelled:
+            del self._cancelled[correlation_id]  # its caller left before it started
+            return {END_FIELD: sent}
+        with anyio.CancelScope() as scope:
+            self._running[correlation_id] = scope
+            try:
+                window = _Window(self._transport, self._window)
+                async for item in items:
+                    rendered = request.handler.render(item)
+                    await window.send(self._item(request, rendered, sent), sent)
+                    sent += 1
+                await window.drain(sent)
+            finally:
+                if self._running.get(correlation_id) is scope:
+                    del self._running[correlation_id]
+        # Cancelled by its caller, the stream ends where it was: nobody reads the end.
+        return {END_FIELD: sent}
 
     def _item(self, request: Request, payload: dict[str, Any], position: int) -> OutboundRecord:
         envelope, routing = request.envelope, request.routing

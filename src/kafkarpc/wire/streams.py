@@ -5,6 +5,8 @@ The responder sends each item as a reply on the success topic carrying
 ``stream_seq`` (its position, from 0), then an ordinary reply whose payload is
 ``{"stream_items": N}``: the stream is over once the caller holds items 0..N-1.
 A caller that did not ask for a stream gets one reply, ``{"items": [...]}``.
+A caller that stops listening early says so on ``{requested}.cancel``: an event
+under the stream's ``correlation_id``, read by every responder of the operation.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .header_table import STREAM_ACCEPT, STREAM_SEQ
+from .topics import TopicTrio, validate_topic_name
 
 __all__ = [
     "COLLECTED_FIELD",
     "END_FIELD",
     "accepts_stream",
+    "cancel_event_type",
+    "cancel_topic",
     "item_header",
     "stream_position",
 ]
@@ -46,3 +51,12 @@ def stream_position(headers: Sequence[tuple[str, bytes | None]]) -> int | None:
                 return None
             return position if position >= 0 else None
     return None
+
+
+def cancel_topic(requested: str) -> str:
+    """Where the callers of ``requested``'s streams say they stopped listening."""
+    return validate_topic_name(f"{requested}.cancel")
+
+
+def cancel_event_type(trio: TopicTrio) -> str:
+    return f"{trio.event_prefix}_CANCEL_REQUESTED"
