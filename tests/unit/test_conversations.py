@@ -286,7 +286,7 @@ async def test_a_stream_cancelled_while_queued_never_runs(rpc: MemoryRpc) -> Non
         tg.start_soon(client.request, other, {})
         await busy.wait()
         stream = client.stream(trio, {"n": 1}, timeout=60)
-        stream._conversation.start()  # sent; queued behind the blocker
+        stream.start()  # sent; queued behind the blocker
         while client.pending_count < 2:
             await anyio.sleep(0.01)
         await stream.aclose()

@@ -184,6 +184,10 @@ class ReplyStream(Generic[ItemT]):
     def __aiter__(self) -> Self:
         return self
 
+    def start(self) -> None:
+        """Send the request now rather than at the first ``async for`` step."""
+        self._conversation.start()
+
     async def __anext__(self) -> ItemT:
         conversation = self._conversation
         conversation.start()

@@ -98,7 +98,9 @@ async def _open(
     stream: Callable[..., ReplyStream[Any]], op: Operation, payload: Payload, options: StreamOptions
 ) -> ReplyStream[Any]:
     # Made on the loop thread: the stream belongs to the client's loop.
-    return stream(op, payload, **options)
+    opened = stream(op, payload, **options)
+    opened.start()
+    return opened
 
 
 async def _next_item(stream: ReplyStream[Any]) -> tuple[bool, Any]:
@@ -233,7 +235,8 @@ class SyncClient:
         """``RpcClient.stream`` as a plain iterator: each item as it arrives, in order.
 
         The request is sent now; iterating blocks for each item. Closing the
-        iterator (leaving a ``for`` loop early, or ``close()``) stops listening.
+        iterator (leaving a ``for`` loop early, or ``close()``) stops listening and
+        cancels the responder's generator.
         """
         stream = self._run("stream()", partial(_open, self._client.stream, op, payload, options))
         return self._items(stream)
