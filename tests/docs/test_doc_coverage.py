@@ -47,6 +47,7 @@ def test_every_public_name_is_in_the_api_reference() -> None:
         ("patterns.md", kafkarpc.RpcClient.gather),
         ("patterns.md", kafkarpc.RpcClient.stream),
         ("server.md", kafkarpc.RpcServer),
+        ("server.md", kafkarpc.RpcServer.subscribe),
         ("client.md", kafkarpc.RetryPolicy),
         ("client.md", kafkarpc.CallRetry),
         ("server.md", kafkarpc.HandlerRetry),

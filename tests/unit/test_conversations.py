@@ -400,3 +400,12 @@ async def test_a_stream_redelivered_to_another_member_is_seen_once_in_order(
             items.extend([item async for item in stream])
     assert items == [{"i": n} for n in range(30)]
     assert rerun == list(range(30))
+
+
+def test_a_subscriber_that_is_an_async_generator_is_refused(rpc: MemoryRpc) -> None:
+    async def yields(event: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        yield event
+
+    server = rpc.server()
+    with pytest.raises(ConfigurationError, match="subscriber"):
+        server.subscribe("conv.events", yields)

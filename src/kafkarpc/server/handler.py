@@ -10,7 +10,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import anyio
 import pydantic
@@ -23,7 +23,7 @@ from .._sentinel import UNSET, Unset
 from ..wire.topics import TopicTrio
 from .context import RequestContext
 
-__all__ = ["Responder", "ResponderSpec", "collect_responders", "responder"]
+__all__ = ["Handler", "Responder", "ResponderSpec", "collect_responders", "responder"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,8 +108,15 @@ class ResultInvalid(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Responder:
-    trio: TopicTrio
+class Handler:
+    """A user function made callable with a payload: what responders and subscribers share.
+
+    ``replies`` says whether what the function returns is sent back (a responder)
+    or nobody waits for it (a subscriber, ``server/subscriber.py``).
+    """
+
+    replies: ClassVar[bool] = True
+
     func: Callable[..., Any]
     name: str
     retry: HandlerRetry | Unset | None
@@ -119,19 +126,17 @@ class Responder:
     result_adapter: TypeAdapter[Any] | None
     """For a streaming responder, the adapter of each item it yields."""
     is_async: bool
-    streams: bool = False
+    streams: bool
     """An async generator function: each item it yields is sent as it comes
     (``server/streaming.py``)."""
 
-    @classmethod
-    def build(
-        cls,
-        trio: TopicTrio,
-        func: Callable[..., Any],
-        retry: HandlerRetry | RetryPolicy | Unset | None,
-    ) -> Responder:
+    @staticmethod
+    def fields_of(
+        func: Callable[..., Any], retry: HandlerRetry | RetryPolicy | Unset | None
+    ) -> dict[str, Any]:
+        """The fields of a handler for ``func``, read from its signature and type hints."""
         if not callable(func):
-            raise ConfigurationError(f"responder must be callable, got {func!r}")
+            raise ConfigurationError(f"a handler must be callable, got {func!r}")
         signature = inspect.signature(func)
         # A partial's annotations live on the wrapped function; the arguments it
         # already binds are not the payload's to fill.
@@ -149,7 +154,7 @@ class Responder:
                 continue
             annotation = hints.get(name, inspect.Parameter.empty)
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise ConfigurationError(f"responder {name_of} cannot take *args/**kwargs")
+                raise ConfigurationError(f"handler {name_of} cannot take *args/**kwargs")
             if annotation is RequestContext:
                 context_param = name
             elif payload_param is None:
@@ -158,7 +163,7 @@ class Responder:
                     payload_adapter = TypeAdapter(annotation)
             else:
                 raise ConfigurationError(
-                    f"responder {name_of} takes one payload parameter and optionally "
+                    f"handler {name_of} takes one payload parameter and optionally "
                     f"one RequestContext; {name!r} is extra"
                 )
         returns = hints.get("return", inspect.Parameter.empty)
@@ -167,24 +172,30 @@ class Responder:
             returns = _yielded_type(returns)
         elif inspect.isgeneratorfunction(target):
             raise ConfigurationError(
-                f"responder {name_of} is a generator function; a streaming responder "
+                f"handler {name_of} is a generator function; a streaming responder "
                 "is an async generator function ('async def' with 'yield')"
             )
         result_adapter = None
         if not _is_passthrough(returns) and returns is not type(None):
             result_adapter = TypeAdapter(returns)
-        return cls(
-            trio=trio,
-            func=func,
-            name=name_of,
-            retry=retry if retry is UNSET or retry is None else handler_retry(retry),
-            payload_param=payload_param,
-            payload_adapter=payload_adapter,
-            context_param=context_param,
-            result_adapter=result_adapter,
-            is_async=inspect.iscoroutinefunction(target),
-            streams=streams,
-        )
+        return {
+            "func": func,
+            "name": name_of,
+            "retry": retry if retry is UNSET or retry is None else handler_retry(retry),
+            "payload_param": payload_param,
+            "payload_adapter": payload_adapter,
+            "context_param": context_param,
+            "result_adapter": result_adapter,
+            "is_async": inspect.iscoroutinefunction(target),
+            "streams": streams,
+        }
+
+    def __post_init__(self) -> None:
+        if self.streams and not self.replies:
+            raise ConfigurationError(
+                f"handler {self.name} is an async generator, but nobody reads what a "
+                "subscriber yields; make it a responder to stream replies"
+            )
 
     def parse(self, payload: dict[str, Any]) -> Any:
         if self.payload_adapter is None:
@@ -224,3 +235,19 @@ class Responder:
         return await anyio.to_thread.run_sync(
             functools.partial(self.func, **kwargs), limiter=limiter
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Responder(Handler):
+    """A handler that answers the requests of one operation (its ``trio``)."""
+
+    trio: TopicTrio
+
+    @classmethod
+    def build(
+        cls,
+        trio: TopicTrio,
+        func: Callable[..., Any],
+        retry: HandlerRetry | RetryPolicy | Unset | None,
+    ) -> Responder:
+        return cls(trio=trio, **Handler.fields_of(func, retry))

@@ -39,6 +39,7 @@ from ..wire.streams import (
     cancel_topic,
     item_header,
 )
+from ..wire.topics import TopicTrio
 from .context import RequestContext
 from .decide import Request
 from .handler import Responder
@@ -175,6 +176,9 @@ class StreamReplies:
             await items.aclose()
 
     async def _stream(self, request: Request, items: Any) -> dict[str, Any]:
+        handler = request.handler
+        # Only a responder streams: Handler refuses a subscriber that is a generator.
+        assert isinstance(handler, Responder)
         correlation_id = request.envelope.correlation_id
         sent = 0
         if correlation_id in self._cancelled:
@@ -185,8 +189,8 @@ class StreamReplies:
             try:
                 window = _Window(self._transport, self._window)
                 async for item in items:
-                    rendered = request.handler.render(item)
-                    await window.send(self._item(request, rendered, sent), sent)
+                    rendered = handler.render(item)
+                    await window.send(self._item(request, handler.trio, rendered, sent), sent)
                     sent += 1
                 await window.drain(sent)
             finally:
@@ -195,9 +199,10 @@ class StreamReplies:
         # Cancelled by its caller, the stream ends where it was: nobody reads the end.
         return {END_FIELD: sent}
 
-    def _item(self, request: Request, payload: dict[str, Any], position: int) -> OutboundRecord:
+    def _item(
+        self, request: Request, trio: TopicTrio, payload: dict[str, Any], position: int
+    ) -> OutboundRecord:
         envelope, routing = request.envelope, request.routing
-        trio = request.handler.trio
         message = new_message(
             event_type=trio.event_type("completed"),
             correlation_id=envelope.correlation_id,
