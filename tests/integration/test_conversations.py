@@ -108,6 +108,31 @@ async def test_gather_with_expect_ends_as_soon_as_that_many_arrived(
     assert sorted(result.services) == ["one", "two"]
 
 
+async def test_gather_gets_one_reply_per_group_not_per_instance(
+    make_server: Callable[..., RpcServer], client: RpcClient, trio: TopicTrio
+) -> None:
+    handled: list[str] = []
+
+    def counted(service: str) -> Callable[..., Any]:
+        async def answer(payload: dict[str, Any]) -> dict[str, Any]:
+            handled.append(service)
+            return {"by": service}
+
+        return answer
+
+    async with AsyncExitStack() as stack:
+        for _instance in range(2):  # two members of one group share its work
+            server = make_server(service="alpha", group_id=f"{trio.requested}-alpha")
+            server.add_responder(trio, counted("alpha"))
+            await stack.enter_async_context(server)
+        await _start_groups(stack, make_server, trio, {"beta": counted("beta")})
+        # Without expect the gather takes everything that arrives within its timeout.
+        result = await client.gather(trio, {"q": 3}, timeout=4)
+    assert sorted(result.services) == ["alpha", "beta"]
+    assert sorted(handled) == ["alpha", "beta"]  # one member of each group ran it
+    assert not result.complete  # nothing told the gather how many groups to expect
+
+
 async def _count(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
     for n in range(payload["n"]):
         yield {"i": n}
