@@ -13,14 +13,17 @@ import pytest
 from kafkarpc import (
     ConfigurationError,
     GatherReply,
+    HandlerRetry,
     Limits,
     Progress,
     RemoteError,
     RequestContext,
     RequestTimeout,
+    TopicNotFound,
     TopicTrio,
 )
 from kafkarpc._config import NO_CALL_RETRY
+from kafkarpc.client.gather import GatherCollector
 from kafkarpc.client.stream import StreamCollector
 from kafkarpc.client.validate import new_call
 from kafkarpc.transport import InboundRecord
@@ -409,3 +412,74 @@ def test_a_subscriber_that_is_an_async_generator_is_refused(rpc: MemoryRpc) -> N
     server = rpc.server()
     with pytest.raises(ConfigurationError, match="subscriber"):
         server.subscribe("conv.events", yields)
+
+
+async def test_a_gather_counts_as_one_call_by_how_it_ended(rpc: MemoryRpc) -> None:
+    async with AsyncExitStack() as stack:
+        await _serve_groups(rpc, stack, {"gamma": _fail})
+        client = await stack.enter_async_context(rpc.client())
+        only_failures = await client.gather(OP, {"q": 1}, expect=1, timeout=5)
+    assert len(only_failures.errors) == 1
+    assert (client.stats.requests, client.stats.remote_errors) == (1, 1)
+
+
+async def test_a_gather_with_no_reply_is_a_timeout_for_the_metrics(rpc: MemoryRpc) -> None:
+    rpc.trio(OP)
+    async with rpc.client() as client:
+        result = await client.gather(OP, {}, timeout=0.2)
+    assert result.replies == () and not result.complete
+    assert client.stats.timeouts == 1
+
+
+async def test_a_gather_that_cannot_be_sent_raises(rpc: MemoryRpc) -> None:
+    async with rpc.client() as client:
+        with pytest.raises(TopicNotFound):
+            await client.gather("conv.no.such.op", {}, timeout=1)
+
+
+def test_a_repeated_answer_of_one_service_is_one_reply() -> None:
+    trio = TopicTrio.from_base(OP)
+    call = new_call(
+        trio,
+        {},
+        timeout=5,
+        policy=NO_CALL_RETRY,
+        clock=time.monotonic,
+        partition_key=None,
+        headers=None,
+        idempotency_key=None,
+        priority=None,
+    )
+    delivered: list[GatherReply] = []
+    collect = GatherCollector(call, 2, delivered.append, None)
+
+    def reply(service: str) -> InboundRecord:
+        message = new_message(
+            event_type="CONV_ASK_COMPLETED", correlation_id="c", service=service, payload={}
+        )
+        return InboundRecord(trio.completed, 0, 0, b"c", message.value, build_headers(message))
+
+    first = reply("alpha")
+    assert collect(first) == (first, False)
+    assert collect(reply("alpha")) == (first, False)  # a redelivered request answered again
+    assert collect(reply("beta"))[1] is True
+    assert [r.service for r in delivered] == ["alpha", "beta"]
+
+
+async def test_a_retried_generator_is_seen_once_in_order(rpc: MemoryRpc) -> None:
+    runs: list[int] = []
+
+    async def flaky(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+        runs.append(len(runs))
+        for n in range(10):
+            if n == 6 and len(runs) == 1:
+                raise ConnectionError("lost the source at item 6")
+            yield {"i": n}
+
+    trio = rpc.trio(OP)
+    server = rpc.server(retry=HandlerRetry(max_attempts=2, initial_delay=0.01))
+    server.add_responder(trio, flaky)
+    async with server, rpc.client() as client:
+        items = [item async for item in client.stream(trio, {}, timeout=10)]
+    assert items == [{"i": n} for n in range(10)]
+    assert runs == [0, 1]
