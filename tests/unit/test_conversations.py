@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from kafkarpc import (
+    ClientClosed,
     ConfigurationError,
     GatherReply,
     HandlerRetry,
@@ -483,3 +484,15 @@ async def test_a_retried_generator_is_seen_once_in_order(rpc: MemoryRpc) -> None
         items = [item async for item in client.stream(trio, {}, timeout=10)]
     assert items == [{"i": n} for n in range(10)]
     assert runs == [0, 1]
+
+
+async def test_closing_the_client_ends_a_gather_with_client_closed(rpc: MemoryRpc) -> None:
+    async with AsyncExitStack() as stack:
+        await _serve_groups(rpc, stack, {"alpha": _answer("alpha")})
+        client = await stack.enter_async_context(rpc.client())
+        gathering = client.gather(OP, {"q": 1}, timeout=30)  # waits for more groups
+        first = await anext(gathering)
+        await client.aclose()
+        with pytest.raises(ClientClosed):
+            await anext(gathering)
+    assert first.service == "alpha"

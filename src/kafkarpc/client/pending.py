@@ -76,6 +76,9 @@ class PendingReplies(PendingCall):
 
     def fail(self, error: BaseException) -> None:
         if self.error is None:
+            # The call failed as a whole (the client closed, the request was refused):
+            # that is its outcome, whatever replies came before.
+            self.reply = None
             self.error = error
             self.signal.set()
 
