@@ -52,10 +52,6 @@ class StreamCollector:
         self._total: int | None = None
         self._end: InboundRecord | None = None
 
-    @property
-    def released(self) -> int:
-        return self._next
-
     def __call__(self, record: InboundRecord) -> tuple[InboundRecord | None, bool]:
         if self._over():
             return self._end, True
