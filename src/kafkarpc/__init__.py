@@ -45,6 +45,9 @@ from ._stats import ClientStats, ServerStats
 from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
+from .client.gather import Gathering, GatherReply, GatherResult
+from .client.stream import ReplyStream
+from .progress import Progress
 from .transport import Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
@@ -132,6 +135,9 @@ __all__ = [
     "ErrorCode",
     "ErrorPayload",
     "ExactlyOnce",
+    "GatherReply",
+    "GatherResult",
+    "Gathering",
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
@@ -145,9 +151,11 @@ __all__ = [
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
+    "Progress",
     "PublishError",
     "RemoteError",
     "ReplayResult",
+    "ReplyStream",
     "RequestContext",
     "RequestError",
     "RequestTimeout",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -174,3 +175,15 @@ class RecordingConsumer(TransactionalGroupConsumer):
 
     async def aclose(self) -> None:
         return None
+
+
+async def test_a_streaming_responder_is_refused_with_exactly_once(rpc: MemoryRpc) -> None:
+    """Its items leave one by one, outside any transaction: refused, not half-covered."""
+
+    async def countdown(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+        for n in range(payload["n"], 0, -1):
+            yield {"n": n}
+
+    _, server = rpc.serve("launch.countdown", countdown, exactly_once=ExactlyOnce())
+    with pytest.raises(ConfigurationError, match=r"streaming responders \(countdown\)"):
+        await server.__aenter__()

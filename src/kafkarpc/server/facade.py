@@ -34,8 +34,9 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+from .streaming import StreamReplies
 from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
-from .transaction import Outlet, join_group
+from .transaction import Outlet, check_exactly_once, join_group
 
 __all__ = ["RpcServer"]
 
@@ -107,6 +108,7 @@ class RpcServer:
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
         self._pipeline: Pipeline | None = None
+        self._streams = StreamReplies(self._transport, self.service)
         self._telemetry = ServerTelemetry(
             self.group_id,
             tracer_provider=telemetry.tracer_provider,
@@ -203,6 +205,7 @@ class RpcServer:
                 "no responders or subscribers registered; use @server.responder(...) "
                 "or @server.subscriber(...)"
             )
+        check_exactly_once(self._exactly_once, self._registry.view.values())
         handlers = HandlerTable(self._registry.snapshot(), self._subscribers.view.values())
         self._state = _State.SERVING
         try:
@@ -217,6 +220,11 @@ class RpcServer:
                 )
             for topic in (*topics, *self._subscribers.topics):
                 await self._transport.partition_count(topic)
+            await self._streams.start(
+                list(self._registry.view.values()),
+                create=self._create_topics,
+                partitions=self._topic_partitions,
+            )
             task_group = self._task_group = anyio.create_task_group()
             await task_group.__aenter__()
         except BaseException:
@@ -229,7 +237,13 @@ class RpcServer:
                 task_group,
                 self._transport,
                 handlers,
-                Execution(self._idempotency, self._retry, self._workers, self._telemetry),
+                Execution(
+                    self._idempotency,
+                    self._retry,
+                    self._workers,
+                    self._telemetry,
+                    self._streams,
+                ),
                 Replier(self.service),
                 self._payload_preview,
                 service=self.service,

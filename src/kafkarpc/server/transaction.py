@@ -9,10 +9,10 @@ once it runs, and holds back batches fetched before that (``gate``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .._config import ExactlyOnce
-from .._exceptions import LifecycleError
+from .._exceptions import ConfigurationError, LifecycleError
 from ..transport import (
     DeliveryCallback,
     GroupConsumer,
@@ -22,8 +22,9 @@ from ..transport import (
     TransactionalGroupConsumer,
     Transport,
 )
+from .handler import Responder
 
-__all__ = ["Outlet", "join_group"]
+__all__ = ["Outlet", "check_exactly_once", "join_group"]
 
 
 class Outlet:
@@ -85,3 +86,16 @@ async def join_group(
     )
     outlet.attach(consumer, accept)
     return consumer
+
+
+def check_exactly_once(exactly_once: ExactlyOnce | None, responders: Iterable[Responder]) -> None:
+    """Refuse what exactly-once cannot cover: a streaming responder's items are sent
+    one by one as they come (server/streaming.py), outside any transaction."""
+    if exactly_once is None:
+        return
+    streaming = sorted(responder.name for responder in responders if responder.streams)
+    if streaming:
+        raise ConfigurationError(
+            f"streaming responders ({', '.join(streaming)}) cannot run with exactly_once:"
+            " their items are sent as they come, outside the batch's transaction"
+        )
