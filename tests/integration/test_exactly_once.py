@@ -566,3 +566,55 @@ async def test_a_member_joining_under_load_leaves_one_reply_and_one_event_per_re
     events = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, events_topic)
     assert Counter(int(r["n"]) for r in stored) == Counter(range(sent))
     assert Counter(int(e["n"]) for e in events) == Counter(range(sent))
+
+
+def stale_generation_commit_applies(bootstrap: str, base: str) -> bool:
+    """Commit offsets in a transaction with the group metadata of a member that has left.
+
+    True when the broker applied them (it does not check generations, KIP-447)."""
+    topic = f"{base}.requested.v1"
+    members = {
+        "bootstrap.servers": bootstrap,
+        "group.id": f"gen-{base}",
+        "session.timeout.ms": 2000,
+        "heartbeat.interval.ms": 500,
+    }
+
+    def joined(consumer: Consumer) -> Any:
+        consumer.subscribe([topic])
+        for _ in range(300):
+            consumer.poll(0.1)
+            if consumer.assignment():
+                return consumer.consumer_group_metadata()
+        raise AssertionError("no assignment")
+
+    gone = Consumer(members)
+    stale = joined(gone)
+    gone.close()  # left the group: its generation is over
+    current = Consumer(members)
+    joined(current)
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"gen-{base}"})
+    producer.init_transactions(10)
+    producer.begin_transaction()
+    producer.produce(f"{base}.completed.v1", b"x", partition=0)
+    try:
+        producer.send_offsets_to_transaction([TopicPartition(topic, 0, 7)], stale, 10)
+        producer.commit_transaction(10)
+    except KafkaException:
+        producer.abort_transaction(10)
+    committed = current.committed([TopicPartition(topic, 0)], 10)[0].offset
+    current.close()
+    return committed == 7
+
+
+async def test_the_embedded_broker_applies_offsets_from_a_stale_group_generation(
+    kafkarpc_broker: str, unique_topic_base: str, trio: TopicTrio
+) -> None:
+    """Measured, and why kafkarpc fences by a transactional id per partition: Tansu does
+    not make KIP-447's generation check, so group metadata alone would not fence a zombie.
+    (Fails once Tansu checks generations: docs/failure-semantics.md must then say so.)"""
+    await ensure_topics(kafkarpc_broker, [trio], partitions=1)
+    applied = await anyio.to_thread.run_sync(
+        stale_generation_commit_applies, kafkarpc_broker, unique_topic_base
+    )
+    assert applied
