@@ -1,9 +1,9 @@
 """A responder run as its own process by the exactly-once tests (SIGKILL, SIGSTOP).
 
-Usage: python eos_responder_process.py BOOTSTRAP BASE GROUP MODE NAME
-MODE is ``exactly_once`` or ``at_least_once``. The handler publishes
-``{"n": n}`` to ``BASE.events`` through its RequestContext, then works
-``payload["work"]`` seconds and answers ``{"by": NAME, "n": n}``. Prints
+Usage: python eos_responder_process.py BOOTSTRAP BASE GROUP MODE NAME [STORE]
+MODE is ``exactly_once`` or ``at_least_once``; STORE, a SqliteIdempotencyStore file.
+The handler publishes ``{"n": n}`` to ``BASE.events`` through its RequestContext,
+then works ``payload["work"]`` seconds and answers ``{"by": NAME, "n": n}``. Prints
 ``ready`` once serving, ``handling <n>`` when a request starts and
 ``answered <n>`` when its handler returns; warnings are logged to stderr.
 """
@@ -15,14 +15,15 @@ import sys
 
 import anyio
 
-from kafkarpc import ExactlyOnce, RequestContext, RpcServer
+from kafkarpc import ExactlyOnce, RequestContext, RpcServer, SqliteIdempotencyStore
 
 
-async def main(bootstrap: str, base: str, group: str, mode: str, name: str) -> None:
+async def main(bootstrap: str, base: str, group: str, mode: str, name: str, store: str) -> None:
     server = RpcServer(
         bootstrap,
         service=name,
         group_id=group,
+        idempotency_store=SqliteIdempotencyStore(store) if store else None,
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
         exactly_once=ExactlyOnce() if mode == "exactly_once" else None,
     )
@@ -42,5 +43,6 @@ async def main(bootstrap: str, base: str, group: str, mode: str, name: str) -> N
 
 if __name__ == "__main__":
     bootstrap, base, group, mode, name = sys.argv[1:6]
+    store = sys.argv[6] if len(sys.argv) > 6 else ""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # the tests read it
-    anyio.run(main, bootstrap, base, group, mode, name)
+    anyio.run(main, bootstrap, base, group, mode, name, store)

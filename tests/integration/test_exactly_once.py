@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -18,10 +19,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from kafkarpc import (
     ExactlyOnce,
+    IdempotencyStore,
     RequestContext,
     RequestTimeout,
     RpcClient,
     RpcServer,
+    SqliteIdempotencyStore,
     StoredReply,
     TopicTrio,
     decode_envelope,
@@ -140,14 +143,21 @@ class RememberNothing:
 
 @contextlib.contextmanager
 def responder_process(
-    bootstrap: str, base: str, group: str, mode: str, name: str, log: Path | None = None
+    bootstrap: str,
+    base: str,
+    group: str,
+    mode: str,
+    name: str,
+    log: Path | None = None,
+    store: Path | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """eos_responder_process.py as a process of its own, for the test to signal; reaped.
 
     Its log goes to ``log`` when given."""
     stderr = None if log is None else log.open("w")
     process = subprocess.Popen(
-        [sys.executable, str(RESPONDER), bootstrap, base, group, mode, name],
+        [sys.executable, str(RESPONDER), bootstrap, base, group, mode, name]
+        + ([] if store is None else [str(store)]),
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
@@ -180,11 +190,15 @@ async def wait_for_lines(process: subprocess.Popen[str], *expected: str) -> None
 
 
 def survivor_of(
-    make_server: Callable[..., RpcServer], base: str, mode: str, ran: list[int]
+    make_server: Callable[..., RpcServer],
+    base: str,
+    mode: str,
+    ran: list[int],
+    store: IdempotencyStore | None = None,
 ) -> RpcServer:
     """The in-process member that takes over the killed one's partition."""
     exactly_once = ExactlyOnce() if mode == "exactly_once" else None
-    survivor = make_server(service="survivor", exactly_once=exactly_once)
+    survivor = make_server(service="survivor", exactly_once=exactly_once, idempotency_store=store)
 
     @survivor.responder(base)
     async def work(payload: dict[str, float], context: RequestContext) -> dict[str, object]:
@@ -437,8 +451,7 @@ async def test_an_aborted_batch_is_fetched_again_and_answered_once(
     its batch is aborted and rewound, and the second run's reply and event commit.
 
     No idempotency store here: with one, the redelivery would be answered from the
-    store without running the handler (docs/failure-semantics.md says what that means
-    for events)."""
+    store, with the same (still too large) event."""
     events_topic = f"{unique_topic_base}.events"
     await ensure_topics(kafkarpc_broker, [trio, events_topic], partitions=1)
     runs: list[int] = []
@@ -618,3 +631,72 @@ async def test_the_embedded_broker_applies_offsets_from_a_stale_group_generation
         stale_generation_commit_applies, kafkarpc_broker, unique_topic_base
     )
     assert applied
+
+
+def remembered(store_path: Path) -> int:
+    """How many answers a SqliteIdempotencyStore file holds."""
+    with contextlib.closing(sqlite3.connect(store_path)) as connection:
+        (count,) = connection.execute("SELECT count(*) FROM replies").fetchone()
+    return int(count)
+
+
+async def test_a_shared_store_and_exactly_once_together_run_once_and_store_once(
+    tmp_path: Path,
+    make_server: Callable[..., RpcServer],
+    client: RpcClient,
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+    trio: TopicTrio,
+) -> None:
+    """The killed-responder scenario with a SqliteIdempotencyStore both members share.
+
+    The survivor answers the nine requests the killed one ran from the store without
+    running them again, and publishes their remembered events (the same records were
+    delivered again: their first answer never committed). Handlers ran once per
+    request; one committed reply and one event per request."""
+    events_topic = f"{unique_topic_base}.events"
+    await ensure_topics(kafkarpc_broker, [trio, events_topic], partitions=1)
+    group = f"group-{unique_topic_base}"
+    store_path = tmp_path / "answered.sqlite"
+    replies: dict[int, dict[str, Any]] = {}
+
+    async def call(n: int, work: float) -> None:
+        replies[n] = await client.request(trio, {"n": n, "work": work}, timeout=60)
+
+    survivor_ran: list[int] = []
+    store = SqliteIdempotencyStore(store_path)
+    try:
+        with responder_process(
+            kafkarpc_broker, unique_topic_base, group, "exactly_once", "doomed", None, store_path
+        ) as doomed:
+            await wait_for_lines(doomed, "ready")
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, 0, 600.0)
+                await wait_for_lines(doomed, "handling 0")
+                for n in range(1, 10):
+                    tg.start_soon(call, n, 0.0)
+                await wait_for_lines(doomed, *(f"answered {n}" for n in range(1, 10)))
+                with anyio.fail_after(30):  # the nine answers are in the store
+                    while await anyio.to_thread.run_sync(remembered, store_path) < 9:
+                        await anyio.sleep(0.05)
+                doomed.send_signal(signal.SIGKILL)
+                doomed.wait(10)
+                survivor = survivor_of(
+                    make_server, unique_topic_base, "exactly_once", survivor_ran, store
+                )
+                async with survivor:
+                    with anyio.fail_after(60):
+                        while len(replies) < 10:
+                            await anyio.sleep(0.05)
+    finally:
+        store.close()
+
+    assert survivor_ran == [0], "the nine answered requests were not run again"
+    assert {n: reply["by"] for n, reply in replies.items()} == {
+        0: "survivor",
+        **dict.fromkeys(range(1, 10), "doomed"),  # replayed from the store, committed once
+    }
+    stored = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, trio.completed, 1)
+    events = await anyio.to_thread.run_sync(read_committed, kafkarpc_broker, events_topic, 1)
+    assert Counter(int(reply["n"]) for reply in stored) == Counter(range(10))
+    assert Counter(int(event["n"]) for event in events) == Counter(range(10))

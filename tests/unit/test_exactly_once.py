@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -11,12 +15,17 @@ from kafkarpc import (
     ConfigurationError,
     ExactlyOnce,
     HandlerRetry,
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
     LifecycleError,
     MemoryBroker,
     RemoteError,
     RequestContext,
+    SqliteIdempotencyStore,
+    StoredReply,
     decode_envelope,
 )
+from kafkarpc.server.outbox import Outbox, close_outbox, open_outbox, published, replay
 from kafkarpc.server.transaction import Outlet
 from kafkarpc.transport import (
     DeliveryCallback,
@@ -24,6 +33,7 @@ from kafkarpc.transport import (
     OutboundRecord,
     TransactionalGroupConsumer,
 )
+from kafkarpc.wire.envelope import new_message
 
 if TYPE_CHECKING:
     from .conftest import MemoryRpc, WaitForRecords
@@ -187,3 +197,90 @@ async def test_a_streaming_responder_is_refused_with_exactly_once(rpc: MemoryRpc
     _, server = rpc.serve("launch.countdown", countdown, exactly_once=ExactlyOnce())
     with pytest.raises(ConfigurationError, match=r"streaming responders \(countdown\)"):
         await server.__aenter__()
+
+
+SOURCE = InboundRecord("billing.charge.requested.v1", 2, 40, None, b"{}", [], 0)
+EVENT = OutboundRecord(EVENTS, b'{"x":1}', b"k", [("h", b"\xff\x00")], None)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_store_keeps_the_events_published_with_a_reply(kind: str, tmp_path: Path) -> None:
+    store: IdempotencyStore = (
+        InMemoryIdempotencyStore()
+        if kind == "memory"
+        else SqliteIdempotencyStore(tmp_path / "answered.sqlite")
+    )
+    reply = StoredReply(True, {"ok": 1}, (EVENT,), ("billing.charge.requested.v1", 2, 40))
+    await store.put("k", reply)
+    assert await store.get("k") == reply
+
+
+async def test_a_sqlite_file_from_before_events_were_remembered_still_opens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute(
+            "CREATE TABLE replies (key TEXT PRIMARY KEY, stored_at REAL NOT NULL,"
+            " ok INTEGER NOT NULL, payload TEXT NOT NULL)"
+        )
+        old.execute("INSERT INTO replies VALUES ('old', ?, 1, ?)", (time.time(), '{"a": 1}'))
+    store = SqliteIdempotencyStore(path)
+    try:
+        assert await store.get("old") == StoredReply(True, {"a": 1})
+        await store.put("new", StoredReply(True, {"b": 2}, (EVENT,), None))
+        assert (await store.get("new")) == StoredReply(True, {"b": 2}, (EVENT,), None)
+    finally:
+        store.close()
+
+
+def test_remembered_events_are_staged_again_only_for_the_record_that_published_them() -> None:
+    """A redelivery of the same record (never committed) publishes them again; a retry
+    with the same idempotency key is another record, whose first answer's events stand."""
+    first = Outbox("billing", SOURCE, decode_envelope(_request_value()))
+    token = open_outbox(first)
+    try:
+        first.stage(EVENTS, {"x": 1}, key=None, event_type=None, headers=None)
+        events, source = published(SOURCE, ok=True)
+        assert published(SOURCE, ok=False) == ((), None)
+    finally:
+        close_outbox(token)
+    assert source == ("billing.charge.requested.v1", 2, 40)
+    again = Outbox("billing", SOURCE, decode_envelope(_request_value()))
+    retry_record = InboundRecord(SOURCE.topic, 2, 41, None, b"{}", [], 0)
+    retried = Outbox("billing", retry_record, decode_envelope(_request_value()))
+    for outbox, record in ((again, SOURCE), (retried, retry_record)):
+        token = open_outbox(outbox)
+        try:
+            replay(events, source, record)
+        finally:
+            close_outbox(token)
+    assert [event.record for event in again.staged] == list(events)
+    assert retried.staged == []
+
+
+def _request_value() -> bytes:
+    message = new_message(
+        event_type="BILLING_CHARGE_REQUESTED", correlation_id="c-1", service="shop", payload={}
+    )
+    return message.value
+
+
+async def test_a_retry_answered_from_the_store_does_not_publish_again(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_for_records: WaitForRecords
+) -> None:
+    broker.create_topic(EVENTS, 1)
+    runs: list[int] = []
+
+    async def charge(payload: dict[str, int], context: RequestContext) -> dict[str, int]:
+        runs.append(payload["amount"])
+        context.publish(EVENTS, {"charged": payload["amount"]})
+        return {"ok": 1}
+
+    trio, server = rpc.serve("billing.charge", charge)
+    async with server, rpc.client() as client:
+        for _ in range(2):  # the same idempotency key: the second is answered from the store
+            assert await client.request(trio, {"amount": 5}, idempotency_key="order-1") == {"ok": 1}
+        await wait_for_records(trio.completed, 2)
+    assert runs == [5]
+    assert len(broker.records(EVENTS)) == 1

@@ -19,7 +19,7 @@ from .._loop import LoopTools
 from .._sentinel import UNSET
 from .._telemetry import ServerTelemetry
 from ..wire.headers import header_dict
-from . import decide
+from . import decide, outbox
 from .context import RequestContext
 from .decide import Request
 from .handler import Handler, PayloadInvalid, ResultInvalid
@@ -88,15 +88,19 @@ class Execution:
         stored = local.lookup(scoped) if local is not None else await self._store.get(scoped)
         if stored is not None:
             self.telemetry.deduplicated(request.record.topic)
+            outbox.replay(stored.events, stored.source, request.record)
             return decide.remembered(stored)
         self._running[scoped] = running = _Running()
         try:
             outcome = await self._execute(request)
             if outcome.cacheable:
+                # The handler's events are remembered too (server/outbox.py says when
+                # a request answered from the store publishes them again).
+                events = outbox.published(request.record, outcome.ok)
                 if local is not None:
-                    local.remember(scoped, outcome.ok, outcome.payload)
+                    local.remember(scoped, outcome.ok, outcome.payload, events)
                 else:
-                    await self._store.put(scoped, StoredReply(outcome.ok, outcome.payload))
+                    await self._store.put(scoped, StoredReply(outcome.ok, outcome.payload, *events))
             return outcome
         finally:
             del self._running[scoped]

@@ -7,6 +7,12 @@ its events to ``delivery.py`` together with the reply, so under ``ExactlyOnce``
 they share the reply's transaction. Each attempt's ``RequestContext`` starts
 the outbox afresh (``begin``), so an attempt that failed and was retried
 publishes nothing, and neither does a request answered with a failure.
+
+The idempotency store remembers the events with the reply (``published``). A
+request answered from the store publishes them again only when it is the very
+record that stored them (``replay``): delivered again, so its first answer was
+never committed (exactly-once) or not known to be (at-least-once). A retry with
+the same idempotency key is another record: its first answer's events stand.
 """
 
 from __future__ import annotations
@@ -21,7 +27,16 @@ from ..wire.envelope import Envelope, encode_payload, new_message, validate_even
 from ..wire.headers import build_headers
 from ..wire.topics import event_type_for_topic, validate_topic_name
 
-__all__ = ["Outbox", "StagedEvent", "close_outbox", "current_outbox", "open_outbox", "running"]
+__all__ = [
+    "Outbox",
+    "StagedEvent",
+    "close_outbox",
+    "current_outbox",
+    "open_outbox",
+    "published",
+    "replay",
+    "running",
+]
 
 
 class StagedEvent(NamedTuple):
@@ -110,3 +125,33 @@ def open_outbox(outbox: Outbox) -> contextvars.Token[Outbox | None]:
 
 def close_outbox(token: contextvars.Token[Outbox | None]) -> None:
     _current.reset(token)
+
+
+Published = tuple[tuple[OutboundRecord, ...], tuple[str, int, int] | None]
+
+
+def published(source: InboundRecord, ok: bool) -> Published:
+    """What the idempotency store keeps beside the reply to ``source``: the running
+    handler's events and the record they answer (nothing when it failed or published none)."""
+    outbox = _current.get()
+    if outbox is None or not ok or not outbox._staged:
+        return (), None
+    records = tuple(event.record for event in outbox._staged)
+    return records, (source.topic, source.partition, source.offset)
+
+
+def replay(
+    events: tuple[OutboundRecord, ...],
+    stored_for: tuple[str, int, int] | None,
+    source: InboundRecord,
+) -> None:
+    """``source`` is answered from the store: stage the stored events again if it is the
+    record they were published for (see the module docstring)."""
+    outbox = _current.get()
+    if (
+        outbox is None
+        or not events
+        or stored_for != (source.topic, source.partition, source.offset)
+    ):
+        return
+    outbox._staged = [StagedEvent(source, record) for record in events]
