@@ -57,6 +57,16 @@ if TYPE_CHECKING:
         StoredReply,
     )
     from .transport.memory import MemoryBroker, MemoryTransport
+    from .wire.profiles import (
+        IncomingRequest,
+        NestJsProfile,
+        OutgoingRequest,
+        PayloadCorrelated,
+        ReplyContent,
+        SpringProfile,
+        WireProfile,
+        WireRoute,
+    )
 
 # Imported on first use: `import kafkarpc` is paid by every program and every
 # `kafkarpc call`, and most never touch all of these. The client stays eager
@@ -83,6 +93,14 @@ _LAZY = {
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
+    "IncomingRequest": ".wire.profiles",
+    "NestJsProfile": ".wire.profiles",
+    "OutgoingRequest": ".wire.profiles",
+    "PayloadCorrelated": ".wire.profiles",
+    "ReplyContent": ".wire.profiles",
+    "SpringProfile": ".wire.profiles",
+    "WireProfile": ".wire.profiles",
+    "WireRoute": ".wire.profiles",
 }
 
 
@@ -123,6 +141,7 @@ __all__ = [
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
+    "IncomingRequest",
     "InvalidTopicName",
     "KafkaRpcError",
     "KafkaTransport",
@@ -130,12 +149,16 @@ __all__ = [
     "Limits",
     "MemoryBroker",
     "MemoryTransport",
+    "NestJsProfile",
+    "OutgoingRequest",
+    "PayloadCorrelated",
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
     "PublishError",
     "RemoteError",
     "ReplayResult",
+    "ReplyContent",
     "RequestContext",
     "RequestError",
     "RequestTimeout",
@@ -146,6 +169,7 @@ __all__ = [
     "RpcServer",
     "Security",
     "ServerStats",
+    "SpringProfile",
     "SqliteIdempotencyStore",
     "StoredReply",
     "SyncClient",
@@ -156,6 +180,8 @@ __all__ = [
     "Transport",
     "TransportError",
     "UNSET",
+    "WireProfile",
+    "WireRoute",
     "asyncapi_json",
     "decode_envelope",
     "encode_envelope",

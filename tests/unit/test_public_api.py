@@ -90,6 +90,14 @@ EXPECTED_PUBLIC_NAMES = {
     "replay_dlq",
     "responder",
     "trio_topics",
+    "IncomingRequest",
+    "NestJsProfile",
+    "OutgoingRequest",
+    "PayloadCorrelated",
+    "ReplyContent",
+    "SpringProfile",
+    "WireProfile",
+    "WireRoute",
 }
 
 # Grouped by what went wrong; the import list above names the same classes one a line.

@@ -10,7 +10,7 @@ import enum
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
 import anyio
 from pydantic import BaseModel
@@ -37,6 +37,10 @@ from .records import RecordWriter, send_event
 from .replies import as_model
 from .validate import CallOptions, TrioNames, check_timeout, new_call
 
+if TYPE_CHECKING:
+    from ..wire.profiles import WireProfile
+    from .foreign import ProfileRoutes
+
 __all__ = ["RpcClient"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -58,6 +62,9 @@ class RpcClient:
     Replies are read by manual partition assignment (no consumer-group join), from
     the end of each operation's reply topics, assigned before the first request of
     that operation is sent. Options are keyword-only; per-call arguments override them.
+
+    ``wire`` chooses how requests and replies look: ``"kafkarpc"`` (the default),
+    ``"nestjs"``, ``"spring"``, or a ``WireProfile`` such as ``PayloadCorrelated``.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class RpcClient:
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
+        wire: str | WireProfile = "kafkarpc",
         **legacy: Unpack[LegacyClientOptions],
     ) -> None:
         setup = Setup.settle(
@@ -89,15 +97,25 @@ class RpcClient:
         self._retry = retry or NO_CALL_RETRY
         self._limits = limits
         self._topics = topics
+        profile = None
+        if wire != "kafkarpc":
+            # Imported here: kafkarpc's own wire (the default) never loads the profiles.
+            from ..wire.profiles import resolve
+
+            profile = resolve(wire)
         self._writer = RecordWriter(
-            self.service, topics.version, topics.reply_partition, telemetry.payload_preview
+            self.service, topics.version, topics.reply_partition, telemetry.payload_preview, profile
         )
         self._telemetry = ClientTelemetry(
             tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
         )
         self._circuits = Circuits(circuit_breaker, self._telemetry.circuit_changed)
         self._pending = PendingCalls()
-        self._trios = TrioNames(topics.version)
+        self._trios: TrioNames | ProfileRoutes = TrioNames(topics.version)
+        if profile is not None:
+            from .foreign import ProfileRoutes
+
+            self._trios = ProfileRoutes(profile)
         self._state = _State.NEW
         # Set by start(), from the running loop:
         self._library = "asyncio"

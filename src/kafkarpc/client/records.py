@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -21,6 +22,9 @@ from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import event_type_for_topic
 from .call import Call
 
+if TYPE_CHECKING:
+    from ..wire.profiles import WireProfile
+
 __all__ = ["RecordWriter", "send_event"]
 
 logger = logging.getLogger("kafkarpc.client")
@@ -34,9 +38,16 @@ class RecordWriter:
     version: str
     reply_partition: int | None
     payload_preview: PayloadPreview | None
+    wire: WireProfile | None = None
+    """A foreign wire profile (``RpcClient(wire=...)``); None for kafkarpc's own wire."""
 
     def request(self, call: Call) -> OutboundRecord:
         """The record of ``call``'s current attempt (docs/wire.md §2, §3)."""
+        if self.wire is not None:
+            # Imported here: a program on kafkarpc's own wire never loads the profiles.
+            from .foreign import profile_request
+
+            return profile_request(self.wire, call, self.reply_partition)
         trio = call.trio
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(

@@ -15,7 +15,7 @@ from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from functools import partial
 from types import TracebackType
-from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Required, Self, TypedDict, TypeVar, Unpack, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from pydantic import BaseModel
@@ -30,6 +30,9 @@ from ..transport import Transport
 from ..wire.topics import TopicTrio
 from .facade import RpcClient
 from .validate import CallOptions
+
+if TYPE_CHECKING:
+    from ..wire.profiles import WireProfile
 
 __all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
 
@@ -56,6 +59,7 @@ class ClientOptions(LegacyClientOptions, total=False):
     transport: Transport | None
     security: Security | None
     config: Mapping[str, Any] | None
+    wire: str | WireProfile
 
 
 class PublishOptions(TypedDict, total=False):

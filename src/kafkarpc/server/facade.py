@@ -11,8 +11,9 @@ import enum
 import logging
 import signal
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from types import ModuleType, TracebackType
-from typing import Any, ParamSpec, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -34,6 +35,9 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+
+if TYPE_CHECKING:
+    from ..wire.profiles import WireProfile
 
 __all__ = ["RpcServer"]
 
@@ -57,6 +61,9 @@ class RpcServer:
     handled once per group. The request's offset is committed only after its
     reply (or dead letter) is on the broker, so a responder that dies mid-request
     leaves it to be redelivered.
+
+    ``wire`` chooses how requests and replies look: ``"kafkarpc"`` (the default),
+    ``"nestjs"``, ``"spring"``, or a ``WireProfile`` such as ``PayloadCorrelated``.
     """
 
     def __init__(
@@ -73,6 +80,7 @@ class RpcServer:
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
+        wire: str | WireProfile = "kafkarpc",
         **legacy: Unpack[LegacyServerOptions],
     ) -> None:
         setup = Setup.settle(
@@ -95,7 +103,15 @@ class RpcServer:
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
-        self._registry = ResponderRegistry(topics.version)
+        self._wire: WireProfile | None = None
+        if wire != "kafkarpc":
+            # Imported here: kafkarpc's own wire (the default) never loads the profiles.
+            from ..wire.profiles import resolve
+            from .foreign import profile_trio
+
+            self._wire = resolve(wire)
+        route = None if self._wire is None else partial(profile_trio, self._wire)
+        self._registry = ResponderRegistry(topics.version, route)
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
@@ -149,6 +165,22 @@ class RpcServer:
         return self._registry.view
 
     @property
+    def wire(self) -> str:
+        """The name of the wire this server speaks: ``"kafkarpc"``, ``"nestjs"``, ..."""
+        return "kafkarpc" if self._wire is None else self._wire.name
+
+    def _wire_steps(
+        self,
+    ) -> tuple[Replier, Callable[[Mapping[str, Any]], str] | None, Callable[..., Any] | None]:
+        """The replier, payload preview and request reader the pipeline takes for this wire."""
+        if self._wire is None:
+            return Replier(self.service), self._payload_preview, None
+        from .foreign import ProfileReplier, ProfileRequests
+
+        requests = ProfileRequests(self._wire)
+        return ProfileReplier(self.service, self._wire), self._payload_preview, requests.envelope
+
+    @property
     def stats(self) -> ServerStats:
         """Counters of this server's work (also exported as OpenTelemetry metrics)."""
         return self._telemetry.stats
@@ -186,8 +218,7 @@ class RpcServer:
                 self._transport,
                 self._registry.snapshot(),
                 Execution(self._idempotency, self._retry, self._workers, self._telemetry),
-                Replier(self.service),
-                self._payload_preview,
+                *self._wire_steps(),
             )
             pipeline.consumer = self._consumer = await self._transport.group_consumer(
                 topics,

@@ -20,7 +20,7 @@ from .._exceptions import EnvelopeError
 from .._logging import about, preview
 from ..transport import GroupConsumer, InboundRecord, Transport
 from ..wire.dead_letter import DlqReason
-from ..wire.envelope import decode_envelope
+from ..wire.envelope import Envelope, decode_envelope
 from ..wire.headers import RequestRouting
 from .decide import Request, effective_deadline
 from .delivery import Delivery
@@ -48,9 +48,12 @@ class Pipeline:
         execution: Execution,
         replier: Replier,
         payload_preview: Callable[[Mapping[str, Any]], str] | None,
+        read_foreign: Callable[[InboundRecord], Envelope] | None = None,
     ) -> None:
         """Build a request's path and start ``execution.workers`` workers on it in ``tasks``;
-        records reach them through ``intake.accept``."""
+        records reach them through ``intake.accept``. ``read_foreign`` reads a request
+        on a foreign wire (``server/foreign.py``); None for kafkarpc's own."""
+        self._read_foreign = read_foreign
         self._responders = responders
         self._execution = execution
         self._replier = replier
@@ -103,7 +106,10 @@ class Pipeline:
         """
         handler = self._responders[record.topic]
         try:
-            envelope = decode_envelope(record.value)
+            if self._read_foreign is None:
+                envelope = decode_envelope(record.value)
+            else:
+                envelope = self._read_foreign(record)
         except EnvelopeError as exc:
             logger.warning(
                 "poison message %s[%d]@%d sent to the DLQ: %s",

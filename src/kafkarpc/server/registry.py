@@ -22,16 +22,23 @@ RetryOption = HandlerRetry | RetryPolicy | Unset | None
 class ResponderRegistry:
     """Responders keyed by request topic; registration is closed once serving starts."""
 
-    __slots__ = ("_by_topic", "_version")
+    __slots__ = ("_by_topic", "_route", "_version")
 
-    def __init__(self, version: str) -> None:
+    def __init__(
+        self, version: str, route: Callable[[str | TopicTrio], TopicTrio] | None = None
+    ) -> None:
+        """``route``: an operation's topics under a foreign wire profile (default: the trio)."""
         self._version = version
+        self._route = route
         self._by_topic: dict[str, Responder] = {}
 
     def add(
         self, op: str | TopicTrio, func: Callable[..., Any], retry: RetryOption = UNSET
     ) -> None:
-        trio = TopicTrio.coerce(op, version=self._version)
+        if self._route is None:
+            trio = TopicTrio.coerce(op, version=self._version)
+        else:
+            trio = self._route(op)
         if trio.requested in self._by_topic:
             raise ConfigurationError(f"{trio.requested} already has a responder")
         self._by_topic[trio.requested] = Responder.build(trio, func, retry)

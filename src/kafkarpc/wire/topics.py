@@ -108,7 +108,7 @@ class TopicTrio:
         return op if isinstance(op, TopicTrio) else cls.from_base(op, version=version)
 
     @property
-    def reply_topics(self) -> tuple[str, str]:
+    def reply_topics(self) -> tuple[str, ...]:
         return (self.completed, self.failed)
 
     @property
