@@ -59,7 +59,8 @@ async def test_a_kafkarpc_call_reaches_a_nest_message_pattern(
     correlation = request.header("kafka_correlationId")
     assert correlation is not None and str(uuid.UUID(correlation.decode())) == correlation.decode()
     assert request.header("kafka_replyTopic") == f"{pattern}.reply".encode()
-    assert request.header("kafka_replyPartition") is None  # the client reads every partition
+    # The client reads every partition; it names 0 so a stream's replies stay in order.
+    assert request.header("kafka_replyPartition") == b"0"
     assert json.loads(request.value or b"") == {"a": 2, "b": 3}  # the bare data, no envelope
 
 

@@ -66,12 +66,14 @@ class NestJsProfile:
         return WireRoute(operation, operation, f"{operation}{self.reply_suffix}")
 
     def encode_request(self, request: OutgoingRequest) -> OutboundRecord:
+        # Always a partition, as Nest's own client sends: a caller reading every partition
+        # names 0, so the replies of one call (a handler's stream) arrive in order.
+        partition = 0 if request.reply_partition is None else request.reply_partition
         headers = [
             (CORRELATION_ID, request.correlation_id.encode()),
             (REPLY_TOPIC, request.route.reply_topic.encode()),
+            (REPLY_PARTITION, str(partition).encode()),
         ]
-        if request.reply_partition is not None:
-            headers.append((REPLY_PARTITION, str(request.reply_partition).encode()))
         headers.extend(request.headers)
         return OutboundRecord(
             topic=request.route.request_topic,
