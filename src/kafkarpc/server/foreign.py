@@ -8,14 +8,13 @@ as they do for kafkarpc callers); its reply is written by the profile.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from opentelemetry.trace import Span
 
 from .._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable, PayloadTooLarge
 from ..transport import InboundRecord
-from ..wire.envelope import Envelope, ErrorCode
+from ..wire.envelope import Envelope, ErrorCode, now_iso
 from ..wire.profiles import IncomingRequest, ProfileTrio, ReplyContent, WireProfile
 from ..wire.topics import TopicTrio
 from .decide import Request
@@ -23,11 +22,6 @@ from .outcome import Outcome, failure
 from .replier import Replier, Reply
 
 __all__ = ["ProfileReplier", "ProfileRequests", "profile_trio"]
-
-
-def _iso(timestamp_ms: int) -> str:
-    seconds, millis = divmod(timestamp_ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 class ProfileRequests:
@@ -51,7 +45,9 @@ class ProfileRequests:
             event_type="RPC_REQUESTED",
             correlation_id=request.correlation_id,
             causation_id=None,
-            timestamp=_iso(record.timestamp_ms or time.time_ns() // 1_000_000),
+            # When it was taken: a foreign wire carries no send time (a record's own
+            # timestamp may be the broker's, or a test broker's logical clock).
+            timestamp=now_iso(),
             service=self._profile.name,  # the caller's name is not on a foreign wire
             payload=request.payload,
             version="v1",

@@ -141,6 +141,7 @@ def _error_output(failure: Mapping[str, Any]) -> dict[str, Any]:
         "error": failure.get("error_message", ""),
         "error_code": failure.get("error_code", UNKNOWN_ERROR),
         "error_type": failure.get("error_type", ""),
+        "retryable": bool(failure.get("retryable", False)),
     }
 
 
@@ -151,6 +152,7 @@ def _failure_of(result: Any, status: Any) -> dict[str, Any]:
             str(result.get("error_code") or UNKNOWN_ERROR),
             str(message if message is not None else result),
             error_type=str(result.get("error_type") or ""),
+            retryable=result.get("retryable") is True,
             details={"status": status},
         )
     text = f"the service answered with status {status!r}" if result is None else str(result)

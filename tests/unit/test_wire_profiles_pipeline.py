@@ -1,0 +1,113 @@
+"""Under every wire profile the rest of kafkarpc works as on its own wire: replies, failures,
+call retries, the circuit breaker, deadlines and idempotency (in-memory broker)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from kafkarpc import (
+    CallRetry,
+    CircuitBreaker,
+    CircuitOpenError,
+    MemoryBroker,
+    MemoryTransport,
+    PayloadCorrelated,
+    RemoteError,
+    RequestContext,
+    RpcClient,
+    RpcServer,
+    Topics,
+    WireProfile,
+)
+
+pytestmark = pytest.mark.anyio
+
+OP = "orders.price"
+
+
+def _profile(kind: str) -> str | WireProfile:
+    if kind == "payload":
+        return PayloadCorrelated(request_topic=OP, reply_topic="orders.results")
+    return kind
+
+
+@asynccontextmanager
+async def _pair(
+    kind: str, server: RpcServer, broker: MemoryBroker, **client_options: Any
+) -> AsyncIterator[RpcClient]:
+    client = RpcClient(
+        service="caller",
+        wire=_profile(kind),
+        transport=MemoryTransport(broker),
+        topics=Topics(create=True),
+        **client_options,
+    )
+    async with server, client:
+        yield client
+
+
+def _server(kind: str, broker: MemoryBroker) -> RpcServer:
+    return RpcServer(
+        service="orders",
+        wire=_profile(kind),
+        transport=MemoryTransport(broker),
+        topics=Topics(create=True),
+    )
+
+
+KINDS = ["nestjs", "spring", "payload"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_replies_failures_and_the_request_context(broker: MemoryBroker, kind: str) -> None:
+    server = _server(kind, broker)
+    contexts: list[RequestContext] = []
+
+    @server.responder(OP)
+    async def price(request: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        contexts.append(context)
+        if request["sku"] == "none":
+            raise RemoteError(error_code="NOT_FOUND", error_message="no such sku")
+        return {"cents": 250}
+
+    async with _pair(kind, server, broker) as client:
+        assert await client.request(OP, {"sku": "w"}, timeout=5) == {"cents": 250}
+        with pytest.raises(RemoteError) as caught:
+            await client.request(OP, {"sku": "none"}, timeout=5)
+    assert (caught.value.error_code, caught.value.error_message) == ("NOT_FOUND", "no such sku")
+    # The caller's deadline rode along in kafkarpc's own header, and was honoured.
+    assert all(context.deadline_ms is not None for context in contexts)
+    assert server.wire == (kind if kind != "payload" else "payload-correlated")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_call_retries_idempotency_and_the_circuit_breaker(
+    broker: MemoryBroker, kind: str
+) -> None:
+    server = _server(kind, broker)
+    calls: list[str] = []
+
+    @server.responder(OP)
+    async def flaky(request: dict[str, Any]) -> dict[str, Any]:
+        calls.append(request["sku"])
+        if request["sku"] == "down" or (calls.count("flaky") == 1 and request["sku"] == "flaky"):
+            raise RemoteError(error_code="BUSY", error_message="busy", retryable=True)
+        return {"ok": request["sku"]}
+
+    retry = CallRetry(max_attempts=2, retry_remote=True, initial_delay=0.01)
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=60)
+    async with _pair(kind, server, broker, retry=retry, circuit_breaker=breaker) as client:
+        assert await client.request(OP, {"sku": "flaky"}, timeout=5) == {"ok": "flaky"}
+        first = await client.request(OP, {"sku": "once"}, idempotency_key="k", timeout=5)
+        again = await client.request(OP, {"sku": "once"}, idempotency_key="k", timeout=5)
+        for _ in range(2):
+            with pytest.raises(RemoteError):
+                await client.request(OP, {"sku": "down"}, timeout=5, retry=None)
+        with pytest.raises(CircuitOpenError):
+            await client.request(OP, {"sku": "w"}, timeout=5)
+    assert calls.count("flaky") == 2  # retried once, as on kafkarpc's own wire
+    assert first == again == {"ok": "once"} and calls.count("once") == 1
