@@ -1,5 +1,5 @@
 """Under every wire profile the rest of kafkarpc works as on its own wire: replies, failures,
-call retries, the circuit breaker, deadlines and idempotency (in-memory broker)."""
+call retries, the circuit breaker, deadlines, idempotency and tracing (in-memory broker)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from kafkarpc import (
     CallRetry,
@@ -20,6 +24,7 @@ from kafkarpc import (
     RequestContext,
     RpcClient,
     RpcServer,
+    Telemetry,
     Topics,
     WireProfile,
 )
@@ -111,3 +116,30 @@ async def test_call_retries_idempotency_and_the_circuit_breaker(
             await client.request(OP, {"sku": "w"}, timeout=5)
     assert calls.count("flaky") == 2  # retried once, as on kafkarpc's own wire
     assert first == again == {"ok": "once"} and calls.count("once") == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_one_trace_from_caller_to_responder(broker: MemoryBroker, kind: str) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    traced = Telemetry(tracer_provider=provider)
+    server = RpcServer(
+        service="orders",
+        wire=_profile(kind),
+        transport=MemoryTransport(broker),
+        topics=Topics(create=True),
+        telemetry=traced,
+    )
+
+    @server.responder(OP)
+    async def price(request: dict[str, Any]) -> dict[str, Any]:
+        return {"cents": 1}
+
+    async with _pair(kind, server, broker, telemetry=traced) as client:
+        await client.request(OP, {"sku": "w"}, timeout=5)
+    finished = exporter.get_finished_spans()
+    (send,) = [s for s in finished if s.kind is SpanKind.PRODUCER]
+    (process,) = [s for s in finished if s.kind is SpanKind.CONSUMER]
+    assert process.parent is not None and process.parent.span_id == send.context.span_id
+    assert process.context.trace_id == send.context.trace_id
