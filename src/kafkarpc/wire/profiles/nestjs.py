@@ -122,7 +122,8 @@ class NestJsProfile:
         if reply.ok:
             value = encode_json(reply.payload)
         else:
-            # The value of an error reply is null: Nest's client reads only the header.
+            # Nest writes a null value here and its client reads only the header; a
+            # transport record always has bytes, so the value is empty.
             value = b""
             headers.append((ERROR, encode_json(_nest_error(reply.payload))))
         headers.append((IS_DISPOSED, DISPOSED))
