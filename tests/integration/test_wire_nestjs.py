@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from pydantic import BaseModel
 from tests.integration.wire_peers import Seen, Send, read, responder, send
 
 from kafkarpc import RemoteError, RpcClient, RpcServer, Topics, ensure_topics
@@ -202,3 +203,38 @@ async def _gather(client: RpcClient, pattern: str, count: int) -> list[dict[str,
         for index in range(count):
             tasks.start_soon(one, index)
     return replies
+
+
+class Order(BaseModel):
+    sku: str
+    quantity: int
+
+
+async def test_nest_data_of_any_json_shape_is_validated_by_the_handlers_type(
+    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+) -> None:
+    server = make_server(wire="nestjs")
+
+    @server.responder(f"{unique_topic_base}.total")
+    async def total(numbers: list[int]) -> dict[str, int]:
+        return {"total": sum(numbers)}
+
+    @server.responder(f"{unique_topic_base}.order")
+    async def order(request: Order) -> dict[str, int]:
+        return {"quantity": request.quantity}
+
+    async with server:
+        requests = [
+            nest_request(f"{unique_topic_base}.total", [1, 2, 3], "id-total"),
+            nest_request(f"{unique_topic_base}.order", "not an order", "id-order"),
+        ]
+        await anyio.to_thread.run_sync(send, kafkarpc_broker, requests)
+        (summed,) = await anyio.to_thread.run_sync(
+            read, kafkarpc_broker, f"{unique_topic_base}.total.reply"
+        )
+        (refused,) = await anyio.to_thread.run_sync(
+            read, kafkarpc_broker, f"{unique_topic_base}.order.reply"
+        )
+    assert json.loads(summed.value or b"") == {"total": 6}
+    error = refused.header("kafka_nest-err")
+    assert error is not None and json.loads(error)["error_code"] == "VALIDATION_ERROR"

@@ -93,10 +93,11 @@ def test_nestjs_errors_read_as_a_message_or_an_error_object() -> None:
     assert content.payload["details"] == {"status": "error", "code": 7}
 
 
-def test_a_nestjs_request_that_is_not_a_json_object_is_an_envelope_error() -> None:
+def test_a_nestjs_request_may_carry_any_json_value_but_not_bad_bytes() -> None:
     headers = [("kafka_correlationId", b"id"), ("kafka_replyTopic", b"t.reply")]
-    with pytest.raises(EnvelopeError, match="not an object"):
-        NestJsProfile().decode_request(_inbound("t", b"[1, 2]", headers))
+    assert NestJsProfile().decode_request(_inbound("t", b"[1, 2]", headers)).payload == [1, 2]
+    with pytest.raises(EnvelopeError, match="not JSON"):
+        NestJsProfile().decode_request(_inbound("t", b"{oops", headers))
 
 
 # ------------------------------------------------------------------ Spring

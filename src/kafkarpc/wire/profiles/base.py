@@ -74,7 +74,9 @@ class IncomingRequest:
 
     correlation_id: str
     """The correlation id as text (for logs, tracing and idempotency)."""
-    payload: dict[str, Any]
+    payload: Any
+    """The request's data, as the handler's parameter type then validates it: usually a
+    JSON object, but a NestJS or Spring caller may send any JSON value."""
     reply_topic: str
     reply_partition: int | None
     record: InboundRecord = field(repr=False)

@@ -22,7 +22,6 @@ from .base import (
     correlation_text,
     encode_json,
     header_value,
-    json_object,
     json_value,
 )
 
@@ -110,7 +109,7 @@ class NestJsProfile:
             raise EnvelopeError(f"{REPLY_TOPIC} on {record.topic} is not UTF-8") from exc
         return IncomingRequest(
             correlation_id=correlation_id,
-            payload=json_object(record, "a NestJS request"),
+            payload=json_value(record, "a NestJS request"),
             reply_topic=topic,
             reply_partition=read_partition(header_value(record.headers, REPLY_PARTITION)),
             record=record,

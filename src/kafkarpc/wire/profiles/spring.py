@@ -23,7 +23,6 @@ from .base import (
     correlation_text,
     encode_json,
     header_value,
-    json_object,
     json_value,
 )
 from .nestjs import read_partition
@@ -119,7 +118,7 @@ class SpringProfile:
             raise EnvelopeError(f"{REPLY_TOPIC} on {record.topic} is not UTF-8") from exc
         return IncomingRequest(
             correlation_id=correlation_id,
-            payload=json_object(record, "a Spring request"),
+            payload=json_value(record, "a Spring request"),
             reply_topic=topic,
             reply_partition=read_partition(header_value(record.headers, REPLY_PARTITION)),
             record=record,
