@@ -96,6 +96,8 @@ def test_nestjs_errors_read_as_a_message_or_an_error_object() -> None:
 def test_a_nestjs_request_may_carry_any_json_value_but_not_bad_bytes() -> None:
     headers = [("kafka_correlationId", b"id"), ("kafka_replyTopic", b"t.reply")]
     assert NestJsProfile().decode_request(_inbound("t", b"[1, 2]", headers)).payload == [1, 2]
+    spring_headers = [("kafka_correlationId", uuid.uuid4().bytes), headers[1]]
+    assert SpringProfile().decode_request(_inbound("t", b'"x"', spring_headers)).payload == "x"
     with pytest.raises(EnvelopeError, match="not JSON"):
         NestJsProfile().decode_request(_inbound("t", b"{oops", headers))
 
