@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar, Unpack
+from typing import Any, ParamSpec, Self, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -27,17 +27,17 @@ from .._setup import Setup
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
 from ..transport import GroupConsumer, Transport
+from ..wire.profiles import WireProfile
+from ..wire.profiles import resolve as resolve_wire
 from ..wire.topics import TopicTrio
 from .execution import Execution
+from .foreign import pipeline_steps, profile_trio
 from .handler import Responder
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
-
-if TYPE_CHECKING:
-    from ..wire.profiles import WireProfile
 
 __all__ = ["RpcServer"]
 
@@ -103,13 +103,7 @@ class RpcServer:
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
-        self._wire: WireProfile | None = None
-        if wire != "kafkarpc":
-            # Imported here: kafkarpc's own wire (the default) never loads the profiles.
-            from ..wire.profiles import resolve
-            from .foreign import profile_trio
-
-            self._wire = resolve(wire)
+        self._wire = resolve_wire(wire)
         route = None if self._wire is None else partial(profile_trio, self._wire)
         self._registry = ResponderRegistry(topics.version, route)
         self._state = _State.NEW
@@ -169,17 +163,6 @@ class RpcServer:
         """The name of the wire this server speaks: ``"kafkarpc"``, ``"nestjs"``, ..."""
         return "kafkarpc" if self._wire is None else self._wire.name
 
-    def _wire_steps(
-        self,
-    ) -> tuple[Replier, Callable[[Mapping[str, Any]], str] | None, Callable[..., Any] | None]:
-        """The replier, payload preview and request reader the pipeline takes for this wire."""
-        if self._wire is None:
-            return Replier(self.service), self._payload_preview, None
-        from .foreign import ProfileReplier, ProfileRequests
-
-        requests = ProfileRequests(self._wire)
-        return ProfileReplier(self.service, self._wire), self._payload_preview, requests.envelope
-
     @property
     def stats(self) -> ServerStats:
         """Counters of this server's work (also exported as OpenTelemetry metrics)."""
@@ -213,12 +196,19 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
+            replier, read_foreign = (
+                (Replier(self.service), None)
+                if self._wire is None
+                else pipeline_steps(self.service, self._wire)
+            )
             pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
                 self._registry.snapshot(),
                 Execution(self._idempotency, self._retry, self._workers, self._telemetry),
-                *self._wire_steps(),
+                replier,
+                self._payload_preview,
+                read_foreign,
             )
             pipeline.consumer = self._consumer = await self._transport.group_consumer(
                 topics,

@@ -9,6 +9,7 @@ as they do for kafkarpc callers); its reply is written by the profile.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from opentelemetry.trace import Span
 
@@ -21,7 +22,7 @@ from .decide import Request
 from .outcome import Outcome, failure
 from .replier import Replier, Reply
 
-__all__ = ["ProfileReplier", "ProfileRequests", "profile_trio"]
+__all__ = ["ProfileReplier", "ProfileRequests", "pipeline_steps", "profile_trio"]
 
 
 class ProfileRequests:
@@ -114,3 +115,10 @@ def profile_trio(profile: WireProfile, op: str | TopicTrio) -> TopicTrio:
             f"under the {profile.name} wire an operation is named by a str, got {op!r}"
         )
     return ProfileTrio.of(profile.route(op))
+
+
+def pipeline_steps(
+    service: str, profile: WireProfile
+) -> tuple[Replier, Callable[[InboundRecord], Envelope]]:
+    """What the pipeline takes for ``profile``: its replier, and its reader of requests."""
+    return ProfileReplier(service, profile), ProfileRequests(profile).envelope
