@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -63,6 +65,19 @@ def test_a_route_needs_two_different_legal_topics() -> None:
         WireRoute("op", "same", "same")
     with pytest.raises(InvalidTopicName):
         WireRoute("op", "bad topic", "reply")
+
+
+def test_programs_on_kafkarpcs_own_wire_never_load_the_profiles() -> None:
+    code = """
+import sys, kafkarpc
+memory = kafkarpc.MemoryTransport(kafkarpc.MemoryBroker())
+kafkarpc.RpcClient(service="a", transport=memory)
+kafkarpc.RpcServer(service="b", transport=memory)
+print(sorted(m for m in sys.modules if "profiles" in m or "foreign" in m))
+"""
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------ NestJS

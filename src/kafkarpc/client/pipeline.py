@@ -16,7 +16,6 @@ from .._telemetry import ClientTelemetry
 from ..transport import InboundRecord, Transport
 from .call import Call, Send
 from .circuit import Circuits
-from .foreign import ProfileReplyReader, profile_decoder
 from .layers.circuit import CircuitLayer
 from .layers.deadline import DeadlineLayer
 from .layers.inflight import InFlightLayer
@@ -52,6 +51,9 @@ async def open_pipeline(
         reader = ReplyReader(pending, telemetry).on_batch
         decode = decode_reply
     else:
+        # Imported here: a program on kafkarpc's own wire never loads the profiles.
+        from .foreign import ProfileReplyReader, profile_decoder
+
         reader = ProfileReplyReader(pending, telemetry, wire).on_batch
         decode = profile_decoder(wire)
     replies = await transport.reply_consumer(reader)

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from types import ModuleType, TracebackType
-from typing import Any, ParamSpec, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -26,18 +26,19 @@ from .._sentinel import UNSET
 from .._setup import Setup
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
-from ..transport import GroupConsumer, Transport
-from ..wire.profiles import WireProfile
-from ..wire.profiles import resolve as resolve_wire
+from ..transport import GroupConsumer, InboundRecord, Transport
+from ..wire.envelope import Envelope
 from ..wire.topics import TopicTrio
 from .execution import Execution
-from .foreign import pipeline_steps, profile_trio
 from .handler import Responder
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+
+if TYPE_CHECKING:
+    from ..wire.profiles import WireProfile
 
 __all__ = ["RpcServer"]
 
@@ -103,8 +104,16 @@ class RpcServer:
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
-        self._wire = resolve_wire(wire)
-        route = None if self._wire is None else partial(profile_trio, self._wire)
+        self._wire: WireProfile | None = None
+        route = None
+        if wire != "kafkarpc":
+            # Imported here: a server on kafkarpc's own wire never loads the profiles.
+            from ..wire.profiles import resolve
+            from .foreign import profile_trio
+
+            self._wire = resolve(wire)
+            if self._wire is not None:
+                route = partial(profile_trio, self._wire)
         self._registry = ResponderRegistry(topics.version, route)
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
@@ -163,6 +172,14 @@ class RpcServer:
         """The name of the wire this server speaks: ``"kafkarpc"``, ``"nestjs"``, ..."""
         return "kafkarpc" if self._wire is None else self._wire.name
 
+    def _wire_steps(self) -> tuple[Replier, Callable[[InboundRecord], Envelope] | None]:
+        """The replier, and the reader of a foreign wire's requests (None for kafkarpc's)."""
+        if self._wire is None:
+            return Replier(self.service), None
+        from .foreign import pipeline_steps
+
+        return pipeline_steps(self.service, self._wire)
+
     @property
     def stats(self) -> ServerStats:
         """Counters of this server's work (also exported as OpenTelemetry metrics)."""
@@ -196,11 +213,7 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
-            replier, read_foreign = (
-                (Replier(self.service), None)
-                if self._wire is None
-                else pipeline_steps(self.service, self._wire)
-            )
+            replier, read_foreign = self._wire_steps()
             pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
