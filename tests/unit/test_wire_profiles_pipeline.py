@@ -17,10 +17,14 @@ from kafkarpc import (
     CallRetry,
     CircuitBreaker,
     CircuitOpenError,
+    DlqHeader,
+    DlqReason,
+    HandlerRetry,
     MemoryBroker,
     MemoryTransport,
     PayloadCorrelated,
     RemoteError,
+    ReplyContent,
     RequestContext,
     RpcClient,
     RpcServer,
@@ -28,6 +32,7 @@ from kafkarpc import (
     Topics,
     WireProfile,
 )
+from kafkarpc.transport import InboundRecord, OutboundRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -143,3 +148,71 @@ async def test_one_trace_from_caller_to_responder(broker: MemoryBroker, kind: st
     (process,) = [s for s in finished if s.kind is SpanKind.CONSUMER]
     assert process.parent is not None and process.parent.span_id == send.context.span_id
     assert process.context.trace_id == send.context.trace_id
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_handler_retries_and_the_dead_letter_of_an_exhausted_handler(
+    broker: MemoryBroker, kind: str
+) -> None:
+    server = RpcServer(
+        service="orders",
+        wire=_profile(kind),
+        transport=MemoryTransport(broker),
+        topics=Topics(create=True),
+        retry=HandlerRetry(max_attempts=2, initial_delay=0.01),
+    )
+    attempts: list[str] = []
+
+    @server.responder(OP)
+    async def shaky(request: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(request["sku"])
+        if request["sku"] == "broken" or attempts.count(request["sku"]) == 1:
+            raise ValueError("flaky")
+        return {"ok": True}
+
+    async with _pair(kind, server, broker) as client:
+        assert await client.request(OP, {"sku": "w"}, timeout=5) == {"ok": True}
+        with pytest.raises(RemoteError) as caught:
+            await client.request(OP, {"sku": "broken"}, timeout=5)
+    assert attempts.count("w") == 2 and attempts.count("broken") == 2
+    assert caught.value.error_code == "HANDLER_ERROR"
+    (parked,) = broker.records(f"{OP}.dlq")  # parked for replay, as on kafkarpc's own wire
+    assert dict(parked.headers)[DlqHeader.REASON] == DlqReason.HANDLER_EXHAUSTED.value.encode()
+
+
+class _BrokenReader(PayloadCorrelated):
+    """A custom profile with a bug in reading replies."""
+
+    def reply_correlation_id(self, record: InboundRecord) -> str | None:
+        if b"boom" in (record.value or b""):
+            raise KeyError("a bug in the profile")
+        return super().reply_correlation_id(record)
+
+    def decode_reply(self, record: InboundRecord) -> ReplyContent:
+        if b"bad-decode" in (record.value or b""):
+            raise KeyError("a bug in the profile")
+        return super().decode_reply(record)
+
+
+async def test_a_buggy_profile_neither_stops_the_reply_reader_nor_escapes_as_a_bare_error(
+    broker: MemoryBroker,
+) -> None:
+    wire = _BrokenReader(request_topic=OP, reply_topic="orders.results")
+    server = RpcServer(
+        service="orders", wire=wire, transport=MemoryTransport(broker), topics=Topics(create=True)
+    )
+
+    @server.responder(OP)
+    async def echo(request: dict[str, Any]) -> dict[str, Any]:
+        return {"note": request["note"]}
+
+    client = RpcClient(
+        service="caller", wire=wire, transport=MemoryTransport(broker), topics=Topics(create=True)
+    )
+    async with server, client:
+        assert await client.request(OP, {"note": "fine"}, timeout=5) == {"note": "fine"}
+        broker.append(OutboundRecord("orders.results", b'{"boom": 1}'))  # read from here on
+        with pytest.raises(RemoteError) as caught:
+            await client.request(OP, {"note": "bad-decode"}, timeout=5)
+    assert client.stats.undecodable_replies == 1
+    assert caught.value.error_code == "INVALID_REPLY"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
-from .._exceptions import ConfigurationError, EnvelopeError, RemoteError
+from .._exceptions import ConfigurationError, RemoteError
 from .._logging import about
 from .._telemetry import ClientTelemetry, inject_trace_headers, parent_span_id
 from ..transport import InboundRecord, OutboundRecord
@@ -144,13 +144,13 @@ def profile_decoder(profile: WireProfile) -> Callable[[InboundRecord, Call], Any
         )
         try:
             content = profile.decode_reply(record)
-        except EnvelopeError as exc:
+        except Exception as exc:  # EnvelopeError, or a custom profile's own bug
             raise RemoteError(
                 **context,
                 error_code="INVALID_REPLY",
                 error_message=f"the reply on {record.topic} is unreadable on the "
                 f"{profile.name} wire: {exc}",
-                error_type="EnvelopeError",
+                error_type=type(exc).__name__,
             ) from exc
         if content.ok:
             return content.payload
