@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         SqliteIdempotencyStore,
         StoredReply,
     )
+    from .server.subscriber import Subscriber
     from .transport.memory import MemoryBroker, MemoryTransport
     from .wire.profiles import (
         IncomingRequest,
@@ -90,6 +91,7 @@ _LAZY = {
     "InMemoryIdempotencyStore": ".server.idempotency",
     "SqliteIdempotencyStore": ".server.idempotency",
     "StoredReply": ".server.idempotency",
+    "Subscriber": ".server.subscriber",
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
@@ -172,6 +174,7 @@ __all__ = [
     "SpringProfile",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "Subscriber",
     "SyncClient",
     "Telemetry",
     "TopicNotFound",

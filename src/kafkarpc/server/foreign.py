@@ -19,6 +19,7 @@ from ..wire.envelope import Envelope, ErrorCode, now_iso
 from ..wire.profiles import IncomingRequest, ProfileTrio, ReplyContent, WireProfile
 from ..wire.topics import TopicTrio
 from .decide import Request
+from .handler import Responder
 from .outcome import Outcome, failure
 from .replier import Replier, Reply
 
@@ -66,7 +67,9 @@ class ProfileReplier(Replier):
         self._profile = profile
 
     def reply(self, request: Request, outcome: Outcome, span: Span | None) -> Reply:
-        return self._write(request.record, request.handler.trio, request.envelope, outcome, 0)
+        handler = request.handler
+        assert isinstance(handler, Responder)  # events are never answered (pipeline.py)
+        return self._write(request.record, handler.trio, request.envelope, outcome, 0)
 
     def on_own_topics(self, reply: Reply) -> Reply:
         # A foreign caller named its reply topic; there is no other one to try.
