@@ -90,7 +90,7 @@ async def test_a_nest_rpc_exception_reaches_the_caller_as_remote_error(
             with pytest.raises(RemoteError) as caught:
                 await client.request(pattern, {"cents": 5}, timeout=20)
     assert caught.value.error_message == "no credit left"
-    assert caught.value.error_type == "RpcException"
+    assert (caught.value.error_type, caught.value.error_code) == ("RpcException", "UNKNOWN_ERROR")
     assert caught.value.topic == f"{pattern}.reply"
 
 

@@ -85,6 +85,7 @@ async def test_a_reply_with_the_error_header_is_a_remote_error(
             with pytest.raises(RemoteError) as caught:
                 await client.request(topic, {}, timeout=20)
     assert caught.value.error_message == "quote service is closed"
+    assert caught.value.error_code == "UNKNOWN_ERROR"
 
 
 async def test_replies_are_read_leniently_text_ids_and_decimal_partitions(
