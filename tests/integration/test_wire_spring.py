@@ -153,7 +153,7 @@ async def test_a_failure_is_sent_to_a_spring_caller_with_the_error_header(
     kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
 ) -> None:
     topic = f"{unique_topic_base}.refuse"
-    server = make_server(wire=SpringProfile(error_header="x-error"))
+    server = make_server(wire=SpringProfile(error_header="x-error", type_id=TYPE))
 
     @server.responder(topic)
     async def refuse(payload: dict[str, Any]) -> dict[str, Any]:
@@ -166,6 +166,7 @@ async def test_a_failure_is_sent_to_a_spring_caller_with_the_error_header(
         (reply,) = await anyio.to_thread.run_sync(read, kafkarpc_broker, f"{topic}.reply")
     assert reply.header("kafka_correlationId") == correlation
     assert reply.header("x-error") == b"quote service is closed"  # for a replyErrorChecker
+    assert reply.header("__TypeId__") is None  # the value is a failure, not a Quote
     assert json.loads(reply.value or b"")["error_code"] == "CLOSED"
 
 

@@ -128,14 +128,17 @@ class SpringProfile:
         # Echoed unchanged: Spring matches the reply by these very bytes.
         raw_id = header_value(request.record.headers, CORRELATION_ID)
         headers = [(CORRELATION_ID, raw_id or request.correlation_id.encode())]
-        if not reply.ok:
+        if reply.ok:
+            headers = self._typed(headers)
+        else:
+            # No __TypeId__: the value is the failure payload, not the configured type.
             message = str(reply.payload.get("error_message", "")) or "the request failed"
             headers.append((self.error_header, message.encode()))
         return OutboundRecord(
             topic=request.reply_topic,
             value=encode_json(reply.payload),
             key=request.record.key,  # as Spring does since 3.3: the reply keeps the key
-            headers=self._typed(headers),
+            headers=headers,
             partition=request.reply_partition,
         )
 
