@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -216,3 +217,40 @@ async def test_a_buggy_profile_neither_stops_the_reply_reader_nor_escapes_as_a_b
             await client.request(OP, {"note": "bad-decode"}, timeout=5)
     assert client.stats.undecodable_replies == 1
     assert caught.value.error_code == "INVALID_REPLY"
+
+
+async def test_a_reply_partition_that_does_not_exist_is_dropped_and_the_reply_still_sent(
+    broker: MemoryBroker,
+) -> None:
+    server = _server("nestjs", broker)
+
+    @server.responder(OP)
+    async def price(request: dict[str, Any]) -> dict[str, Any]:
+        return {"cents": 250}
+
+    headers = [
+        ("kafka_correlationId", b"nest-1"),
+        ("kafka_replyTopic", f"{OP}.reply".encode()),
+        ("kafka_replyPartition", b"99"),  # the topic has 3
+    ]
+    replies: list[InboundRecord] = []
+    arrived = anyio.Event()
+
+    def on_batch(batch: list[InboundRecord]) -> None:
+        replies.extend(batch)
+        arrived.set()
+
+    reader = MemoryTransport(broker)
+    async with server:
+        await reader.start()
+        consumer = await reader.reply_consumer(on_batch)
+        await consumer.assign([f"{OP}.reply"])
+        broker.append(OutboundRecord(OP, b'{"sku":"w"}', None, headers))
+        with anyio.fail_after(5):
+            await arrived.wait()
+        await consumer.aclose()
+        await reader.aclose()
+    (reply,) = replies
+    assert reply.value == b'{"cents":250}'
+    assert dict(reply.headers)["kafka_correlationId"] == b"nest-1"
+    assert broker.records(f"{OP}.dlq") == []

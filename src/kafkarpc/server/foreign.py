@@ -14,7 +14,7 @@ from collections.abc import Callable
 from opentelemetry.trace import Span
 
 from .._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable, PayloadTooLarge
-from ..transport import InboundRecord
+from ..transport import InboundRecord, OutboundRecord
 from ..wire.envelope import Envelope, ErrorCode, now_iso
 from ..wire.profiles import IncomingRequest, ProfileTrio, ReplyContent, WireProfile
 from ..wire.topics import TopicTrio
@@ -72,8 +72,12 @@ class ProfileReplier(Replier):
         return self._write(request.record, handler.trio, request.envelope, outcome, 0)
 
     def on_own_topics(self, reply: Reply) -> Reply:
-        # A foreign caller named its reply topic; there is no other one to try.
-        return self._write(reply.source, reply.trio, reply.request, reply.outcome, reply.renders)
+        # A foreign caller named its reply topic, the only one to try; a partition it
+        # named that does not exist is dropped, and the key decides instead.
+        again = self._write(reply.source, reply.trio, reply.request, reply.outcome, reply.renders)
+        record = again.record
+        unpinned = OutboundRecord(record.topic, record.value, record.key, record.headers, None)
+        return again._replace(record=unpinned)
 
     def too_large(self, reply: Reply, error: PayloadTooLarge) -> Reply:
         outcome = failure(
