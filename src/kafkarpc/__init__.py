@@ -9,6 +9,7 @@ import logging
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
+from ._causation import Cause
 from ._config import CallRetry, CircuitBreaker, HandlerRetry, Limits, Security, Telemetry, Topics
 from ._exceptions import (
     BrokerUnavailable,
@@ -107,6 +108,7 @@ logging.getLogger("kafkarpc").addHandler(logging.NullHandler())
 __all__ = [
     "BrokerUnavailable",
     "CallRetry",
+    "Cause",
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",

@@ -36,6 +36,7 @@ EXPECTED_PUBLIC_NAMES = {
     "Limits",
     "HandlerRetry",
     "CallRetry",
+    "Cause",
     "BrokerUnavailable",
     "CircuitBreaker",
     "CircuitOpenError",

@@ -95,6 +95,10 @@ def _routing_headers(trio: TopicTrio) -> dict[str, JsonSchema]:
         "partition_key": _string("The record key the caller chose instead of the correlation id."),
         "priority": _string("The caller's priority.", enum=sorted(PRIORITIES)),
         "ttl_seconds": _string("Seconds the request stays relevant.", pattern=UNSIGNED),
+        "correlation_chain": _string(
+            "Correlation ids of the requests this one was made while handling, root first, "
+            "comma-separated."
+        ),
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any, Self, TypeVar, Unpack, overload
 import anyio
 from pydantic import BaseModel
 
+from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     ClientClosed,
@@ -35,7 +36,7 @@ from .pending import PendingCalls
 from .pipeline import open_pipeline
 from .records import RecordWriter, send_event
 from .replies import as_model
-from .validate import CallOptions, TrioNames, check_timeout, new_call
+from .validate import CallOptions, TrioNames, check_timeout, new_call, within_cause
 
 __all__ = ["RpcClient"]
 
@@ -208,6 +209,7 @@ class RpcClient:
         idempotency_key: str | None = None,
         priority: str | None = None,
         retry: CallRetry | Unset | None = UNSET,
+        cause: Cause | Unset | None = UNSET,
     ) -> dict[str, Any] | ModelT:
         """Send ``payload`` to ``op`` and return the reply payload.
 
@@ -216,6 +218,10 @@ class RpcClient:
         ``timeout`` seconds (the request's deadline), ``PublishError`` when the
         broker did not take the request, ``CircuitOpenError`` while the
         operation's circuit is open. The pending entry is removed in every case.
+
+        Made while a handler runs, the call continues that request's chain
+        (``cause``; docs/events.md, "Causation"): pass ``cause=None`` to start a
+        new one, or a ``RequestContext.cause`` to name the request explicitly.
         """
         self._check_open()
         call = new_call(
@@ -228,6 +234,7 @@ class RpcClient:
             headers=headers,
             idempotency_key=idempotency_key,
             priority=priority,
+            cause=current_cause() if cause is UNSET else cause,
         )
         assert self._send is not None
         token = adopt_current_library(self._library)
@@ -249,12 +256,20 @@ class RpcClient:
         correlation_id: str | None = None,
         headers: Mapping[str, str | bytes] | None = None,
         timeout: float | Unset = UNSET,
+        cause: Cause | Unset | None = UNSET,
     ) -> str:
-        """Publish one event (no reply expected); returns its ``event_id`` once stored."""
+        """Publish one event (no reply expected); returns its ``event_id`` once stored.
+
+        Made while a handler runs, the event carries that request's chain, as
+        ``request`` does (``cause``), and gives up by its deadline.
+        """
         self._check_open()
         validate_topic_name(topic)
         body = encode_payload(payload)
+        if cause is UNSET:
+            cause = current_cause()
         budget = self._timeout if timeout is UNSET else check_timeout(timeout)
+        budget = within_cause(budget, cause, topic)
         message, record = self._writer.event(
             topic,
             body,
@@ -262,6 +277,7 @@ class RpcClient:
             key=key,
             correlation_id=correlation_id,
             headers=headers,
+            cause=cause,
         )
         await send_event(self._transport, record, message.correlation_id, budget)
         return message.event_id

@@ -20,6 +20,7 @@ from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from pydantic import BaseModel
 
+from .._causation import Cause, current_cause
 from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
@@ -66,6 +67,7 @@ class PublishOptions(TypedDict, total=False):
     correlation_id: str | None
     headers: Mapping[str, str | bytes] | None
     timeout: float | Unset
+    cause: Cause | Unset | None
 
 
 class SyncClient:
@@ -162,6 +164,8 @@ class SyncClient:
         **options: Unpack[CallOptions],
     ) -> dict[str, Any] | ModelT:
         """``RpcClient.request``, blocking: the reply payload, or the same exception."""
+        # The loop thread has contexts of its own: the caller's cause is read here.
+        options.setdefault("cause", current_cause())
         if response_model is None:
             return self._run("request()", partial(self._client.request, op, payload, **options))
         return self._run(
@@ -176,6 +180,7 @@ class SyncClient:
         **options: Unpack[PublishOptions],
     ) -> str:
         """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
+        options.setdefault("cause", current_cause())
         return self._run("publish()", partial(self._client.publish, topic, payload, **options))
 
     def close(self) -> None:

@@ -16,12 +16,14 @@ import anyio
 from anyio.abc import TaskGroup
 from opentelemetry.trace import Span
 
+from .._causation import caused_by
 from .._exceptions import EnvelopeError
 from .._logging import about, preview
 from ..transport import GroupConsumer, InboundRecord, Transport
 from ..wire.dead_letter import DlqReason
 from ..wire.envelope import decode_envelope
 from ..wire.headers import RequestRouting
+from .context import cause_of
 from .decide import Request, effective_deadline
 from .delivery import Delivery
 from .execution import Execution
@@ -172,7 +174,9 @@ class Pipeline:
         Returns the outcome that was sent: when the decided reply could not be, a
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
-        outcome = await self._execution.outcome(request)
+        # A call or event the handler makes continues this request's chain.
+        with caused_by(cause_of(request)):
+            outcome = await self._execution.outcome(request)
         reply = self._replier.reply(request, outcome, span)
         sent, delivered = self._delivery.post(reply, settlement)
         last = sent if isinstance(sent, Reply) else sent.instead_of

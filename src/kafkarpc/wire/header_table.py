@@ -119,6 +119,8 @@ priority                        routing      choice   low|normal|high|critical
     The caller's priority.
 ttl_seconds                     routing      decimal
     Seconds the request stays relevant, counted from the envelope's timestamp.
+correlation_chain               routing      text
+    Ids of the requests this message was made while handling, root first, comma-separated.
 traceparent                     trace        text
     W3C trace context.
 tracestate                      trace        text
