@@ -98,7 +98,7 @@ timestamp                       required     text     =timestamp
 source                          required     text     =service
     The sending service.
 event_type                      required     text     =event_type
-    UPPER_SNAKE event type.
+    UPPER_SNAKE or dotted lower-case event type.
 schema_version                  required     text     =version
     The payload's schema version.
 reply_to                        routing      text
