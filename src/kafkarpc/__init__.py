@@ -48,6 +48,17 @@ if TYPE_CHECKING:
     from .asyncapi import asyncapi_json, generate_asyncapi
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+    from .events import (
+        EmitResult,
+        EventCatalog,
+        EventRegistration,
+        EventTarget,
+        OnexTopic,
+        TargetResult,
+        mask_secrets,
+        onex_topic,
+        redacted_preview,
+    )
     from .server.context import RequestContext
     from .server.facade import RpcServer
     from .server.handler import Responder, responder
@@ -84,6 +95,15 @@ _LAZY = {
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
+    "EmitResult": ".events",
+    "EventCatalog": ".events",
+    "EventRegistration": ".events",
+    "EventTarget": ".events",
+    "OnexTopic": ".events",
+    "TargetResult": ".events",
+    "mask_secrets": ".events",
+    "onex_topic": ".events",
+    "redacted_preview": ".events",
 }
 
 
@@ -118,10 +138,14 @@ __all__ = [
     "DeadLetter",
     "DlqHeader",
     "DlqReason",
+    "EmitResult",
     "Envelope",
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
@@ -132,6 +156,7 @@ __all__ = [
     "Limits",
     "MemoryBroker",
     "MemoryTransport",
+    "OnexTopic",
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
@@ -151,6 +176,7 @@ __all__ = [
     "SqliteIdempotencyStore",
     "StoredReply",
     "SyncClient",
+    "TargetResult",
     "Telemetry",
     "TopicNotFound",
     "TopicTrio",
@@ -164,6 +190,9 @@ __all__ = [
     "ensure_topics",
     "generate_asyncapi",
     "inspect_dlq",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "replay_dlq",
     "responder",
     "trio_topics",

@@ -30,6 +30,15 @@ from kafkarpc import (
 )
 
 EXPECTED_PUBLIC_NAMES = {
+    "EmitResult",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
+    "OnexTopic",
+    "TargetResult",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "Responder",
     "Topics",
     "Telemetry",

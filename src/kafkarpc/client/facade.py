@@ -10,7 +10,7 @@ import enum
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
 import anyio
 from pydantic import BaseModel
@@ -19,8 +19,10 @@ from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     ClientClosed,
+    ConfigurationError,
     LifecycleError,
 )
+from .._ids import new_uuid
 from .._legacy import LegacyClientOptions
 from .._loop import adopt_current_library, forget_library, running_clock, running_library
 from .._sentinel import UNSET, Unset
@@ -37,6 +39,9 @@ from .pipeline import open_pipeline
 from .records import RecordWriter, send_event
 from .replies import as_model
 from .validate import CallOptions, TrioNames, check_timeout, new_call, within_cause
+
+if TYPE_CHECKING:
+    from ..events import EmitResult, EventCatalog
 
 __all__ = ["RpcClient"]
 
@@ -75,6 +80,7 @@ class RpcClient:
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
+        events: EventCatalog | None = None,
         **legacy: Unpack[LegacyClientOptions],
     ) -> None:
         setup = Setup.settle(
@@ -99,6 +105,7 @@ class RpcClient:
         self._circuits = Circuits(circuit_breaker, self._telemetry.circuit_changed)
         self._pending = PendingCalls()
         self._trios = TrioNames(topics.version)
+        self._events = events
         self._state = _State.NEW
         # Set by start(), from the running loop:
         self._library = "asyncio"
@@ -281,3 +288,42 @@ class RpcClient:
         )
         await send_event(self._transport, record, message.correlation_id, budget)
         return message.event_id
+
+    async def emit(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        correlation_id: str | None = None,
+        timeout: float | Unset = UNSET,
+        retry: CallRetry | Unset | None = UNSET,
+        cause: Cause | Unset | None = UNSET,
+    ) -> EmitResult:
+        """Publish ``event_type`` to every target the client's ``events`` catalog gives it.
+
+        The payload is checked once (``ConfigurationError`` for an event type not
+        in the catalog, ``PayloadError`` for a missing required field); each target
+        gets its own copy, transformed as declared, keyed by the declared field.
+        Every copy is tried ``retry``'s attempts within ``timeout``; one the broker
+        does not take is parked in ``{topic}.dlq``, and the result says, per target,
+        whether it was stored. It does not raise for a target that failed.
+        """
+        from ..events.emit import publish_copies
+
+        self._check_open()
+        if self._events is None:
+            raise ConfigurationError("emit() needs an event catalog: RpcClient(..., events=...)")
+        copies = self._events.plan(event_type, payload)
+        if cause is UNSET:
+            cause = current_cause()
+        budget = self._timeout if timeout is UNSET else check_timeout(timeout)
+        return await publish_copies(
+            self._writer,
+            self._transport,
+            copies,
+            event_type=event_type,
+            correlation_id=correlation_id or new_uuid(),
+            retry=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
+            budget=within_cause(budget, cause, event_type),
+            cause=cause,
+        )

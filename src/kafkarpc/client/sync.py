@@ -15,7 +15,7 @@ from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from functools import partial
 from types import TracebackType
-from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Required, Self, TypedDict, TypeVar, Unpack, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from pydantic import BaseModel
@@ -25,12 +25,15 @@ from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, To
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
 from .._loop import running_loop_library
-from .._sentinel import Unset
+from .._sentinel import UNSET, Unset
 from .._stats import ClientStats
 from ..transport import Transport
 from ..wire.topics import TopicTrio
 from .facade import RpcClient
 from .validate import CallOptions
+
+if TYPE_CHECKING:
+    from ..events import EmitResult, EventCatalog
 
 __all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
 
@@ -57,6 +60,7 @@ class ClientOptions(LegacyClientOptions, total=False):
     transport: Transport | None
     security: Security | None
     config: Mapping[str, Any] | None
+    events: EventCatalog | None
 
 
 class PublishOptions(TypedDict, total=False):
@@ -182,6 +186,28 @@ class SyncClient:
         """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
         options.setdefault("cause", current_cause())
         return self._run("publish()", partial(self._client.publish, topic, payload, **options))
+
+    def emit(
+        self,
+        event_type: str,
+        payload: Payload,
+        *,
+        correlation_id: str | None = None,
+        timeout: float | Unset = UNSET,
+    ) -> EmitResult:
+        """``RpcClient.emit``, blocking: each catalog target's outcome."""
+        cause = current_cause()
+        return self._run(
+            "emit()",
+            partial(
+                self._client.emit,
+                event_type,
+                payload,
+                correlation_id=correlation_id,
+                timeout=timeout,
+                cause=cause,
+            ),
+        )
 
     def close(self) -> None:
         """Fail pending calls with ``ClientClosed``, close the client, stop the thread.
