@@ -41,7 +41,7 @@ from .transport import Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
-from .wire.topics import TopicTrio
+from .wire.topics import TopicPrefix, TopicTrio
 
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
@@ -179,6 +179,7 @@ __all__ = [
     "TargetResult",
     "Telemetry",
     "TopicNotFound",
+    "TopicPrefix",
     "TopicTrio",
     "Topics",
     "Transport",

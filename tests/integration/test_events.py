@@ -14,6 +14,9 @@ from kafkarpc import (
     EventRegistration,
     EventTarget,
     RpcClient,
+    RpcServer,
+    TopicPrefix,
+    Topics,
     decode_envelope,
     ensure_topics,
     inspect_dlq,
@@ -146,3 +149,25 @@ async def test_a_missing_target_topic_parks_that_copy_and_stores_the_other(
     assert letter.reason == DlqReason.PUBLISH_FAILED
     assert letter.envelope is not None and letter.envelope.payload == prompt
     assert letter.envelope.event_id == failed.event_id
+
+
+async def test_a_prefixed_server_and_client_meet_on_prefixed_topics(
+    make_client: Callable[..., RpcClient],
+    make_server: Callable[..., RpcServer],
+    unique_topic_base: str,
+    topic_records: Records,
+) -> None:
+    naming = TopicPrefix(f"env{unique_topic_base.rsplit('.', 1)[1]}", "payments")
+    topics = Topics(create=True, naming=naming)
+    server = make_server(topics=topics)
+
+    @server.responder("charge")
+    async def charge(payload: dict[str, int]) -> dict[str, int]:
+        return {"cents": payload["cents"]}
+
+    async with server, make_client(topics=topics) as client:
+        assert await client.request("charge", {"cents": 5}, timeout=20) == {"cents": 5}
+    requested = f"{naming.environment}.payments.charge.requested.v1"
+    assert list(server.responders) == [requested]
+    (record,) = await topic_records(requested)
+    assert decode_envelope(record.value).payload == {"cents": 5}

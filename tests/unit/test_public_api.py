@@ -30,6 +30,7 @@ from kafkarpc import (
 )
 
 EXPECTED_PUBLIC_NAMES = {
+    "TopicPrefix",
     "EmitResult",
     "EventCatalog",
     "EventRegistration",

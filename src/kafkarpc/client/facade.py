@@ -31,7 +31,7 @@ from .._stats import ClientStats
 from .._telemetry import ClientTelemetry
 from ..transport import Transport
 from ..wire.envelope import encode_payload
-from ..wire.topics import TopicTrio, validate_topic_name
+from ..wire.topics import TopicTrio, name_topic, validate_topic_name
 from .call import Send
 from .circuit import Circuits, CircuitState, CircuitTracker
 from .pending import PendingCalls
@@ -104,7 +104,7 @@ class RpcClient:
         )
         self._circuits = Circuits(circuit_breaker, self._telemetry.circuit_changed)
         self._pending = PendingCalls()
-        self._trios = TrioNames(topics.version)
+        self._trios = TrioNames(topics.version, topics.naming)
         self._events = events
         self._state = _State.NEW
         # Set by start(), from the running loop:
@@ -271,7 +271,7 @@ class RpcClient:
         ``request`` does (``cause``), and gives up by its deadline.
         """
         self._check_open()
-        validate_topic_name(topic)
+        topic = name_topic(self._topics.naming, validate_topic_name(topic))
         body = encode_payload(payload)
         if cause is UNSET:
             cause = current_cause()
@@ -313,7 +313,7 @@ class RpcClient:
         self._check_open()
         if self._events is None:
             raise ConfigurationError("emit() needs an event catalog: RpcClient(..., events=...)")
-        copies = self._events.plan(event_type, payload)
+        copies = self._events.plan(event_type, payload, naming=self._topics.naming)
         if cause is UNSET:
             cause = current_cause()
         budget = self._timeout if timeout is UNSET else check_timeout(timeout)

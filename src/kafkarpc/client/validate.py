@@ -20,7 +20,7 @@ from .._sentinel import Unset
 from ..wire.envelope import encode_payload
 from ..wire.header_table import RESERVED_HEADERS
 from ..wire.headers import PRIORITIES
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicNaming, TopicTrio
 from .call import Call
 
 __all__ = [
@@ -134,10 +134,11 @@ def new_call(
 class TrioNames:
     """The trio of each operation a caller names: made (and checked) once per name."""
 
-    __slots__ = ("_trios", "_version")
+    __slots__ = ("_naming", "_trios", "_version")
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, naming: TopicNaming | None = None) -> None:
         self._version = version
+        self._naming = naming
         self._trios: dict[str, TopicTrio] = {}
 
     def of(self, op: str | TopicTrio) -> TopicTrio:
@@ -145,5 +146,7 @@ class TrioNames:
             return op
         trio = self._trios.get(op)
         if trio is None:
-            trio = self._trios[op] = TopicTrio.from_base(op, version=self._version)
+            trio = self._trios[op] = TopicTrio.from_base(
+                op, version=self._version, naming=self._naming
+            )
         return trio

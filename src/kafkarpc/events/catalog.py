@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from .._exceptions import ConfigurationError, PayloadError
 from ..wire.envelope import validate_event_type
-from ..wire.topics import validate_topic_name
+from ..wire.topics import TopicNaming, name_topic, validate_topic_name
 from .naming import OnexTopic, is_onex_topic
 
 __all__ = ["EventCatalog", "EventRegistration", "EventTarget", "PlannedCopy", "Transform"]
@@ -128,11 +128,17 @@ class EventCatalog:
         seen = dict.fromkeys(t.topic for r in self._by_type.values() for t in r.targets)
         return tuple(seen)
 
-    def plan(self, event_type: str, payload: Mapping[str, Any] | BaseModel) -> list[PlannedCopy]:
+    def plan(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        naming: TopicNaming | None = None,
+    ) -> list[PlannedCopy]:
         """The copies of one event: the payload checked once, each target's transform
-        applied to its own copy of it. Raises ConfigurationError for an unknown event
-        type and PayloadError for a payload without a required field or whose
-        transform fails."""
+        applied to its own copy of it, each topic passed through ``naming``. Raises
+        ConfigurationError for an unknown event type and PayloadError for a payload
+        without a required field or whose transform fails."""
         registration = self[event_type]
         data = _as_dict(payload)
         missing = [name for name in registration.required if name not in data]
@@ -149,7 +155,7 @@ class EventCatalog:
                     raise PayloadError(
                         f"the transform for {target.topic} failed on event {event_type}: {exc!r}"
                     ) from exc
-            copies.append(PlannedCopy(target.topic, body, key))
+            copies.append(PlannedCopy(name_topic(naming, target.topic), body, key))
         return copies
 
 

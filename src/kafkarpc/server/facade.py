@@ -95,7 +95,7 @@ class RpcServer:
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
-        self._registry = ResponderRegistry(topics.version)
+        self._registry = ResponderRegistry(topics.version, topics.naming)
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
