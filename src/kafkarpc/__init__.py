@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         SqliteIdempotencyStore,
         StoredReply,
     )
+    from .server.subscriber import Subscriber
     from .transport.memory import MemoryBroker, MemoryTransport
 
 # Imported on first use: `import kafkarpc` is paid by every program and every
@@ -92,6 +93,7 @@ _LAZY = {
     "InMemoryIdempotencyStore": ".server.idempotency",
     "SqliteIdempotencyStore": ".server.idempotency",
     "StoredReply": ".server.idempotency",
+    "Subscriber": ".server.subscriber",
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
@@ -175,6 +177,7 @@ __all__ = [
     "ServerStats",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "Subscriber",
     "SyncClient",
     "TargetResult",
     "Telemetry",

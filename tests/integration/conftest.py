@@ -11,6 +11,8 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
+from tests.integration.nestjs_peer import NestPeer
+from tests.integration.nestjs_peer import install as install_nestjs
 
 from kafkarpc import KafkaTransport, RpcClient, RpcServer, Topics, TopicTrio
 from kafkarpc.transport import InboundRecord
@@ -105,3 +107,9 @@ def topic_records(kafkarpc_broker: str) -> Callable[[str], Awaitable[list[Inboun
             await transport.aclose()
 
     return read
+
+
+@pytest.fixture(scope="session")
+def nestjs(kafkarpc_broker: str) -> NestPeer:
+    """A real NestJS peer (microservice and ClientKafka) on the session broker."""
+    return NestPeer(install_nestjs(), kafkarpc_broker)

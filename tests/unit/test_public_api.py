@@ -41,6 +41,7 @@ EXPECTED_PUBLIC_NAMES = {
     "onex_topic",
     "redacted_preview",
     "Responder",
+    "Subscriber",
     "Topics",
     "Telemetry",
     "Limits",

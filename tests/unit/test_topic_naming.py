@@ -90,12 +90,17 @@ async def test_client_server_publish_emit_and_asyncapi_all_use_the_hook(rpc: Mem
     async def charge(payload: dict[str, Any]) -> dict[str, Any]:
         return payload
 
+    @server.subscriber("charged.v1")
+    async def charged(payload: dict[str, Any]) -> None:
+        return None
+
     catalog = EventCatalog([EventRegistration("billing.audited", (EventTarget("audit.v1"),))])
     async with server, rpc.client(topics=topics, events=catalog) as client:
         assert await client.request("billing.charge", {"n": 1}) == {"n": 1}
         await client.publish("charged.v1", {"n": 1})
         result = await client.emit("billing.audited", {"n": 1})
     assert list(server.responders) == [trio.requested]
+    assert list(server.subscribers) == ["dev.billing.charged.v1"]
     assert len(rpc.broker.records(trio.requested)) == 1
     assert len(rpc.broker.records("dev.billing.charged.v1")) == 1
     assert [t.topic for t in result.targets] == ["dev.billing.audit.v1"] and result.ok

@@ -14,7 +14,13 @@ from ..wire.headers import CONTENT_TYPE, PRIORITIES
 from ..wire.topics import TopicTrio
 from .refs import EVENT_TYPE, UNSIGNED, JsonSchema
 
-__all__ = ["dead_letter_headers", "reply_headers", "request_headers"]
+__all__ = [
+    "dead_letter_headers",
+    "event_dead_letter_headers",
+    "event_headers",
+    "reply_headers",
+    "request_headers",
+]
 
 _TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
@@ -41,6 +47,18 @@ def dead_letter_headers(trio: TopicTrio) -> JsonSchema:
             **_trace_headers(),
             **_dlq_headers(),
         },
+        required=[h.value for h in DlqHeader],
+    )
+
+
+def event_headers() -> JsonSchema:
+    # An event from another producer may carry no header at all (docs/server.md).
+    return _headers_schema({**_standard_headers(), **_trace_headers()}, required=())
+
+
+def event_dead_letter_headers() -> JsonSchema:
+    return _headers_schema(
+        {**_standard_headers(), **_trace_headers(), **_dlq_headers()},
         required=[h.value for h in DlqHeader],
     )
 
