@@ -13,7 +13,7 @@ untrue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import Token
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "running_clock",
     "running_library",
     "running_loop_library",
+    "spawn_background",
 ]
 
 
@@ -134,3 +135,28 @@ def loop_schedulers() -> tuple[Callable[..., Any], Callable[..., Any]]:
         run_soon = trio.lowlevel.current_trio_token().run_sync_soon
         return run_soon, run_soon
     raise RuntimeError(f"unsupported async library {library!r}")  # pragma: no cover
+
+
+def spawn_background(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``work()`` as a task of the running loop that outlives its caller.
+
+    For objects whose protocol has no ``async with`` to hold a task group (the
+    reference event-bus adapter's ``subscribe``): an asyncio task, or a trio
+    system task. ``work`` must catch what it raises (trio ends the run on an
+    escaping error) and must end when told to (it owns its cancel scope).
+    """
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        task = asyncio.get_running_loop().create_task(work())
+        _BACKGROUND.add(task)  # asyncio keeps only weak references to tasks
+        task.add_done_callback(_BACKGROUND.discard)
+        return
+    if library == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(work)
+        return
+    raise RuntimeError(f"unsupported async library {library!r}")  # pragma: no cover
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()

@@ -41,7 +41,7 @@ from .replies import as_model
 from .validate import CallOptions, TrioNames, check_timeout, new_call, within_cause
 
 if TYPE_CHECKING:
-    from ..events import EmitResult, EventCatalog
+    from ..events import EmitResult, EventCatalog, EventRegistration
 
 __all__ = ["RpcClient"]
 
@@ -291,29 +291,42 @@ class RpcClient:
 
     async def emit(
         self,
-        event_type: str,
+        event: str | EventRegistration,
         payload: Mapping[str, Any] | BaseModel,
         *,
+        key: str | None = None,
         correlation_id: str | None = None,
+        causation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
         timeout: float | Unset = UNSET,
         retry: CallRetry | Unset | None = UNSET,
         cause: Cause | Unset | None = UNSET,
     ) -> EmitResult:
-        """Publish ``event_type`` to every target the client's ``events`` catalog gives it.
+        """Publish ``event`` to every target the client's ``events`` catalog gives it
+        (or, given an ``EventRegistration``, to that registration's targets).
 
         The payload is checked once (``ConfigurationError`` for an event type not
         in the catalog, ``PayloadError`` for a missing required field); each target
-        gets its own copy, transformed as declared, keyed by the declared field.
-        Every copy is tried ``retry``'s attempts within ``timeout``; one the broker
-        does not take is parked in ``{topic}.dlq``, and the result says, per target,
-        whether it was stored. It does not raise for a target that failed.
+        gets its own copy, transformed as declared, keyed by the declared field
+        (or ``key``). Every copy is tried ``retry``'s attempts within ``timeout``;
+        one the broker does not take is parked in ``{topic}.dlq``, and the result
+        says, per target, whether it was stored. It does not raise for a target
+        that failed. ``causation_id`` and ``metadata`` go into every copy's envelope.
         """
-        from ..events.emit import publish_copies
+        from ..events import EventCatalog
+        from ..events.emit import Stamp, publish_copies
 
         self._check_open()
-        if self._events is None:
-            raise ConfigurationError("emit() needs an event catalog: RpcClient(..., events=...)")
-        copies = self._events.plan(event_type, payload, naming=self._topics.naming)
+        if isinstance(event, str):
+            if self._events is None:
+                raise ConfigurationError(
+                    "emit() needs an event catalog: RpcClient(..., events=...)"
+                )
+            catalog = self._events
+            event_type = event
+        else:
+            catalog, event_type = EventCatalog([event]), event.event_type
+        copies = catalog.plan(event_type, payload, naming=self._topics.naming)
         if cause is UNSET:
             cause = current_cause()
         budget = self._timeout if timeout is UNSET else check_timeout(timeout)
@@ -326,4 +339,5 @@ class RpcClient:
             retry=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
             budget=within_cause(budget, cause, event_type),
             cause=cause,
+            stamp=Stamp(key, causation_id, metadata),
         )

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -93,17 +94,23 @@ class RecordWriter:
         correlation_id: str | None,
         headers: Mapping[str, str | bytes] | None,
         cause: Cause | None = None,
+        causation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> tuple[OutgoingMessage, OutboundRecord]:
-        """An event for ``topic`` (no reply expected), and the message it carries."""
+        """An event for ``topic`` (no reply expected), and the message it carries.
+        ``causation_id``, when given, names the cause instead of ``cause``."""
         if event_type is not None:
             validate_event_type(event_type)
+        if causation_id is None and cause is not None:
+            causation_id = cause.event_id
         message = new_message(
             event_type=event_type or event_type_for_topic(topic),
             correlation_id=correlation_id or new_uuid(),
             service=self.service,
             payload=body,
-            causation_id=None if cause is None else cause.event_id,
+            causation_id=causation_id,
             version=self.version,
+            metadata=metadata,
         )
         record = OutboundRecord(
             topic=topic,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -24,7 +26,7 @@ from ..wire.dead_letter import DlqReason, dead_letter_record, unsent_record
 from ..wire.envelope import encode_payload
 from .catalog import PlannedCopy
 
-__all__ = ["EmitResult", "TargetResult", "publish_copies"]
+__all__ = ["EmitResult", "Stamp", "TargetResult", "publish_copies"]
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -74,6 +76,18 @@ class EmitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Stamp:
+    """What a caller sets on every copy of one event beyond the catalog's rules."""
+
+    key: str | None = None
+    """The record key of every copy, instead of the registration's key field."""
+    causation_id: str | None = None
+    """The event that caused this one, instead of the handled request's."""
+    metadata: Mapping[str, Any] | None = None
+    """The envelope's ``metadata``."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Copy:
     """One planned copy made into its record."""
 
@@ -91,18 +105,22 @@ async def publish_copies(
     retry: CallRetry,
     budget: float,
     cause: Cause | None,
+    stamp: Stamp | None = None,
 ) -> EmitResult:
     """Publish every copy, each within ``budget`` seconds over all its attempts."""
+    stamp = stamp or Stamp()
     made = []
     for planned in copies:
         message, record = writer.event(
             planned.topic,
             encode_payload(planned.payload),
             event_type=event_type,
-            key=planned.key,
+            key=stamp.key or planned.key,
             correlation_id=correlation_id,
             headers=None,
             cause=cause,
+            causation_id=stamp.causation_id,
+            metadata=stamp.metadata,
         )
         made.append(_Copy(record, message.event_id))
     results: list[TargetResult | None] = [None] * len(made)

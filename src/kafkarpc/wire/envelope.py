@@ -218,6 +218,7 @@ def new_message(
     payload: Mapping[str, Any] | EncodedPayload,
     causation_id: str | None = None,
     version: str = "v1",
+    metadata: Mapping[str, Any] | None = None,
 ) -> OutgoingMessage:
     """Encode a new envelope from trusted parts.
 
@@ -236,6 +237,8 @@ def new_message(
     }
     if causation_id is not None:
         fields["causation_id"] = causation_id
+    if metadata is not None:
+        fields["metadata"] = dict(metadata)
     # Last, so that an already-encoded payload can take the place of its null.
     encoded = payload if isinstance(payload, EncodedPayload) else None
     fields["payload"] = None if encoded is not None else payload
