@@ -14,8 +14,11 @@ from kafkarpc import (
     EventRegistration,
     EventTarget,
     InvalidTopicName,
+    MemoryBroker,
+    MemoryTransport,
     OnexTopic,
     PayloadError,
+    SyncClient,
     decode_envelope,
     mask_secrets,
     onex_topic,
@@ -245,3 +248,13 @@ async def test_a_copy_the_broker_refuses_goes_to_its_dlq(rpc: MemoryRpc) -> None
     assert decode_envelope(parked.value).event_id == result[CMD].event_id
     with pytest.raises(KeyError):
         result["not.a.target"]
+
+
+def test_the_blocking_client_emits_too(broker: MemoryBroker) -> None:
+    broker.create_topic(CMD, 1)
+    broker.create_topic(EVT, 1)
+    catalog = prompt_catalog()
+    with SyncClient(transport=MemoryTransport(broker), service="sync", events=catalog) as sync:
+        result = sync.emit("prompt.submitted", {"session_id": "s", "prompt": "hi"}, key="k")
+    assert result.ok
+    assert [r.key for r in broker.records(CMD) + broker.records(EVT)] == [b"k", b"k"]

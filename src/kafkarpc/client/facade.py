@@ -19,10 +19,8 @@ from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     ClientClosed,
-    ConfigurationError,
     LifecycleError,
 )
-from .._ids import new_uuid
 from .._legacy import LegacyClientOptions
 from .._loop import adopt_current_library, forget_library, running_clock, running_library
 from .._sentinel import UNSET, Unset
@@ -42,6 +40,7 @@ from .validate import CallOptions, TrioNames, check_timeout, new_call, within_ca
 
 if TYPE_CHECKING:
     from ..events import EmitResult, EventCatalog, EventRegistration
+    from ..events.emit import EmitOptions
 
 __all__ = ["RpcClient"]
 
@@ -293,51 +292,26 @@ class RpcClient:
         self,
         event: str | EventRegistration,
         payload: Mapping[str, Any] | BaseModel,
-        *,
-        key: str | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        timeout: float | Unset = UNSET,
-        retry: CallRetry | Unset | None = UNSET,
-        cause: Cause | Unset | None = UNSET,
+        **options: Unpack[EmitOptions],
     ) -> EmitResult:
-        """Publish ``event`` to every target the client's ``events`` catalog gives it
-        (or, given an ``EventRegistration``, to that registration's targets).
+        """Publish ``event`` to every target the ``events`` catalog gives it (or an
+        ``EventRegistration``'s targets), each copy transformed and keyed as declared.
 
-        The payload is checked once (``ConfigurationError`` for an event type not
-        in the catalog, ``PayloadError`` for a missing required field); each target
-        gets its own copy, transformed as declared, keyed by the declared field
-        (or ``key``). Every copy is tried ``retry``'s attempts within ``timeout``;
-        one the broker does not take is parked in ``{topic}.dlq``, and the result
-        says, per target, whether it was stored. It does not raise for a target
-        that failed. ``causation_id`` and ``metadata`` go into every copy's envelope.
+        ``ConfigurationError`` for an event type not in the catalog, ``PayloadError``
+        for a payload without a required field, both before anything is sent. Each
+        copy is tried ``retry``'s attempts within ``timeout``; one the broker does not
+        take is parked in ``{topic}.dlq``. It does not raise for a failed target: the
+        ``EmitResult`` says, per target, whether it was stored (docs/events.md).
         """
-        from ..events import EventCatalog
-        from ..events.emit import Stamp, publish_copies
+        from ..events.emit import Emitter, emit_event
 
         self._check_open()
-        if isinstance(event, str):
-            if self._events is None:
-                raise ConfigurationError(
-                    "emit() needs an event catalog: RpcClient(..., events=...)"
-                )
-            catalog = self._events
-            event_type = event
-        else:
-            catalog, event_type = EventCatalog([event]), event.event_type
-        copies = catalog.plan(event_type, payload, naming=self._topics.naming)
-        if cause is UNSET:
-            cause = current_cause()
-        budget = self._timeout if timeout is UNSET else check_timeout(timeout)
-        return await publish_copies(
+        emitter = Emitter(
             self._writer,
             self._transport,
-            copies,
-            event_type=event_type,
-            correlation_id=correlation_id or new_uuid(),
-            retry=self._retry if retry is UNSET else (retry or NO_CALL_RETRY),
-            budget=within_cause(budget, cause, event_type),
-            cause=cause,
-            stamp=Stamp(key, causation_id, metadata),
+            self._events,
+            self._topics.naming,
+            self._retry,
+            self._timeout,
         )
+        return await emit_event(emitter, event, payload, **options)

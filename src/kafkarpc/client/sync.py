@@ -25,7 +25,7 @@ from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, To
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
 from .._loop import running_loop_library
-from .._sentinel import UNSET, Unset
+from .._sentinel import Unset
 from .._stats import ClientStats
 from ..transport import Transport
 from ..wire.topics import TopicTrio
@@ -33,7 +33,8 @@ from .facade import RpcClient
 from .validate import CallOptions
 
 if TYPE_CHECKING:
-    from ..events import EmitResult, EventCatalog
+    from ..events import EmitResult, EventCatalog, EventRegistration
+    from ..events.emit import EmitOptions
 
 __all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
 
@@ -189,25 +190,13 @@ class SyncClient:
 
     def emit(
         self,
-        event_type: str,
+        event: str | EventRegistration,
         payload: Payload,
-        *,
-        correlation_id: str | None = None,
-        timeout: float | Unset = UNSET,
+        **options: Unpack[EmitOptions],
     ) -> EmitResult:
-        """``RpcClient.emit``, blocking: each catalog target's outcome."""
-        cause = current_cause()
-        return self._run(
-            "emit()",
-            partial(
-                self._client.emit,
-                event_type,
-                payload,
-                correlation_id=correlation_id,
-                timeout=timeout,
-                cause=cause,
-            ),
-        )
+        """``RpcClient.emit``, blocking: each target's outcome."""
+        options.setdefault("cause", current_cause())
+        return self._run("emit()", partial(self._client.emit, event, payload, **options))
 
     def close(self) -> None:
         """Fail pending calls with ``ClientClosed``, close the client, stop the thread.

@@ -12,21 +12,34 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import anyio
+from pydantic import BaseModel
 
-from .._causation import Cause
-from .._config import CallRetry
-from .._exceptions import KafkaRpcError, PublishError
+from .._causation import Cause, current_cause
+from .._config import NO_CALL_RETRY, CallRetry
+from .._exceptions import ConfigurationError, KafkaRpcError, PublishError
+from .._ids import new_uuid
 from .._logging import about
+from .._sentinel import UNSET, Unset
 from ..client.records import RecordWriter, send_event
+from ..client.validate import check_timeout, within_cause
 from ..transport import OutboundRecord, Transport
 from ..wire.dead_letter import DlqReason, dead_letter_record, unsent_record
 from ..wire.envelope import encode_payload
-from .catalog import PlannedCopy
+from ..wire.topics import TopicNaming
+from .catalog import EventCatalog, EventRegistration, PlannedCopy
 
-__all__ = ["EmitResult", "Stamp", "TargetResult", "publish_copies"]
+__all__ = [
+    "EmitOptions",
+    "EmitResult",
+    "Emitter",
+    "Stamp",
+    "TargetResult",
+    "emit_event",
+    "publish_copies",
+]
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -85,6 +98,70 @@ class Stamp:
     """The event that caused this one, instead of the handled request's."""
     metadata: Mapping[str, Any] | None = None
     """The envelope's ``metadata``."""
+
+
+class EmitOptions(TypedDict, total=False):
+    """``RpcClient.emit``'s keywords."""
+
+    key: str | None
+    """The record key of every copy, instead of the registration's key field."""
+    correlation_id: str | None
+    """Shared by every copy; a new one by default."""
+    causation_id: str | None
+    """The event that caused this one, instead of the handled request's."""
+    metadata: Mapping[str, Any] | None
+    """The envelope's ``metadata``."""
+    timeout: float | Unset
+    """Seconds each copy may take over all its attempts (default: the client's)."""
+    retry: CallRetry | Unset | None
+    """Attempts per copy (default: the client's ``retry``; None for one)."""
+    cause: Cause | Unset | None
+    """As for ``request``: the handled request by default, None for no cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class Emitter:
+    """What a client lends ``emit_event``: how it writes records and where they go."""
+
+    writer: RecordWriter
+    transport: Transport
+    catalog: EventCatalog | None
+    naming: TopicNaming | None
+    retry: CallRetry
+    timeout: float
+
+
+async def emit_event(
+    emitter: Emitter,
+    event: str | EventRegistration,
+    payload: Mapping[str, Any] | BaseModel,
+    **options: Unpack[EmitOptions],
+) -> EmitResult:
+    """``RpcClient.emit``: plan the copies of ``event`` (checked once), publish them."""
+    if isinstance(event, str):
+        if emitter.catalog is None:
+            raise ConfigurationError("emit() needs an event catalog: RpcClient(..., events=...)")
+        catalog, event_type = emitter.catalog, event
+    else:
+        catalog, event_type = EventCatalog([event]), event.event_type
+    copies = catalog.plan(event_type, payload, naming=emitter.naming)
+    cause = options.get("cause", UNSET)
+    if cause is UNSET:
+        cause = current_cause()
+    given_timeout = options.get("timeout", UNSET)
+    budget = emitter.timeout if given_timeout is UNSET else check_timeout(given_timeout)
+    retry = options.get("retry", UNSET)
+    return await publish_copies(
+        emitter.writer,
+        emitter.transport,
+        copies,
+        event_type=event_type,
+        correlation_id=options.get("correlation_id") or new_uuid(),
+        retry=emitter.retry if retry is UNSET else (retry or NO_CALL_RETRY),
+        budget=within_cause(budget, cause, event_type),
+        cause=cause,
+        stamp=Stamp(options.get("key"), options.get("causation_id"), options.get("metadata")),
+    )
 
 
 @dataclass(frozen=True, slots=True)
