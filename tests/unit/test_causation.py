@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from kafkarpc import Cause, RequestContext, RequestTimeout
+from kafkarpc import Cause, MemoryTransport, RequestContext, RequestTimeout, SyncClient
 from kafkarpc._causation import caused_by, current_cause
 from kafkarpc.client.validate import within_cause
 from kafkarpc.wire.headers import header_dict
@@ -106,3 +106,33 @@ async def test_an_explicit_cause_reaches_a_task_the_handler_did_not_run_in(
     headers = header_dict(event.headers)
     assert headers["correlation_chain"] == causes[0].correlation_id
     assert f'"causation_id":"{causes[0].event_id}"'.encode() in (event.value or b"")
+
+
+@pytest.mark.anyio
+async def test_a_sync_handler_passes_its_cause_to_a_blocking_client(
+    rpc: MemoryRpc, wait_for_records: WaitForRecords
+) -> None:
+    """The context variable reaches the worker thread a plain ``def`` handler runs in,
+    and ``SyncClient`` reads it there before handing the call to its own loop."""
+    rpc.broker.create_topic("audit.v1", 1)
+    sync = await anyio.to_thread.run_sync(
+        lambda: SyncClient(transport=MemoryTransport(rpc.broker), service="sync-side")
+    )
+    seen: list[RequestContext] = []
+
+    def handler(payload: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        seen.append(context)
+        sync.publish("audit.v1", {"audited": True})
+        return payload
+
+    trio = rpc.trio("shop.sync")
+    server = rpc.server()
+    server.add_responder(trio, handler)
+    try:
+        async with server, rpc.client() as client:
+            await client.request(trio, {"n": 1})
+    finally:
+        await anyio.to_thread.run_sync(sync.close)
+    (event,) = await wait_for_records("audit.v1")
+    assert f'"causation_id":"{seen[0].event_id}"'.encode() in (event.value or b"")
+    assert header_dict(event.headers)["correlation_chain"] == seen[0].correlation_id
