@@ -136,3 +136,27 @@ async def test_a_sync_handler_passes_its_cause_to_a_blocking_client(
     (event,) = await wait_for_records("audit.v1")
     assert f'"causation_id":"{seen[0].event_id}"'.encode() in (event.value or b"")
     assert header_dict(event.headers)["correlation_chain"] == seen[0].correlation_id
+
+
+@pytest.mark.anyio
+async def test_a_subscribers_calls_are_caused_by_its_event(
+    rpc: MemoryRpc, wait_for_records: WaitForRecords
+) -> None:
+    for topic in ("orders.placed.v1", "orders.placed.v1.dlq", "orders.audited.v1"):
+        rpc.broker.create_topic(topic, 1)
+    client = rpc.client()
+    server = rpc.server()
+    causes: list[Cause | None] = []
+
+    @server.subscriber("orders.placed.v1")
+    async def audit(payload: dict[str, Any]) -> None:
+        causes.append(current_cause())
+        await client.publish("orders.audited.v1", payload)
+
+    async with server, client:
+        event_id = await client.publish("orders.placed.v1", {"order": 1})
+        (audited,) = await wait_for_records("orders.audited.v1")
+    (cause,) = causes
+    assert cause is not None and cause.event_id == event_id
+    assert cause.deadline_ms is None  # nobody waits for an event
+    assert f'"causation_id":"{event_id}"'.encode() in (audited.value or b"")
