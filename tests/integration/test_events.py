@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 
+import anyio
 import pytest
 
 from kafkarpc import (
@@ -171,3 +175,23 @@ async def test_a_prefixed_server_and_client_meet_on_prefixed_topics(
     assert list(server.responders) == [requested]
     (record,) = await topic_records(requested)
     assert decode_envelope(record.value).payload == {"cents": 5}
+
+
+async def test_kafkarpc_call_with_a_topic_prefix_reaches_a_prefixed_server(
+    kafkarpc_broker: str, make_server: Callable[..., RpcServer], unique_topic_base: str
+) -> None:
+    environment = f"env{unique_topic_base.rsplit('.', 1)[1]}"
+    server = make_server(topics=Topics(create=True, naming=TopicPrefix(environment, "cli")))
+
+    @server.responder("shop.quote")
+    async def quote(payload: dict[str, int]) -> dict[str, int]:
+        return {"total": payload["n"] * 2}
+
+    command = [sys.executable, "-m", "kafkarpc", "call", "shop.quote", '{"n": 21}']
+    command += ["--bootstrap", kafkarpc_broker, "--topic-prefix", f"{environment}.cli"]
+    async with server:
+        result = await anyio.to_thread.run_sync(
+            lambda: subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"total": 42}
