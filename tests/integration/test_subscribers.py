@@ -128,12 +128,14 @@ async def test_ten_thousand_events_with_failures_are_each_handled_once_or_parked
     assert set(handled) | set(parked) == set(range(EVENTS))
     assert set(parked) == doomed
     assert not set(handled) & set(parked)
-    # Nothing handled twice without a redelivery: no record reached the handler
-    # twice, so no event succeeded twice.
-    redelivered = {key for key, n in deliveries.items() if n > 1}
-    assert redelivered == set()
-    assert max(handled.values()) == 1
-    assert max(parked.values()) == 1
+    # Nothing handled twice without a redelivery. The member handing over commits
+    # everything it finished, so normally nothing is redelivered at all; a member a
+    # loaded machine drops from the group may see some of its records again, and
+    # only those may be handled (or parked) twice.
+    redelivered = {event for (event, _, _), n in deliveries.items() if n > 1}
+    assert {event for event, n in handled.items() if n > 1} <= redelivered
+    assert {event for event, n in parked.items() if n > 1} <= redelivered
+    assert len(redelivered) < EVENTS // 10
     # The flaky tenth really failed once and succeeded on its second attempt.
     flaky = {i for i in range(EVENTS) if _flaky(i)}
     assert {i for (i, a) in attempts if a == 2} == flaky | doomed
@@ -222,6 +224,32 @@ async def test_pattern_subscription_on_the_real_broker(
     assert [(letter.original_topic, letter.reason) for letter in letters] == [
         (paid, DlqReason.HANDLER_EXHAUSTED)
     ]
+
+
+async def test_dead_letters_of_a_pattern_topic_go_to_a_dlq_topic_the_broker_creates(
+    make_server: Callable[..., RpcServer],
+    make_client: Callable[..., RpcClient],
+    kafkarpc_broker: str,
+    unique_topic_base: str,
+) -> None:
+    # Topics(create=True) cannot know a pattern's topics; Tansu (like Kafka with
+    # auto.create.topics.enable) creates the dead-letter topic on its first write.
+    topic = f"{unique_topic_base}.refunds.issued"
+    await ensure_topics(kafkarpc_broker, [topic])
+
+    async def refuse(event: dict[str, Any]) -> None:
+        raise ValueError(f"refund {event['n']} refused")
+
+    server = make_server()
+    server.subscribe(rf"^{re.escape(unique_topic_base)}\.refunds\..*", refuse)
+    async with server, make_client() as client:
+        await client.publish(topic, {"n": 1})
+        await _wait_until(lambda: server.stats.dead_lettered == 1, timeout=30)
+        await _wait_until(lambda: server.in_flight == 0, timeout=30)
+
+    (letter,) = await inspect_dlq(kafkarpc_broker, f"{topic}.dlq")
+    assert (letter.original_topic, letter.reason) == (topic, DlqReason.HANDLER_EXHAUSTED)
+    assert letter.error_message == "refund 1 refused"
 
 
 _APP = """

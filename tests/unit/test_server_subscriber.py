@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 
 from kafkarpc import (
@@ -15,9 +22,12 @@ from kafkarpc import (
     HandlerRetry,
     InvalidTopicName,
     LifecycleError,
+    Limits,
     MemoryBroker,
     RemoteError,
     RequestContext,
+    Telemetry,
+    TopicNotFound,
 )
 from kafkarpc.server import decide
 from kafkarpc.server.outcome import Outcome
@@ -122,6 +132,60 @@ async def test_a_handled_event_is_committed_and_not_handled_again_by_the_next_me
     assert sorted(c["n"] for c in calls) == list(range(6))
 
 
+async def test_each_group_gets_every_event_and_one_member_per_group_handles_it(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_until: WaitUntil
+) -> None:
+    _topics(broker, TOPIC)
+    handled: list[tuple[str, int]] = []
+
+    def member(group: str) -> Any:
+        def record(event: dict[str, Any]) -> None:
+            handled.append((group, event["n"]))
+
+        server = rpc.server(group_id=group)
+        server.subscribe(TOPIC, record)
+        return server
+
+    async with (
+        member("billing"),
+        member("billing"),
+        member("shipping"),
+        rpc.client() as client,
+    ):
+        for n in range(6):
+            await client.publish(TOPIC, {"n": n})
+        await wait_until(lambda: len(handled) == 12)
+
+    assert sorted(handled) == sorted((g, n) for g in ("billing", "shipping") for n in range(6))
+
+
+async def test_an_event_unfinished_when_its_member_stops_is_redelivered_to_the_next(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_until: WaitUntil
+) -> None:
+    _topics(broker, TOPIC)
+    started = anyio.Event()
+    finished: list[tuple[int, int]] = []
+
+    async def stuck(event: dict[str, Any]) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async def done(event: dict[str, Any], context: RequestContext) -> None:
+        finished.append((event["n"], context.offset))
+
+    first = rpc.server(group_id="billing", limits=Limits(shutdown_timeout=0.05))
+    first.subscribe(TOPIC, stuck)
+    async with first, rpc.client() as client:
+        await client.publish(TOPIC, {"n": 1})
+        await started.wait()
+    second = rpc.server(group_id="billing")
+    second.subscribe(TOPIC, done)
+    async with second:
+        await wait_until(lambda: len(finished) == 1)
+
+    assert finished == [(1, 0)]
+
+
 async def test_invalid_event_is_dead_lettered_without_running_the_handler(
     rpc: MemoryRpc, broker: MemoryBroker, wait_for_records: WaitForRecords
 ) -> None:
@@ -215,6 +279,69 @@ async def test_without_a_retry_policy_a_failed_event_is_still_parked(
 
     assert header_dict(parked.headers)[DlqHeader.REASON] == DlqReason.HANDLER_EXHAUSTED
     assert header_dict(parked.headers)[DlqHeader.RETRY_COUNT] == "0"
+
+
+async def test_an_idempotency_key_header_deduplicates_events(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_until: WaitUntil
+) -> None:
+    _topics(broker, TOPIC)
+    calls: list[dict[str, Any]] = []
+    server = rpc.server()
+
+    @server.subscriber(TOPIC)
+    async def on_order(event: dict[str, Any]) -> None:
+        calls.append(event)
+
+    async with server, rpc.client() as client:
+        for n in (1, 2):  # a producer retrying one logical event
+            await client.publish(TOPIC, {"n": n}, headers={"idempotency_key": "order-7"})
+        await wait_until(lambda: server.stats.deduplicated == 1)
+
+    assert calls == [{"n": 1}]
+
+
+async def test_events_are_traced_and_measured_like_requests(
+    rpc: MemoryRpc, broker: MemoryBroker, wait_until: WaitUntil
+) -> None:
+    _topics(broker, TOPIC)
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    telemetry = Telemetry(
+        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    server = rpc.server(telemetry=telemetry)
+
+    @server.subscriber(TOPIC)
+    async def on_order(event: OrderCreated) -> None: ...
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with server, rpc.client() as client:
+        await client.publish(
+            TOPIC,
+            {"order_id": "o-1", "cents": 1},
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        )
+        await client.publish(TOPIC, {"order_id": "o-2"})
+        await wait_until(lambda: server.stats.dead_lettered == 1 and server.stats.succeeded == 1)
+
+    (traced,) = [s for s in spans.get_finished_spans() if s.context.trace_id == int(trace_id, 16)]
+    assert traced.kind is SpanKind.CONSUMER
+    assert traced.parent is not None and traced.parent.span_id == 0x00F067AA0BA902B7
+    outcomes: dict[str, int] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name != "kafkarpc.server.handling.duration":
+                    continue
+                for point in metric.data.data_points:
+                    attributes = dict(point.attributes or {})
+                    assert attributes["kafkarpc.operation"] == TOPIC
+                    outcome = str(attributes["kafkarpc.outcome"])
+                    outcomes[outcome] = outcomes.get(outcome, 0) + point.count  # type: ignore[union-attr]
+    assert outcomes == {"ok": 1, "validation_error": 1}
 
 
 # ------------------------------------------------------------------ events without an envelope
@@ -339,6 +466,20 @@ async def test_server_with_only_subscribers_starts(rpc: MemoryRpc, broker: Memor
     async with server:
         assert list(server.subscribers) == [TOPIC]
         assert server.responders == {}
+
+
+async def test_a_missing_subscribed_topic_is_refused_at_start_but_a_pattern_may_match_none(
+    rpc: MemoryRpc,
+) -> None:
+    server = rpc.server()
+    server.subscribe(TOPIC, ignore)
+    with pytest.raises(TopicNotFound):
+        await server.__aenter__()
+
+    patterned = rpc.server()
+    patterned.subscribe(r"^nothing\..*", ignore)
+    async with patterned:
+        assert list(patterned.subscribers) == [r"^nothing\..*"]
 
 
 async def test_responder_and_subscriber_on_one_topic_is_refused_at_start(rpc: MemoryRpc) -> None:

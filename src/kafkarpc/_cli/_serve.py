@@ -35,7 +35,7 @@ requests and events and exit. The current directory is importable, like `python 
 _EPILOG = """
 exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed (the broker is
 unreachable, a TLS handshake failed, a topic is missing), 2 bad arguments (MODULE:ATTR
-not found, no responders, invalid options)
+not found, no responders or subscribers, invalid options)
 
 with --workers N: N worker processes share the server's consumer group (the request
 partitions are spread over them). A worker that crashes (killed by a signal, say) is
