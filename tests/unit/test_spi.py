@@ -34,6 +34,7 @@ from kafkarpc.spi import (
     EventPublisher,
     PublisherOptions,
 )
+from kafkarpc.spi.headers import header_list
 from kafkarpc.transport import InboundRecord
 
 if TYPE_CHECKING:
@@ -292,3 +293,29 @@ async def test_an_owned_publisher_connects_on_first_publish_and_closes(rpc: Memo
     assert len(rpc.broker.records("events.v1")) == 1
     with pytest.raises(Exception, match="closed"):
         await client.publish("events.v1", {})
+
+
+def test_reference_headers_objects_become_kafkarpc_headers() -> None:
+    class Headers:  # what a reference caller builds: properties, None for the unset
+        content_type = "application/json"
+        correlation_id = UUID("550e8400-e29b-41d4-a716-446655440000")
+        message_id = UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+        timestamp = datetime(2026, 11, 22, 6, 30)
+        source = "omniclaude"
+        event_type = "prompt.submitted"
+        schema_version = "1.0.0"
+        trace_id = None
+        retry_count = 0
+
+    assert header_list(Headers()) == [
+        ("content_type", b"application/json"),
+        ("correlation_id", b"550e8400-e29b-41d4-a716-446655440000"),
+        ("message_id", b"6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+        ("timestamp", b"2026-11-22T06:30:00"),
+        ("source", b"omniclaude"),
+        ("event_type", b"prompt.submitted"),
+        ("schema_version", b"1.0.0"),
+        ("retry_count", b"0"),
+    ]
+    assert header_list({"x-tenant": "t", "raw": b"\x00"}) == [("x-tenant", b"t"), ("raw", b"\x00")]
+    assert header_list(None) == []
