@@ -37,6 +37,9 @@ from ._stats import ClientStats, ServerStats
 from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
+from .client.gather import Gathering, GatherReply, GatherResult
+from .client.stream import ReplyStream
+from .progress import Progress
 from .transport import Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
@@ -148,6 +151,9 @@ __all__ = [
     "EventCatalog",
     "EventRegistration",
     "EventTarget",
+    "GatherReply",
+    "GatherResult",
+    "Gathering",
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
@@ -162,9 +168,11 @@ __all__ = [
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
+    "Progress",
     "PublishError",
     "RemoteError",
     "ReplayResult",
+    "ReplyStream",
     "RequestContext",
     "RequestError",
     "RequestTimeout",

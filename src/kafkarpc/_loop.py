@@ -30,7 +30,7 @@ __all__ = [
     "running_clock",
     "running_library",
     "running_loop_library",
-    "spawn_background",
+    "spawn_detached",
 ]
 
 
@@ -137,26 +137,26 @@ def loop_schedulers() -> tuple[Callable[..., Any], Callable[..., Any]]:
     raise RuntimeError(f"unsupported async library {library!r}")  # pragma: no cover
 
 
-def spawn_background(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run ``work()`` as a task of the running loop that outlives its caller.
+# Tasks started by spawn_detached, held so that asyncio does not collect them mid-run.
+_DETACHED: set[asyncio.Task[None]] = set()
 
-    For objects whose protocol has no ``async with`` to hold a task group (the
-    reference event-bus adapter's ``subscribe``): an asyncio task, or a trio
-    system task. ``work`` must catch what it raises (trio ends the run on an
-    escaping error) and must end when told to (it owns its cancel scope).
+
+def spawn_detached(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``run()`` as a task of its own on the calling task's loop, owned by no task group.
+
+    For work that outlives the call that starts it but never its own deadline (a
+    conversation's reply wait, which an async iterator started). ``run`` must
+    catch everything it raises: under trio a failed system task ends the run.
+    Call from async code.
     """
     library = sniffio.current_async_library()
     if library == "asyncio":
-        task = asyncio.get_running_loop().create_task(work())
-        _BACKGROUND.add(task)  # asyncio keeps only weak references to tasks
-        task.add_done_callback(_BACKGROUND.discard)
-        return
-    if library == "trio":
+        task = asyncio.get_running_loop().create_task(run())
+        _DETACHED.add(task)
+        task.add_done_callback(_DETACHED.discard)
+    elif library == "trio":
         import trio
 
-        trio.lowlevel.spawn_system_task(work)
-        return
-    raise RuntimeError(f"unsupported async library {library!r}")  # pragma: no cover
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
+        trio.lowlevel.spawn_system_task(run)
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported async library {library!r}")

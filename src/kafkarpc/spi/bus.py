@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from .._config import Security
-from .._loop import spawn_background
+from .._loop import spawn_detached
 from ..transport import InboundRecord, OutboundRecord, Transport
 from ..wire.topics import TopicPrefix, validate_topic_name
 from ._owned import OwnedTransport
@@ -121,7 +121,7 @@ class EventBusAdapter:
             finally:
                 finished.set()
 
-        spawn_background(consume)
+        spawn_detached(consume)
 
         async def unsubscribe() -> None:
             if scope.cancel_called:
