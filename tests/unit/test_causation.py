@@ -160,3 +160,25 @@ async def test_a_subscribers_calls_are_caused_by_its_event(
     assert cause is not None and cause.event_id == event_id
     assert cause.deadline_ms is None  # nobody waits for an event
     assert f'"causation_id":"{event_id}"'.encode() in (audited.value or b"")
+
+
+@pytest.mark.anyio
+async def test_a_gather_inside_a_handler_continues_its_chain(rpc: MemoryRpc) -> None:
+    inner = rpc.client()
+    seen: dict[str, RequestContext] = {}
+
+    async def answer(payload: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        seen["b"] = context
+        return payload
+
+    async def fan_out(payload: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        seen["a"] = context
+        result = await inner.gather(trio_b, payload, expect=1, timeout=5)
+        return {"answers": len(result.results)}
+
+    trio_b, server_b = rpc.serve("shop.quotes", answer)
+    trio_a, server_a = rpc.serve("shop.fan-out", fan_out)
+    async with server_a, server_b, inner, rpc.client() as client:
+        assert await client.request(trio_a, {"n": 1}) == {"answers": 1}
+    assert seen["b"].causation_id == seen["a"].event_id
+    assert seen["b"].correlation_chain[0] == seen["a"].correlation_id

@@ -326,6 +326,7 @@ class RpcClient:
             headers=headers,
             idempotency_key=None,
             priority=None,
+            cause=current_cause(),  # inside a handler, gathers and streams continue its chain
         )
 
     def _send_ready(self) -> Send:
