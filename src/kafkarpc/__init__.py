@@ -9,6 +9,7 @@ import logging
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
+from ._causation import Cause
 from ._config import CallRetry, CircuitBreaker, HandlerRetry, Limits, Security, Telemetry, Topics
 from ._exceptions import (
     BrokerUnavailable,
@@ -36,17 +37,31 @@ from ._stats import ClientStats, ServerStats
 from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
+from .client.gather import Gathering, GatherReply, GatherResult
+from .client.stream import ReplyStream
+from .progress import Progress
 from .transport import Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
-from .wire.topics import TopicTrio
+from .wire.topics import TopicPrefix, TopicTrio
 
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
     from .asyncapi import asyncapi_json, generate_asyncapi
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+    from .events import (
+        EmitResult,
+        EventCatalog,
+        EventRegistration,
+        EventTarget,
+        OnexTopic,
+        TargetResult,
+        mask_secrets,
+        onex_topic,
+        redacted_preview,
+    )
     from .server.context import RequestContext
     from .server.facade import RpcServer
     from .server.handler import Responder, responder
@@ -103,6 +118,15 @@ _LAZY = {
     "SpringProfile": ".wire.profiles",
     "WireProfile": ".wire.profiles",
     "WireRoute": ".wire.profiles",
+    "EmitResult": ".events",
+    "EventCatalog": ".events",
+    "EventRegistration": ".events",
+    "EventTarget": ".events",
+    "OnexTopic": ".events",
+    "TargetResult": ".events",
+    "mask_secrets": ".events",
+    "onex_topic": ".events",
+    "redacted_preview": ".events",
 }
 
 
@@ -127,6 +151,7 @@ logging.getLogger("kafkarpc").addHandler(logging.NullHandler())
 __all__ = [
     "BrokerUnavailable",
     "CallRetry",
+    "Cause",
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",
@@ -136,10 +161,17 @@ __all__ = [
     "DeadLetter",
     "DlqHeader",
     "DlqReason",
+    "EmitResult",
     "Envelope",
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
+    "GatherReply",
+    "GatherResult",
+    "Gathering",
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
@@ -152,15 +184,18 @@ __all__ = [
     "MemoryBroker",
     "MemoryTransport",
     "NestJsProfile",
+    "OnexTopic",
     "OutgoingRequest",
     "PayloadCorrelated",
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
+    "Progress",
     "PublishError",
     "RemoteError",
     "ReplayResult",
     "ReplyContent",
+    "ReplyStream",
     "RequestContext",
     "RequestError",
     "RequestTimeout",
@@ -176,8 +211,10 @@ __all__ = [
     "StoredReply",
     "Subscriber",
     "SyncClient",
+    "TargetResult",
     "Telemetry",
     "TopicNotFound",
+    "TopicPrefix",
     "TopicTrio",
     "Topics",
     "Transport",
@@ -191,6 +228,9 @@ __all__ = [
     "ensure_topics",
     "generate_asyncapi",
     "inspect_dlq",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "replay_dlq",
     "responder",
     "trio_topics",

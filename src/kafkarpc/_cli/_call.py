@@ -11,7 +11,7 @@ import anyio
 
 from .._exceptions import ConfigurationError, KafkaRpcError, RemoteError, RequestTimeout
 from ..client.facade import DEFAULT_TIMEOUT, RpcClient
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicPrefix, TopicTrio
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -68,6 +68,11 @@ def register(commands: Subcommands) -> None:
         help="how the request and reply look: kafkarpc's envelope (default), a NestJS "
         "message pattern (OP is the pattern), or a Spring Kafka listener (OP is its topic)",
     )
+    parser.add_argument(
+        "--topic-prefix",
+        metavar="ENV.GROUP",
+        help="name OP's topics {ENV}.{GROUP}.{topic}, as Topics(naming=TopicPrefix(ENV, GROUP))",
+    )
     for role in ("requested", "completed", "failed"):
         parser.add_argument(f"--{role}", metavar="TOPIC", help=f"explicit {role} topic")
     parser.add_argument(
@@ -75,12 +80,22 @@ def register(commands: Subcommands) -> None:
     )
 
 
+def _prefix(text: str | None) -> TopicPrefix | None:
+    """``--topic-prefix ENV.GROUP`` as the naming it stands for."""
+    if text is None:
+        return None
+    environment, dot, group = text.partition(".")
+    if not dot:
+        raise CliError(f"--topic-prefix takes ENV.GROUP, got {text!r}")
+    return TopicPrefix(environment, group)
+
+
 def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]:
     """The operation and the raw payload argument, from OP or the explicit topic names."""
     explicit = [args.requested, args.completed, args.failed]
     if args.wire != "kafkarpc":
-        if any(explicit) or args.op is None:
-            raise CliError(f"with --wire {args.wire}, give OP (its request topic), not topics")
+        if any(explicit) or args.op is None or args.topic_prefix:
+            raise CliError(f"with --wire {args.wire}, give OP (its request topic), not topic names")
         return args.op, args.payload
     if not any(explicit):
         if args.op is None:
@@ -88,7 +103,7 @@ def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]
         try:
             # A bad name is a usage error, found before connecting (a failed
             # connection would otherwise be reported first).
-            return TopicTrio.from_base(args.op), args.payload
+            return TopicTrio.from_base(args.op, naming=_prefix(args.topic_prefix)), args.payload
         except ConfigurationError as exc:
             raise CliError(str(exc)) from exc
     if not all(explicit):

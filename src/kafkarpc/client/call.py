@@ -16,11 +16,12 @@ from typing import Any, Protocol
 
 from opentelemetry.trace import Span
 
+from .._causation import Cause
 from .._config import CallRetry
 from ..transport import OutboundRecord
 from ..wire.envelope import EncodedPayload
 from ..wire.topics import TopicTrio
-from .pending import PendingCall
+from .pending import OnReply, PendingCall
 
 __all__ = ["Call", "Layer", "Send"]
 
@@ -50,6 +51,8 @@ class Call:
     until: float
     """When the current attempt stops waiting: the call's deadline, unless the
     deadline layer gives each attempt of a retried call less."""
+    cause: Cause | None = field(default=None)
+    """The request being handled when the call was made (None outside a handler)."""
     span: Span | None = field(default=None)
     """Set by the observe layer (None without tracing)."""
     pending: PendingCall | None = field(default=None)
@@ -60,6 +63,9 @@ class Call:
     """Set by the deadline layer: how long each attempt of a retried call may wait."""
     record: OutboundRecord | None = field(default=None)
     """Set by the transport layer: the last record sent (dead-lettered if publishing failed)."""
+    on_reply: OnReply | None = field(default=None)
+    """Set for a call answered by many replies (a gather, a stream): what takes each
+    one. None for a plain request: its first reply settles it."""
 
     @property
     def key(self) -> bytes:

@@ -9,8 +9,9 @@ what the async client returns or raises reaches the caller unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from functools import partial
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Required, Self, TypedDict, TypeVar, Unpac
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from pydantic import BaseModel
 
+from .._causation import Cause, current_cause
 from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
@@ -29,12 +31,16 @@ from .._stats import ClientStats
 from ..transport import Transport
 from ..wire.topics import TopicTrio
 from .facade import RpcClient
+from .gather import Gathering, GatherResult
+from .stream import ReplyStream
 from .validate import CallOptions
 
 if TYPE_CHECKING:
+    from ..events import EmitResult, EventCatalog, EventRegistration
+    from ..events.emit import EmitOptions
     from ..wire.profiles import WireProfile
 
-__all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
+__all__ = ["ClientOptions", "GatherOptions", "PublishOptions", "StreamOptions", "SyncClient"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -60,6 +66,7 @@ class ClientOptions(LegacyClientOptions, total=False):
     security: Security | None
     config: Mapping[str, Any] | None
     wire: str | WireProfile
+    events: EventCatalog | None
 
 
 class PublishOptions(TypedDict, total=False):
@@ -70,10 +77,51 @@ class PublishOptions(TypedDict, total=False):
     correlation_id: str | None
     headers: Mapping[str, str | bytes] | None
     timeout: float | Unset
+    cause: Cause | Unset | None
+
+
+class GatherOptions(TypedDict, total=False):
+    """``RpcClient.gather``'s keywords (held to its signature by a unit test)."""
+
+    expect: int | None
+    timeout: float | Unset
+    response_model: type[BaseModel] | None
+    partition_key: str | None
+    headers: Mapping[str, str | bytes] | None
+
+
+class StreamOptions(TypedDict, total=False):
+    """``RpcClient.stream``'s keywords (held to its signature by a unit test)."""
+
+    timeout: float | Unset
+    item_model: type[BaseModel] | None
+    partition_key: str | None
+    headers: Mapping[str, str | bytes] | None
+
+
+async def _gather_all(gathering: Callable[[], Gathering]) -> GatherResult:
+    return await gathering().collect()
+
+
+async def _open(
+    stream: Callable[..., ReplyStream[Any]], op: Operation, payload: Payload, options: StreamOptions
+) -> ReplyStream[Any]:
+    # Made on the loop thread: the stream belongs to the client's loop.
+    opened = stream(op, payload, **options)
+    opened.start()
+    return opened
+
+
+async def _next_item(stream: ReplyStream[Any]) -> tuple[bool, Any]:
+    try:
+        return True, await anext(stream)
+    except StopAsyncIteration:
+        return False, None
 
 
 class SyncClient:
-    """Blocking twin of ``RpcClient``: same constructor, same ``request`` and ``publish``.
+    """Blocking twin of ``RpcClient``: the same constructor and calls (``request``, ``publish``,
+    ``gather``, ``stream``).
 
     >>> with SyncClient("127.0.0.1:9092", service="report-job") as client:  # doctest: +SKIP
     ...     reply = client.request("billing.charge", {"cents": 1200})
@@ -166,6 +214,8 @@ class SyncClient:
         **options: Unpack[CallOptions],
     ) -> dict[str, Any] | ModelT:
         """``RpcClient.request``, blocking: the reply payload, or the same exception."""
+        # The loop thread has contexts of its own: the caller's cause is read here.
+        options.setdefault("cause", current_cause())
         if response_model is None:
             return self._run("request()", partial(self._client.request, op, payload, **options))
         return self._run(
@@ -180,7 +230,53 @@ class SyncClient:
         **options: Unpack[PublishOptions],
     ) -> str:
         """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
+        options.setdefault("cause", current_cause())
         return self._run("publish()", partial(self._client.publish, topic, payload, **options))
+
+    def emit(
+        self,
+        event: str | EventRegistration,
+        payload: Payload,
+        **options: Unpack[EmitOptions],
+    ) -> EmitResult:
+        """``RpcClient.emit``, blocking: each target's outcome."""
+        options.setdefault("cause", current_cause())
+        return self._run("emit()", partial(self._client.emit, event, payload, **options))
+
+    def gather(
+        self, op: Operation, payload: Payload, **options: Unpack[GatherOptions]
+    ) -> GatherResult:
+        """``RpcClient.gather``, blocking: every reply that arrived, as a ``GatherResult``."""
+        return self._run(
+            "gather()", partial(_gather_all, partial(self._client.gather, op, payload, **options))
+        )
+
+    def stream(
+        self, op: Operation, payload: Payload, **options: Unpack[StreamOptions]
+    ) -> Iterator[Any]:
+        """``RpcClient.stream`` as a plain iterator: each item as it arrives, in order.
+
+        The request is sent now; iterating blocks for each item. Closing the
+        iterator (leaving a ``for`` loop early, or ``close()``) stops listening and
+        cancels the responder's generator.
+        """
+        stream = self._run("stream()", partial(_open, self._client.stream, op, payload, options))
+        return self._items(stream)
+
+    def _items(self, stream: ReplyStream[Any]) -> Iterator[Any]:
+        try:
+            while True:
+                more, item = self._run("stream()", partial(_next_item, stream))
+                if not more:
+                    return
+                yield item
+        finally:
+            with self._lock:
+                closed = self._closed
+            if not closed and running_loop_library() is None:
+                # The client may close between the check and the call: nothing to stop then.
+                with contextlib.suppress(ClientClosed):
+                    self._run("stream()", stream.aclose)
 
     def close(self) -> None:
         """Fail pending calls with ``ClientClosed``, close the client, stop the thread.

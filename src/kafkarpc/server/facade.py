@@ -28,7 +28,7 @@ from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
 from ..transport import GroupConsumer, InboundRecord, Transport
 from ..wire.envelope import Envelope
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicTrio, name_topic
 from .execution import Execution
 from .handler import Responder
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore
@@ -36,7 +36,8 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
-from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
+from .streaming import StreamReplies
+from .subscriber import HandlerTable, Subscriber, SubscriberRegistry, is_pattern
 
 if TYPE_CHECKING:
     from ..wire.profiles import WireProfile
@@ -115,12 +116,14 @@ class RpcServer:
             self._wire = resolve(wire)
             if self._wire is not None:
                 route = partial(profile_trio, self._wire)
-        self._registry = ResponderRegistry(topics.version, route)
+        self._registry = ResponderRegistry(topics.version, topics.naming, route)
         self._subscribers = SubscriberRegistry()
+        self._topic_naming = topics.naming
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
         self._pipeline: Pipeline | None = None
+        self._streams = StreamReplies(self._transport, self.service)
         self._telemetry = ServerTelemetry(
             self.group_id,
             tracer_provider=telemetry.tracer_provider,
@@ -179,7 +182,9 @@ class RpcServer:
     ) -> None:
         """``@server.subscriber(topic)`` as a call, e.g. for a handler made at run time."""
         self._check_registering()
-        self._subscribers.add(topic, func, retry)
+        # Topics.naming names an exact topic; a pattern is matched as it is written.
+        named = topic if is_pattern(topic) else name_topic(self._topic_naming, topic)
+        self._subscribers.add(named, func, retry)
 
     def _check_registering(self) -> None:
         if self._state is not _State.NEW:
@@ -244,6 +249,11 @@ class RpcServer:
                 )
             for topic in (*topics, *self._subscribers.topics):
                 await self._transport.partition_count(topic)
+            await self._streams.start(
+                list(self._registry.view.values()),
+                create=self._create_topics,
+                partitions=self._topic_partitions,
+            )
             task_group = self._task_group = anyio.create_task_group()
             await task_group.__aenter__()
         except BaseException:
@@ -256,7 +266,13 @@ class RpcServer:
                 task_group,
                 self._transport,
                 handlers,
-                Execution(self._idempotency, self._retry, self._workers, self._telemetry),
+                Execution(
+                    self._idempotency,
+                    self._retry,
+                    self._workers,
+                    self._telemetry,
+                    self._streams,
+                ),
                 replier,
                 self._payload_preview,
                 read_foreign,
