@@ -9,6 +9,7 @@ import logging
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
+from ._causation import Cause
 from ._config import (
     CallRetry,
     CircuitBreaker,
@@ -52,13 +53,24 @@ from .transport import Transport
 from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
-from .wire.topics import TopicTrio
+from .wire.topics import TopicPrefix, TopicTrio
 
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
     from .asyncapi import asyncapi_json, generate_asyncapi
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+    from .events import (
+        EmitResult,
+        EventCatalog,
+        EventRegistration,
+        EventTarget,
+        OnexTopic,
+        TargetResult,
+        mask_secrets,
+        onex_topic,
+        redacted_preview,
+    )
     from .server.context import RequestContext
     from .server.facade import RpcServer
     from .server.handler import Responder, responder
@@ -70,6 +82,16 @@ if TYPE_CHECKING:
     )
     from .server.subscriber import Subscriber
     from .transport.memory import MemoryBroker, MemoryTransport
+    from .wire.profiles import (
+        IncomingRequest,
+        NestJsProfile,
+        OutgoingRequest,
+        PayloadCorrelated,
+        ReplyContent,
+        SpringProfile,
+        WireProfile,
+        WireRoute,
+    )
 
 # Imported on first use: `import kafkarpc` is paid by every program and every
 # `kafkarpc call`, and most never touch all of these. The client stays eager
@@ -97,6 +119,23 @@ _LAZY = {
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
+    "IncomingRequest": ".wire.profiles",
+    "NestJsProfile": ".wire.profiles",
+    "OutgoingRequest": ".wire.profiles",
+    "PayloadCorrelated": ".wire.profiles",
+    "ReplyContent": ".wire.profiles",
+    "SpringProfile": ".wire.profiles",
+    "WireProfile": ".wire.profiles",
+    "WireRoute": ".wire.profiles",
+    "EmitResult": ".events",
+    "EventCatalog": ".events",
+    "EventRegistration": ".events",
+    "EventTarget": ".events",
+    "OnexTopic": ".events",
+    "TargetResult": ".events",
+    "mask_secrets": ".events",
+    "onex_topic": ".events",
+    "redacted_preview": ".events",
 }
 
 
@@ -121,6 +160,7 @@ logging.getLogger("kafkarpc").addHandler(logging.NullHandler())
 __all__ = [
     "BrokerUnavailable",
     "CallRetry",
+    "Cause",
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",
@@ -130,10 +170,14 @@ __all__ = [
     "DeadLetter",
     "DlqHeader",
     "DlqReason",
+    "EmitResult",
     "Envelope",
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
     "ExactlyOnce",
     "GatherReply",
     "GatherResult",
@@ -141,6 +185,7 @@ __all__ = [
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
+    "IncomingRequest",
     "InvalidTopicName",
     "KafkaRpcError",
     "KafkaTransport",
@@ -148,6 +193,10 @@ __all__ = [
     "Limits",
     "MemoryBroker",
     "MemoryTransport",
+    "NestJsProfile",
+    "OnexTopic",
+    "OutgoingRequest",
+    "PayloadCorrelated",
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
@@ -155,6 +204,7 @@ __all__ = [
     "PublishError",
     "RemoteError",
     "ReplayResult",
+    "ReplyContent",
     "ReplyStream",
     "RequestContext",
     "RequestError",
@@ -166,23 +216,31 @@ __all__ = [
     "RpcServer",
     "Security",
     "ServerStats",
+    "SpringProfile",
     "SqliteIdempotencyStore",
     "StoredReply",
     "Subscriber",
     "SyncClient",
+    "TargetResult",
     "Telemetry",
     "TopicNotFound",
+    "TopicPrefix",
     "TopicTrio",
     "Topics",
     "Transport",
     "TransportError",
     "UNSET",
+    "WireProfile",
+    "WireRoute",
     "asyncapi_json",
     "decode_envelope",
     "encode_envelope",
     "ensure_topics",
     "generate_asyncapi",
     "inspect_dlq",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "replay_dlq",
     "responder",
     "trio_topics",

@@ -54,6 +54,11 @@ EXPECTED_OUTPUT = {
         r"picked line 1: widget",
         r"picked line 2: gadget",
     ],
+    # One per wire profile (docs/profiles/): each side of each is configured as shown there.
+    "wire_nestjs.py": [r"reply: \{'cents': 450\}", r"error: units must be > 0"],
+    "wire_spring.py": [r"reply: \{'cents': 250\}", r"error: no price for sprocket"],
+    "wire_payload_correlated.py": [r"output: \{'stdout': 'hi', 'stderr': ''\}"],
+    "wire_custom.py": [r"add: \{'sum': 6\}"],
 }
 
 

@@ -30,6 +30,16 @@ from kafkarpc import (
 )
 
 EXPECTED_PUBLIC_NAMES = {
+    "TopicPrefix",
+    "EmitResult",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
+    "OnexTopic",
+    "TargetResult",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "Responder",
     "Subscriber",
     "Topics",
@@ -38,6 +48,7 @@ EXPECTED_PUBLIC_NAMES = {
     "HandlerRetry",
     "ExactlyOnce",
     "CallRetry",
+    "Cause",
     "BrokerUnavailable",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -97,6 +108,14 @@ EXPECTED_PUBLIC_NAMES = {
     "replay_dlq",
     "responder",
     "trio_topics",
+    "IncomingRequest",
+    "NestJsProfile",
+    "OutgoingRequest",
+    "PayloadCorrelated",
+    "ReplyContent",
+    "SpringProfile",
+    "WireProfile",
+    "WireRoute",
 }
 
 # Grouped by what went wrong; the import list above names the same classes one a line.

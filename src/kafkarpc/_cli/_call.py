@@ -11,7 +11,7 @@ import anyio
 
 from .._exceptions import ConfigurationError, KafkaRpcError, RemoteError, RequestTimeout
 from ..client.facade import DEFAULT_TIMEOUT, RpcClient
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicPrefix, TopicTrio
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -25,7 +25,10 @@ from ._common import (
     require_bootstrap,
 )
 
-__all__ = ["register"]
+__all__ = ["WIRES", "register"]
+
+#: What ``--wire`` accepts: the built-in profiles that need no options.
+WIRES = ("kafkarpc", "nestjs", "spring")
 
 _HELP = "send one request and print the reply"
 _DESCRIPTION = """
@@ -58,6 +61,18 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--service", default="kafkarpc-cli", help="the caller's service name in the envelope"
     )
+    parser.add_argument(
+        "--wire",
+        choices=WIRES,
+        default="kafkarpc",
+        help="how the request and reply look: kafkarpc's envelope (default), a NestJS "
+        "message pattern (OP is the pattern), or a Spring Kafka listener (OP is its topic)",
+    )
+    parser.add_argument(
+        "--topic-prefix",
+        metavar="ENV.GROUP",
+        help="name OP's topics {ENV}.{GROUP}.{topic}, as Topics(naming=TopicPrefix(ENV, GROUP))",
+    )
     for role in ("requested", "completed", "failed"):
         parser.add_argument(f"--{role}", metavar="TOPIC", help=f"explicit {role} topic")
     parser.add_argument(
@@ -65,16 +80,30 @@ def register(commands: Subcommands) -> None:
     )
 
 
+def _prefix(text: str | None) -> TopicPrefix | None:
+    """``--topic-prefix ENV.GROUP`` as the naming it stands for."""
+    if text is None:
+        return None
+    environment, dot, group = text.partition(".")
+    if not dot:
+        raise CliError(f"--topic-prefix takes ENV.GROUP, got {text!r}")
+    return TopicPrefix(environment, group)
+
+
 def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]:
     """The operation and the raw payload argument, from OP or the explicit topic names."""
     explicit = [args.requested, args.completed, args.failed]
+    if args.wire != "kafkarpc":
+        if any(explicit) or args.op is None or args.topic_prefix:
+            raise CliError(f"with --wire {args.wire}, give OP (its request topic), not topic names")
+        return args.op, args.payload
     if not any(explicit):
         if args.op is None:
             raise CliError("give OP, or --requested, --completed and --failed")
         try:
             # A bad name is a usage error, found before connecting (a failed
             # connection would otherwise be reported first).
-            return TopicTrio.from_base(args.op), args.payload
+            return TopicTrio.from_base(args.op, naming=_prefix(args.topic_prefix)), args.payload
         except ConfigurationError as exc:
             raise CliError(str(exc)) from exc
     if not all(explicit):
@@ -114,9 +143,14 @@ def _failure_json(exc: RemoteError) -> str:
 
 
 async def _request_once(
-    bootstrap: str, service: str, timeout: float, op: str | TopicTrio, payload: dict[str, Any]
-) -> dict[str, Any]:
-    async with RpcClient(bootstrap, service=service, timeout=timeout) as client:
+    bootstrap: str,
+    service: str,
+    timeout: float,
+    op: str | TopicTrio,
+    payload: dict[str, Any],
+    wire: str,
+) -> Any:
+    async with RpcClient(bootstrap, service=service, timeout=timeout, wire=wire) as client:
         return await client.request(op, payload)
 
 
@@ -130,7 +164,9 @@ def _cmd_call(args: argparse.Namespace) -> int:
     op, raw_payload = _call_target(args)
     payload = _parse_payload(raw_payload)
     try:
-        reply = anyio.run(_request_once, bootstrap, args.service, args.timeout, op, payload)
+        reply = anyio.run(
+            _request_once, bootstrap, args.service, args.timeout, op, payload, args.wire
+        )
     except RemoteError as exc:
         print(_failure_json(exc), file=sys.stderr)
         return EXIT_FAILURE

@@ -24,7 +24,10 @@ from ._common import (
     library_errors,
 )
 
-__all__ = ["load_server", "register"]
+__all__ = ["WIRE_ENV", "load_server", "register"]
+
+#: Where ``--wire`` is handed to the user's code.
+WIRE_ENV = "KAFKARPC_WIRE"
 
 _HELP = "run an RpcServer defined in your code"
 _DESCRIPTION = """
@@ -60,6 +63,12 @@ def register(commands: Subcommands) -> None:
         "--bootstrap",
         metavar="HOST:PORT",
         help=f"exported as ${BOOTSTRAP_ENV} before MODULE is imported, for your code to read",
+    )
+    parser.add_argument(
+        "--wire",
+        choices=("kafkarpc", "nestjs", "spring"),
+        help=f"exported as ${WIRE_ENV} before MODULE is imported, for your code to pass as "
+        "RpcServer(wire=...); the server must then speak it",
     )
     parser.add_argument(
         "--log-level",
@@ -134,11 +143,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap
+    if args.wire:
+        os.environ[WIRE_ENV] = args.wire
     server = load_server(args.app)  # in the supervisor too: a bad MODULE:ATTR fails here, once
+    if args.wire and server.wire != args.wire:
+        raise CliError(
+            f"{args.app} speaks the {server.wire} wire, not {args.wire}: "
+            f"build it with RpcServer(..., wire=os.environ[{WIRE_ENV!r}])"
+        )
     if args.workers > 1:
         from ._workers import supervise  # only the supervisor needs it
 
-        # The workers inherit the environment, $KAFKARPC_BOOTSTRAP included.
+        # The workers inherit the environment, $KAFKARPC_BOOTSTRAP (and $KAFKARPC_WIRE) included.
         command = [sys.executable, "-m", "kafkarpc", "serve", args.app]
         return supervise([*command, "--log-level", args.log_level], args.workers)
     # No handlers registered is a usage error; an unreachable broker or a missing

@@ -8,10 +8,13 @@ breaker there is no circuit layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .._config import Limits, Topics
 from .._telemetry import ClientTelemetry
-from ..transport import Transport
-from .call import Send
+from ..transport import InboundRecord, Transport
+from .call import Call, Send
 from .circuit import Circuits
 from .layers.circuit import CircuitLayer
 from .layers.deadline import DeadlineLayer
@@ -22,7 +25,7 @@ from .layers.route import RouteLayer
 from .layers.transport import TransportLayer
 from .pending import PendingCalls
 from .records import RecordWriter
-from .replies import ReplyReader
+from .replies import ReplyReader, decode_reply
 from .signal import Signals
 
 __all__ = ["open_pipeline"]
@@ -42,9 +45,20 @@ async def open_pipeline(
     Call from async code, on a started transport. The result is the pipeline's
     entry point: ``await send(call)`` is the reply payload.
     """
-    replies = await transport.reply_consumer(ReplyReader(pending, telemetry).on_batch)
+    wire = writer.wire
+    decode: Callable[[InboundRecord, Call], Any]
+    if wire is None:
+        reader = ReplyReader(pending, telemetry).on_batch
+        decode = decode_reply
+    else:
+        # Imported here: a program on kafkarpc's own wire never loads the profiles.
+        from .foreign import ProfileReplyReader, profile_decoder
+
+        reader = ProfileReplyReader(pending, telemetry, wire).on_batch
+        decode = profile_decoder(wire)
+    replies = await transport.reply_consumer(reader)
     signals = Signals()
-    send: Send = TransportLayer(transport.produce, writer).send
+    send: Send = TransportLayer(transport.produce, writer, decode).send
     send = RetryLayer(DeadlineLayer(send, telemetry.retried).send, single=send).send
     send = InFlightLayer(
         send, limits.max_in_flight, pending, signals, transport=transport, telemetry=telemetry

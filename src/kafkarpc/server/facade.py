@@ -11,8 +11,9 @@ import enum
 import logging
 import signal
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from types import ModuleType, TracebackType
-from typing import Any, ParamSpec, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -25,8 +26,9 @@ from .._sentinel import UNSET
 from .._setup import Setup
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
-from ..transport import GroupConsumer, Transport
-from ..wire.topics import TopicTrio
+from ..transport import GroupConsumer, InboundRecord, Transport
+from ..wire.envelope import Envelope
+from ..wire.topics import TopicTrio, name_topic
 from .execution import Execution
 from .handler import Responder
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore
@@ -35,8 +37,11 @@ from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
 from .streaming import StreamReplies
-from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
+from .subscriber import HandlerTable, Subscriber, SubscriberRegistry, is_pattern
 from .transaction import Outlet, check_exactly_once, join_group
+
+if TYPE_CHECKING:
+    from ..wire.profiles import WireProfile
 
 __all__ = ["RpcServer"]
 
@@ -62,6 +67,9 @@ class RpcServer:
     leaves it to be redelivered. With ``exactly_once=ExactlyOnce()``, replies,
     events published through ``RequestContext.publish`` and offsets commit
     together in Kafka transactions instead (docs/failure-semantics.md).
+
+    ``wire`` chooses how requests and replies look: ``"kafkarpc"`` (the default),
+    ``"nestjs"``, ``"spring"``, or a ``WireProfile`` such as ``PayloadCorrelated``.
     """
 
     def __init__(
@@ -78,6 +86,7 @@ class RpcServer:
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
+        wire: str | WireProfile = "kafkarpc",
         exactly_once: ExactlyOnce | None = None,
         **legacy: Unpack[LegacyServerOptions],
     ) -> None:
@@ -102,8 +111,19 @@ class RpcServer:
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
-        self._registry = ResponderRegistry(topics.version)
+        self._wire: WireProfile | None = None
+        route = None
+        if wire != "kafkarpc":
+            # Imported here: a server on kafkarpc's own wire never loads the profiles.
+            from ..wire.profiles import resolve
+            from .foreign import profile_trio
+
+            self._wire = resolve(wire)
+            if self._wire is not None:
+                route = partial(profile_trio, self._wire)
+        self._registry = ResponderRegistry(topics.version, topics.naming, route)
         self._subscribers = SubscriberRegistry()
+        self._topic_naming = topics.naming
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
@@ -167,7 +187,9 @@ class RpcServer:
     ) -> None:
         """``@server.subscriber(topic)`` as a call, e.g. for a handler made at run time."""
         self._check_registering()
-        self._subscribers.add(topic, func, retry)
+        # Topics.naming names an exact topic; a pattern is matched as it is written.
+        named = topic if is_pattern(topic) else name_topic(self._topic_naming, topic)
+        self._subscribers.add(named, func, retry)
 
     def _check_registering(self) -> None:
         if self._state is not _State.NEW:
@@ -186,6 +208,19 @@ class RpcServer:
     def subscribers(self) -> Mapping[str, Subscriber]:
         """The registered subscribers, keyed by topic or pattern (a read-only view)."""
         return self._subscribers.view
+
+    @property
+    def wire(self) -> str:
+        """The name of the wire this server speaks: ``"kafkarpc"``, ``"nestjs"``, ..."""
+        return "kafkarpc" if self._wire is None else self._wire.name
+
+    def _wire_steps(self) -> tuple[Replier, Callable[[InboundRecord], Envelope] | None]:
+        """The replier, and the reader of a foreign wire's requests (None for kafkarpc's)."""
+        if self._wire is None:
+            return Replier(self.service), None
+        from .foreign import pipeline_steps
+
+        return pipeline_steps(self.service, self._wire)
 
     @property
     def stats(self) -> ServerStats:
@@ -232,6 +267,7 @@ class RpcServer:
             await self._transport.aclose()
             raise
         try:
+            replier, read_foreign = self._wire_steps()
             outlet = None if self._exactly_once is None else Outlet()
             pipeline = self._pipeline = Pipeline(
                 task_group,
@@ -244,8 +280,9 @@ class RpcServer:
                     self._telemetry,
                     self._streams,
                 ),
-                Replier(self.service),
+                replier,
                 self._payload_preview,
+                read_foreign,
                 service=self.service,
                 outlet=outlet,
             )

@@ -16,13 +16,15 @@ import anyio
 from anyio.abc import TaskGroup
 from opentelemetry.trace import Span
 
+from .._causation import caused_by
 from .._exceptions import EnvelopeError
 from .._logging import about, preview
 from ..transport import GroupConsumer, InboundRecord, Transport
 from ..wire.dead_letter import DlqReason
-from ..wire.envelope import decode_envelope
+from ..wire.envelope import Envelope, decode_envelope
 from ..wire.headers import RequestRouting
 from . import decide
+from .context import cause_of
 from .decide import Request, effective_deadline
 from .delivery import Delivery
 from .execution import Execution
@@ -51,13 +53,17 @@ class Pipeline:
         execution: Execution,
         replier: Replier,
         payload_preview: Callable[[Mapping[str, Any]], str] | None,
+        read_foreign: Callable[[InboundRecord], Envelope] | None = None,
         *,
         service: str,
         outlet: Outlet | None = None,
     ) -> None:
         """Build a request's path and start ``execution.workers`` workers on it in ``tasks``;
-        records reach them through ``intake.accept``. With an ``outlet`` (exactly-once),
-        what is sent for a request goes into its partition's transaction."""
+        records reach them through ``intake.accept``. ``read_foreign`` reads a request
+        on a foreign wire (``server/foreign.py``); None for kafkarpc's own. With an
+        ``outlet`` (exactly-once), what is sent for a request goes into its partition's
+        transaction."""
+        self._read_foreign = read_foreign
         self._handlers = handlers
         self._execution = execution
         self._replier = replier
@@ -116,8 +122,13 @@ class Pipeline:
         if handler is None:
             return True  # a subscriber's pattern also matched a dead-letter topic: not an event
         try:
-            # An event may come from a producer that knows no envelope (subscriber.py).
-            envelope = decode_envelope(record.value) if handler.replies else decode_event(record)
+            if not handler.replies:
+                # An event may come from a producer that knows no envelope (subscriber.py).
+                envelope = decode_event(record)
+            elif self._read_foreign is None:
+                envelope = decode_envelope(record.value)
+            else:
+                envelope = self._read_foreign(record)
         except EnvelopeError as exc:
             logger.warning(
                 "poison message %s[%d]@%d sent to the DLQ: %s",
@@ -186,21 +197,23 @@ class Pipeline:
         Returns the outcome that was sent: when the decided reply could not be, a
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
-        if request.handler.context_param is None:
-            outcome = await self._execution.outcome(request)
-            delivered = True
-        else:
-            # Only a handler given a RequestContext can publish (context.publish).
-            outbox = Outbox(self._service, request.record, request.envelope)
-            token = open_outbox(outbox)
-            try:
+        # A call or event the handler makes continues this request's chain.
+        with caused_by(cause_of(request)):
+            if request.handler.context_param is None:
                 outcome = await self._execution.outcome(request)
-            finally:
-                close_outbox(token)
-            delivered = True
-            if outcome.ok:
-                for event in outbox.staged:
-                    delivered = self._delivery.post(event, settlement)[1] and delivered
+                delivered = True
+            else:
+                # Only a handler given a RequestContext can publish (context.publish).
+                outbox = Outbox(self._service, request.record, request.envelope)
+                token = open_outbox(outbox)
+                try:
+                    outcome = await self._execution.outcome(request)
+                finally:
+                    close_outbox(token)
+                delivered = True
+                if outcome.ok:
+                    for event in outbox.staged:
+                        delivered = self._delivery.post(event, settlement)[1] and delivered
         if not request.handler.replies:
             # An event: nothing to send but what its handler published (and its dead letter).
             return outcome, delivered

@@ -19,7 +19,7 @@ from ..._exceptions import (
     RequestTimeout,
     TransportError,
 )
-from ...transport import DeliveryCallback, OutboundRecord
+from ...transport import DeliveryCallback, InboundRecord, OutboundRecord
 from ..call import Call
 from ..pending import PendingCall
 from ..records import RecordWriter
@@ -59,6 +59,8 @@ class TransportLayer:
     produce: Callable[[OutboundRecord, DeliveryCallback], None]
     """``Transport.produce``."""
     writer: RecordWriter
+    decode: Callable[[InboundRecord, Call], Any] = decode_reply
+    """A reply to the call's result (``decode_reply``, or a wire profile's decoder)."""
 
     async def send(self, call: Call) -> dict[str, Any]:
         pending = call.pending
@@ -73,5 +75,5 @@ class TransportLayer:
         await pending.signal.wait_until(call.until)
         reply = pending.reply
         if reply is not None:
-            return decode_reply(reply, call)
+            return self.decode(reply, call)  # type: ignore[no-any-return]
         raise _attempt_error(pending, call)
