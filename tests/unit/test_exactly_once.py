@@ -84,9 +84,10 @@ async def test_a_handlers_published_event_is_sent_with_its_reply(
     sent, asked = decode_envelope(event.value), decode_envelope(request.value)
     assert sent.payload == {"charged": 5}
     assert event.key == b"customer-7"
-    # The event continues the request's correlation, caused by the request.
-    assert sent.correlation_id == asked.correlation_id
+    # Caused by the request (docs/events.md): its chain, its event_id.
     assert sent.causation_id == asked.event_id
+    assert sent.correlation_id != asked.correlation_id
+    assert dict(event.headers)["correlation_chain"] == asked.correlation_id.encode()
     assert sent.service == "test-server"
 
 

@@ -77,8 +77,8 @@ class RequestContext:
 
         The event is sent with the reply, and only if the handler answers
         successfully; under ``ExactlyOnce`` it is in the reply's transaction, so
-        it is stored exactly when the reply is (docs/failure-semantics.md). The
-        event continues the request's ``correlation_id``, caused by its ``event_id``.
+        it is stored exactly when the reply is (docs/failure-semantics.md). It is
+        caused by this request as docs/events.md's causation rule says.
         """
         return outbox.current_outbox().stage(
             topic, payload, key=key, event_type=event_type, headers=headers

@@ -21,10 +21,12 @@ import contextvars
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from .._causation import current_cause
 from .._exceptions import LifecycleError
+from .._ids import new_uuid
 from ..transport import InboundRecord, OutboundRecord
 from ..wire.envelope import Envelope, encode_payload, new_message, validate_event_type
-from ..wire.headers import build_headers
+from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import event_type_for_topic, validate_topic_name
 
 __all__ = [
@@ -74,20 +76,30 @@ class Outbox:
         validate_topic_name(topic)
         if event_type is not None:
             validate_event_type(event_type)
-        request = self._request
+        # The causation rule of docs/events.md: an id of its own, caused by the
+        # request, carrying on its correlation chain and trace context.
+        request, cause = self._request, current_cause()
         message = new_message(
             event_type=event_type or event_type_for_topic(topic),
-            correlation_id=request.correlation_id,
+            correlation_id=new_uuid(),
             causation_id=request.event_id,
             service=self._service,
             payload=encode_payload(payload),
             version=request.version,
         )
+        routing = None
+        if cause is not None:
+            routing = RequestRouting(
+                deadline_ms=cause.deadline_ms,
+                correlation_chain=cause.chain_header,
+                traceparent=cause.traceparent,
+                tracestate=cause.tracestate,
+            )
         record = OutboundRecord(
             topic=topic,
             value=message.value,
-            key=(key or request.correlation_id).encode(),
-            headers=build_headers(message, extra=headers),
+            key=(key or message.correlation_id).encode(),
+            headers=build_headers(message, routing=routing, extra=headers),
         )
         self._staged.append(StagedEvent(self._source, record))
         return message.event_id
