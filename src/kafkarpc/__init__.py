@@ -37,9 +37,7 @@ from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
 from .transport import Transport
-from .transport.kafka.transport import KafkaTransport
 from .wire.dead_letter import DlqHeader, DlqReason
-from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from .wire.topics import TopicTrio
 
 if TYPE_CHECKING:
@@ -56,12 +54,16 @@ if TYPE_CHECKING:
         SqliteIdempotencyStore,
         StoredReply,
     )
+    from .transport.kafka.transport import KafkaTransport
     from .transport.memory import MemoryBroker, MemoryTransport
+    from .wire.failure import ErrorCode, ErrorPayload
+    from .wire.model import Envelope, decode_envelope, encode_envelope
 
 # Imported on first use: `import kafkarpc` is paid by every program and every
 # `kafkarpc call`, and most never touch all of these. The client stays eager
 # (it is what most programs import kafkarpc for); the responder side, the
-# operator tools and the test broker load when first named. Measured in
+# operator tools, the test broker and the pydantic models (whose machinery is
+# about half of what the dependencies cost to import) load when first named. Measured in
 # docs/benchmarks.md, "Import time" (the AsyncAPI generator alone was 0.27 s).
 _LAZY = {
     "asyncapi_json": ".asyncapi",
@@ -80,9 +82,15 @@ _LAZY = {
     "InMemoryIdempotencyStore": ".server.idempotency",
     "SqliteIdempotencyStore": ".server.idempotency",
     "StoredReply": ".server.idempotency",
+    "KafkaTransport": ".transport.kafka.transport",
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
+    "Envelope": ".wire.model",
+    "decode_envelope": ".wire.model",
+    "encode_envelope": ".wire.model",
+    "ErrorCode": ".wire.failure",
+    "ErrorPayload": ".wire.failure",
 }
 
 

@@ -10,10 +10,9 @@ import enum
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
 import anyio
-from pydantic import BaseModel
 
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
@@ -37,9 +36,13 @@ from .records import RecordWriter, send_event
 from .replies import as_model
 from .validate import CallOptions, TrioNames, check_timeout, new_call
 
+if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
+
 __all__ = ["RpcClient"]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 DEFAULT_TIMEOUT = 5.0
 
 
