@@ -113,7 +113,7 @@ def measure(runs: int) -> dict[str, float]:
 
 
 def measured_commit() -> str:
-    """The commit of the kafkarpc these runs import (``+`` when its tree has changes)."""
+    """The commit of the kafkarpc these runs import (``+`` when its sources have changes)."""
     package = subprocess.run(
         [sys.executable, "-c", "import kafkarpc; print(kafkarpc.__file__)"],
         check=True,
@@ -126,7 +126,7 @@ def measured_commit() -> str:
             [*where, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            [*where, "status", "--porcelain", "--untracked-files=no"],
+            [*where, "status", "--porcelain", "--untracked-files=no", "--", "."],
             check=True,
             capture_output=True,
             text=True,

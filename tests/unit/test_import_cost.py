@@ -12,8 +12,9 @@ import kafkarpc
 from kafkarpc.wire.envelope import decode_envelope, decode_fields, new_message
 
 # Loaded only when one of their public names is first used (or, for the Kafka
-# transport, when the first client or server is made; for confluent_kafka.admin,
-# when it starts; for the trace-context propagator, by the first traced call).
+# transport, when the first client or server is made; for the client's send
+# pipeline and confluent_kafka.admin, when one starts; for the trace-context
+# propagator, by the first traced call).
 DEFERRED_MODULES = (
     "kafkarpc.asyncapi",
     "kafkarpc.dlq",
@@ -21,6 +22,8 @@ DEFERRED_MODULES = (
     "kafkarpc.server",
     "kafkarpc.transport.memory",
     "kafkarpc.transport.kafka",
+    "kafkarpc.client.pipeline",
+    "kafkarpc.client.layers",
     "kafkarpc.wire.model",
     "kafkarpc.wire.failure",
     # pydantic's model machinery: about half of what the dependencies cost to import.

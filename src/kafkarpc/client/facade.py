@@ -31,7 +31,6 @@ from ..wire.topics import TopicTrio, validate_topic_name
 from .call import Send
 from .circuit import Circuits, CircuitState, CircuitTracker
 from .pending import PendingCalls
-from .pipeline import open_pipeline
 from .records import RecordWriter, send_event
 from .replies import as_model
 from .validate import CallOptions, TrioNames, check_timeout, new_call
@@ -120,6 +119,10 @@ class RpcClient:
         try:
             # Raises BrokerUnavailable at once when no broker can be reached.
             await self._transport.start()
+            # The send pipeline's layers load with the first client that starts,
+            # not with `import kafkarpc` (a responder-only program never needs them).
+            from .pipeline import open_pipeline
+
             self._send = await open_pipeline(
                 self._transport,
                 self._pending,
