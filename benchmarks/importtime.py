@@ -15,10 +15,11 @@ lives in a temporary ``PYTHONPYCACHEPREFIX`` and is warmed once before timing.
 Two more figures put the ratio in context. ``first_client_s`` is ``import
 kafkarpc`` plus making an ``RpcClient`` and the modules its ``start()`` loads:
 what ``kafkarpc call`` has loaded before it connects, the Kafka transport and the
-send pipeline included, which the import itself leaves for first use. ``dependencies_with_a_model_s`` is the dependencies
-plus one small pydantic model class: ``import pydantic`` alone is lazy and loads
-none of the model machinery, which the first model class does; that is why
-kafkarpc's own models (``Envelope``, ``ErrorPayload``) load on first use.
+send pipeline included, which the import itself leaves for first use.
+``dependencies_with_a_model_s`` is the dependencies plus one small pydantic model
+class: ``import pydantic`` alone is lazy and loads none of the model machinery,
+which the first model class does; that is why kafkarpc's own models
+(``Envelope``, ``ErrorPayload``) load on first use.
 
 The last line printed is the row docs/benchmarks.md's "Import time" table takes,
 made from the JSON written.
