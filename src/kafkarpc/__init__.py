@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         SqliteIdempotencyStore,
         StoredReply,
     )
+    from .server.subscriber import Subscriber
     from .transport.kafka.transport import KafkaTransport
     from .transport.memory import MemoryBroker, MemoryTransport
     from .wire.failure import ErrorCode, ErrorPayload
@@ -82,6 +83,7 @@ _LAZY = {
     "InMemoryIdempotencyStore": ".server.idempotency",
     "SqliteIdempotencyStore": ".server.idempotency",
     "StoredReply": ".server.idempotency",
+    "Subscriber": ".server.subscriber",
     "KafkaTransport": ".transport.kafka.transport",
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
@@ -156,6 +158,7 @@ __all__ = [
     "ServerStats",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "Subscriber",
     "SyncClient",
     "Telemetry",
     "TopicNotFound",

@@ -45,6 +45,7 @@ def test_every_public_name_is_in_the_api_reference() -> None:
         ("client.md", kafkarpc.RpcClient.request),
         ("client.md", kafkarpc.RpcClient.publish),
         ("server.md", kafkarpc.RpcServer),
+        ("server.md", kafkarpc.RpcServer.subscribe),
         ("client.md", kafkarpc.RetryPolicy),
         ("client.md", kafkarpc.CallRetry),
         ("server.md", kafkarpc.HandlerRetry),

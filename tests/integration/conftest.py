@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from tests.integration.nestjs_peer import NestPeer
+from tests.integration.nestjs_peer import install as install_nestjs
 
 from kafkarpc import RpcClient, RpcServer, Topics, TopicTrio
 
@@ -87,3 +89,9 @@ def make_client(kafkarpc_broker: str) -> Callable[..., RpcClient]:
 async def client(make_client: Callable[..., RpcClient]) -> AsyncIterator[RpcClient]:
     async with make_client() as rpc:
         yield rpc
+
+
+@pytest.fixture(scope="session")
+def nestjs(kafkarpc_broker: str) -> NestPeer:
+    """A real NestJS peer (microservice and ClientKafka) on the session broker."""
+    return NestPeer(install_nestjs(), kafkarpc_broker)

@@ -29,6 +29,11 @@ EXPECTED_OUTPUT = {
         r"  quantity: .+",
         r"rejected \{'sku': 'sprocket', 'quantity': 1\}: NOT_FOUND: no price for sprocket",
     ],
+    "subscribers.py": [
+        r"audit shop\.audit\.login: \{'user': 'ada'\}",
+        r"reserved o-1 \(1200 cents\) for shop",
+        r"parked \(invalid_payload\): \{'order_id': 'o-2'\}",
+    ],
     "hyphen_trio.py": [
         r"responder got CODE_ANALYSIS_REQUESTED on "
         r"dev\.archon-intelligence\.intelligence\.code-analysis-requested\.v1",

@@ -713,3 +713,102 @@ def test_a_requested_topic_too_long_for_a_dlq_name_has_no_dlq_channel() -> None:
     assert list(document["channels"]) == [long, "out", "err"]
     assert official_errors(document) == []
     assert spec_rule_violations(document) == []
+
+
+# ---------------------------------------------------------------- subscribers
+class Shipped(BaseModel):
+    order_id: str
+    items: list[Item]
+
+
+def on_shipped(event: Shipped) -> None:
+    raise NotImplementedError
+
+
+def on_any_order(event: dict[str, Any]) -> None:
+    raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def events_doc() -> dict[str, Any]:
+    server = shop_server()
+    server.subscribe("shop.orders.shipped", on_shipped)
+    server.subscribe(r"^shop\.orders\..*", on_any_order)
+    return generate_asyncapi(server)
+
+
+def test_document_with_subscribers_is_valid(events_doc: dict[str, Any]) -> None:
+    assert official_errors(events_doc) == []
+    assert spec_rule_violations(events_doc) == []
+
+
+def test_a_subscriber_only_receives_and_is_never_answered(events_doc: dict[str, Any]) -> None:
+    handle = events_doc["operations"]["shop.orders.shipped.handle"]
+    assert handle["action"] == "receive"
+    assert "reply" not in handle
+    assert handle["channel"] == {"$ref": "#/channels/shop.orders.shipped"}
+    assert handle["bindings"]["kafka"]["groupId"]["enum"] == ["shop-responders"]
+    # Its only other operation sends dead letters; nothing is sent in reply.
+    ops = {op_id for op_id in events_doc["operations"] if op_id.startswith("shop.orders.shipped")}
+    assert ops == {"shop.orders.shipped.handle", "shop.orders.shipped.deadLetter"}
+    assert events_doc["channels"]["shop.orders.shipped.dlq"]["address"] == "shop.orders.shipped.dlq"
+
+
+def test_a_pattern_subscription_is_a_channel_without_address_naming_the_pattern(
+    events_doc: dict[str, Any],
+) -> None:
+    handle = events_doc["operations"]["on_any_order.handle"]
+    assert handle["action"] == "receive"
+    channel = events_doc["channels"]["on_any_order.topics"]
+    assert channel["address"] is None
+    assert channel["x-kafkarpc-topic-pattern"] == r"^shop\.orders\..*"
+
+
+def test_event_messages_accept_envelopes_and_plain_json_and_reject_invalid_payloads(
+    events_doc: dict[str, Any],
+) -> None:
+    event = message_schema(events_doc, "shop.orders.shipped.event", "payload")
+    shipped = {"order_id": "o-1", "items": [{"sku": "A", "quantity": 2}]}
+    published = make_envelope(
+        event_type="SHOP_ORDERS_SHIPPED", correlation_id="c", service="shop", payload=shipped
+    )
+    event.validate(json.loads(kafkarpc.encode_envelope(published)))
+    event.validate(shipped)  # from a producer that knows no envelope
+    with pytest.raises(jsonschema.ValidationError):
+        event.validate({"order_id": "o-1", "items": [{"sku": "A", "quantity": 0}]})
+    # Item is shared with the responder's Order: one component for both.
+    assert "Item" in events_doc["components"]["schemas"]
+    assert "Shipped" in events_doc["components"]["schemas"]
+
+
+def test_event_dead_letters_carry_the_new_reason(events_doc: dict[str, Any]) -> None:
+    headers = message_schema(events_doc, "shop.orders.shipped.dlq", "headers")
+    record = InboundRecord(
+        topic="shop.orders.shipped",
+        partition=0,
+        offset=3,
+        key=None,
+        value=b"{}",
+        headers=[],
+        timestamp_ms=1,
+    )
+    letter = dead_letter_record(record, ValueError("bad"), reason=DlqReason.INVALID_PAYLOAD)
+    headers.validate(dead_letter_fields(letter.headers))  # Spring's binary numbers as int
+
+
+def test_a_subscriber_named_like_a_responder_operation_gets_a_distinct_name() -> None:
+    server = make_server()
+    server.add_responder(TopicTrio(requested="in", completed="out", failed="err"), analyse)
+    server.subscribe("in.dlq.x", on_any_order)
+    server.subscribe(r"^in", on_any_order)
+    server.subscribe(r"^out", on_any_order)
+    document = generate_asyncapi(server)
+    handles = sorted(op for op in document["operations"] if op.endswith(".handle"))
+    assert handles == [
+        "in.dlq.x.handle",
+        "in.handle",
+        "on_any_order.handle",
+        "on_any_order_2.handle",
+    ]
+    assert official_errors(document) == []
+    assert spec_rule_violations(document) == []

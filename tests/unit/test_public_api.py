@@ -31,6 +31,7 @@ from kafkarpc import (
 
 EXPECTED_PUBLIC_NAMES = {
     "Responder",
+    "Subscriber",
     "Topics",
     "Telemetry",
     "Limits",

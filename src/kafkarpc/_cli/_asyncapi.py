@@ -11,11 +11,12 @@ from ._serve import load_server
 
 __all__ = ["register"]
 
-_HELP = "write the AsyncAPI 3.0 document of a server's responders"
+_HELP = "write the AsyncAPI 3.0 document of a server's responders and subscribers"
 _DESCRIPTION = """
 Import MODULE:ATTR (as `serve` does, without connecting) and write an AsyncAPI 3.0
 document: the topic trio of each responder as channels, the request/reply operations,
-and message schemas from the handlers' pydantic types.
+each subscriber's topic (or pattern) and receive operation, and message schemas from
+the handlers' pydantic types.
 """
 
 

@@ -31,14 +31,26 @@ __all__ = ["load_server", "register"]
 _HELP = "run an RpcServer defined in your code"
 _DESCRIPTION = """
 Import MODULE, take ATTR (an RpcServer, or a zero-argument callable returning one) and
-serve until SIGTERM or SIGINT, then drain in-flight requests and exit. The current
-directory is importable, like `python -m`.
+serve its responders and subscribers until SIGTERM or SIGINT, then drain in-flight
+requests and events and exit. The current directory is importable, like `python -m`.
 """
 _EPILOG = """
 exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed (the broker is
 unreachable, a TLS handshake failed, a topic is missing), 2 bad arguments (MODULE:ATTR
-not found, no responders, invalid options)
+not found, no responders or subscribers, invalid options)
+
+with --workers N: N worker processes share the server's consumer group (the request
+partitions are spread over them). A worker that crashes (killed by a signal, say) is
+restarted with a backoff; one that exits with 1 or 2 stops them all with that code;
+SIGTERM or SIGINT is forwarded once and every worker drains before the exit.
 """
+
+
+def _worker_count(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {count}")
+    return count
 
 
 def register(commands: Subcommands) -> None:
@@ -56,6 +68,13 @@ def register(commands: Subcommands) -> None:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="level of the log written to stderr (default: info)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="serve from N supervised processes sharing the consumer group (default: 1)",
     )
 
 
@@ -119,8 +138,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap
-    server = load_server(args.app)
-    # No responders registered is a usage error; an unreachable broker or a missing
+    server = load_server(args.app)  # in the supervisor too: a bad MODULE:ATTR fails here, once
+    if args.workers > 1:
+        from ._workers import supervise  # only the supervisor needs it
+
+        # The workers inherit the environment, $KAFKARPC_BOOTSTRAP included.
+        command = [sys.executable, "-m", "kafkarpc", "serve", args.app]
+        return supervise([*command, "--log-level", args.log_level], args.workers)
+    # No handlers registered is a usage error; an unreachable broker or a missing
     # topic is a failure.
     with library_errors():
         # RpcServer.run handles SIGTERM/SIGINT itself and drains before returning.

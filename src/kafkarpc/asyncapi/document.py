@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..wire.headers import CONTENT_TYPE
+from .events import add_subscribers
 from .messages import error_payload_schema
 from .naming import name_operations
 from .operations import add_operation
@@ -29,7 +30,7 @@ def generate_asyncapi(
     version: str = "1.0.0",
     bootstrap: str | None = None,
 ) -> dict[str, Any]:
-    """An AsyncAPI 3.0.0 document (a JSON-ready dict) for ``server``'s responders.
+    """An AsyncAPI 3.0.0 document (a JSON-ready dict) for ``server``'s responders and subscribers.
 
     ``version`` is the document's (the API's) version, not the topics' ``v1``.
     ``bootstrap`` (``"host:port,host:port"``) fills ``servers``; without it the
@@ -37,7 +38,8 @@ def generate_asyncapi(
     """
     # The public read-only registry, in registration order.
     operations = name_operations(server.responders.values())
-    payloads = payload_schemas(operations)
+    subscribers = list(server.subscribers.values())
+    payloads = payload_schemas(operations, subscribers)
     document: dict[str, Any] = {
         "asyncapi": ASYNCAPI_VERSION,
         "info": _info(server, title or server.service, version),
@@ -53,6 +55,8 @@ def generate_asyncapi(
     }
     for operation in operations:
         add_operation(document, operation, payloads, server.group_id)
+    taken = {operation.name for operation in operations}
+    add_subscribers(document, subscribers, payloads, server.group_id, taken)
     return document
 
 
@@ -81,8 +85,16 @@ def _info(server: RpcServer, title: str, version: str) -> dict[str, Any]:
             "that cannot be decoded, or whose handler keeps failing under a retry policy, "
             "are copied to `{requested}.dlq`. Replies carry the request's `correlation_id`. "
             "Message values are UTF-8 JSON envelopes; record headers are UTF-8 strings."
+            + (_SUBSCRIBERS if server.subscribers else "")
         ),
     }
+
+
+_SUBSCRIBERS = (
+    "\n\nSubscribers receive events (what `RpcClient.publish` sends, or plain JSON "
+    "objects from other producers) and reply to none; an event they cannot process "
+    "is copied to `{topic}.dlq`."
+)
 
 
 def _servers(bootstrap: str | None) -> dict[str, Any]:

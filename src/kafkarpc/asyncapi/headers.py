@@ -15,7 +15,13 @@ from ..wire.headers import CONTENT_TYPE, PRIORITIES
 from ..wire.topics import TopicTrio
 from .refs import UNSIGNED, UPPER_SNAKE, JsonSchema
 
-__all__ = ["dead_letter_headers", "reply_headers", "request_headers"]
+__all__ = [
+    "dead_letter_headers",
+    "event_dead_letter_headers",
+    "event_headers",
+    "reply_headers",
+    "request_headers",
+]
 
 _TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
@@ -34,6 +40,15 @@ def reply_headers() -> JsonSchema:
     return _headers_schema({**standard, **_trace_headers()}, required=list(standard))
 
 
+# The group and the cause only when known (a client-side dead letter has no group;
+# an error without a cause has no cause), as Spring writes them.
+_REQUIRED_DLQ = [
+    h.value
+    for h in DlqHeader
+    if h not in (DlqHeader.ORIGINAL_CONSUMER_GROUP, DlqHeader.EXCEPTION_CAUSE_FQCN)
+]
+
+
 def dead_letter_headers(trio: TopicTrio) -> JsonSchema:
     return _headers_schema(
         {
@@ -42,13 +57,19 @@ def dead_letter_headers(trio: TopicTrio) -> JsonSchema:
             **_trace_headers(),
             **_dlq_headers(),
         },
-        # The group and the cause only when known (a client-side dead letter has no
-        # group; an error without a cause has no cause), as Spring writes them.
-        required=[
-            h.value
-            for h in DlqHeader
-            if h not in (DlqHeader.ORIGINAL_CONSUMER_GROUP, DlqHeader.EXCEPTION_CAUSE_FQCN)
-        ],
+        required=_REQUIRED_DLQ,
+    )
+
+
+def event_headers() -> JsonSchema:
+    # An event from another producer may carry no header at all (docs/server.md).
+    return _headers_schema({**_standard_headers(), **_trace_headers()}, required=())
+
+
+def event_dead_letter_headers() -> JsonSchema:
+    return _headers_schema(
+        {**_standard_headers(), **_trace_headers(), **_dlq_headers()},
+        required=_REQUIRED_DLQ,
     )
 
 

@@ -11,7 +11,13 @@ from typing import Any, Literal
 
 from ..wire.envelope import ErrorCode
 from ..wire.headers import CONTENT_TYPE
-from .headers import dead_letter_headers, reply_headers, request_headers
+from .headers import (
+    dead_letter_headers,
+    event_dead_letter_headers,
+    event_headers,
+    reply_headers,
+    request_headers,
+)
 from .naming import Operation
 from .payloads import Payloads
 from .refs import (
@@ -28,6 +34,8 @@ __all__ = [
     "completed_message",
     "dead_letter_message",
     "error_payload_schema",
+    "event_dead_letter_message",
+    "event_message",
     "failed_message",
     "request_message",
 ]
@@ -78,6 +86,36 @@ def dead_letter_message(operation: Operation) -> dict[str, Any]:
             )
         },
         key="The original request's key.",
+        content_type="application/octet-stream",
+    )
+
+
+def event_message(name: str, payload: JsonSchema, event_type: str) -> dict[str, Any]:
+    """An event a subscriber receives: an envelope, or its payload alone as plain JSON."""
+    return _message(
+        name=event_type,
+        title=f"{name} event",
+        summary=f"An event for the {name} subscriber; nobody waits for a reply.",
+        headers=event_headers(),
+        payload={
+            "description": (
+                "A kafkarpc envelope (what `RpcClient.publish` sends), or the payload "
+                "alone as a JSON object from a producer that knows no envelope."
+            ),
+            "anyOf": [_envelope_schema(payload, event_type=event_type, reply=False), payload],
+        },
+        key="Any key; kafkarpc publishers use the `correlation_id` unless given one.",
+    )
+
+
+def event_dead_letter_message(name: str, event_type: str) -> dict[str, Any]:
+    return _message(
+        name=f"{event_type}_DEAD_LETTER",
+        title=f"{name} dead letter",
+        summary=f"A {name} event that could not be processed.",
+        headers=event_dead_letter_headers(),
+        payload={"description": "The original event value, byte for byte."},
+        key="The original event's key.",
         content_type="application/octet-stream",
     )
 

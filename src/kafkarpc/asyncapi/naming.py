@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..server.handler import Responder
 from ..wire.topics import TopicTrio
 
-__all__ = ["Operation", "name_operations"]
+__all__ = ["Operation", "component_name", "name_operations", "unique_name"]
 
 _REQUESTED_ROLE = re.compile(r"^(?P<stem>.+?)[.-]requested(?P<version>\.v[0-9]+(\.[0-9]+)*)?$")
 _COMPONENT_NAME = re.compile(r"[^a-zA-Z0-9.\-_]")
@@ -35,7 +35,7 @@ def name_operations(handlers: Iterable[Responder]) -> list[Operation]:
     taken: set[str] = set()
     operations = []
     for handler in handlers:
-        name = _unique(_operation_name(handler.trio), taken)
+        name = unique_name(_operation_name(handler.trio), taken)
         taken.add(name)
         operations.append(Operation(name, handler))
     return operations
@@ -49,11 +49,16 @@ def _operation_name(trio: TopicTrio) -> str:
     component names too; the substitution only guards that assumption.
     """
     match = _REQUESTED_ROLE.match(trio.requested)
-    name = match["stem"] + (match["version"] or "") if match else trio.requested
+    return component_name(match["stem"] + (match["version"] or "") if match else trio.requested)
+
+
+def component_name(name: str) -> str:
+    """``name`` with every character a component name may not have replaced by ``_``."""
     return _COMPONENT_NAME.sub("_", name)
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... whichever is not in ``taken`` yet."""
     candidate, n = name, 1
     while candidate in taken:
         n += 1

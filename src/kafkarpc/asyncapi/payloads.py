@@ -15,12 +15,13 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 from pydantic.errors import PydanticUserError
 
+from ..server.subscriber import Subscriber
 from .naming import Operation
 from .refs import SCHEMAS, JsonSchema
 
 __all__ = ["Payloads", "Role", "payload_schemas"]
 
-Role = Literal["request", "reply"]
+Role = Literal["request", "reply", "event"]
 
 # JSON Schema keywords whose value is one schema, a list of schemas, or a map of
 # name -> schema: the only places a schema can nest, so the only places to recurse.
@@ -43,28 +44,37 @@ class Payloads:
         # No adapter means the handler takes or returns a plain dict: any JSON object.
         return dict(self.schemas.get((operation.trio.requested, role), {"type": "object"}))
 
+    def event(self, subscriber: Subscriber) -> JsonSchema:
+        """A subscriber's event payload (keyed by its topic or pattern)."""
+        return dict(self.schemas.get((subscriber.topic, "event"), {"type": "object"}))
+
 
 _Input = tuple[tuple[str, Role], Literal["validation", "serialization"], TypeAdapter[Any]]
 
 
-def payload_schemas(operations: Iterable[Operation]) -> Payloads:
+def payload_schemas(
+    operations: Iterable[Operation], subscribers: Iterable[Subscriber] = ()
+) -> Payloads:
     """All payload schemas in one pydantic pass, so a model used by several
     handlers is one component and same-named models get distinct names."""
-    inputs: list[_Input] = []
-    fallbacks: dict[tuple[str, Role], JsonSchema] = {}
+    wanted: list[_Input] = []
     for operation in operations:
         handler, requested = operation.handler, operation.trio.requested
-        wanted: list[_Input] = []
         if handler.payload_adapter is not None:
             wanted.append(((requested, "request"), "validation", handler.payload_adapter))
         if handler.result_adapter is not None:
             wanted.append(((requested, "reply"), "serialization", handler.result_adapter))
-        for item in wanted:
-            problem = _json_schema_problem(item[2], item[1])
-            if problem is None:
-                inputs.append(item)
-            else:
-                fallbacks[item[0]] = {"type": "object", "description": problem}
+    for subscriber in subscribers:
+        if subscriber.payload_adapter is not None:
+            wanted.append(((subscriber.topic, "event"), "validation", subscriber.payload_adapter))
+    inputs: list[_Input] = []
+    fallbacks: dict[tuple[str, Role], JsonSchema] = {}
+    for item in wanted:
+        problem = _json_schema_problem(item[2], item[1])
+        if problem is None:
+            inputs.append(item)
+        else:
+            fallbacks[item[0]] = {"type": "object", "description": problem}
     if not inputs:
         return Payloads(fallbacks, {})
     mapping, definitions = TypeAdapter.json_schemas(inputs, ref_template=SCHEMAS + "{model}")

@@ -12,9 +12,10 @@ from typing import Any, NamedTuple
 from .._config import HandlerRetry
 from .._exceptions import RemoteError
 from ..transport import InboundRecord
+from ..wire.dead_letter import DlqReason
 from ..wire.envelope import Envelope, ErrorCode
 from ..wire.headers import RequestRouting
-from .handler import PayloadInvalid, Responder, ResultInvalid
+from .handler import Handler, PayloadInvalid, ResultInvalid
 from .idempotency import StoredReply
 from .outcome import Outcome, failure
 
@@ -23,6 +24,7 @@ __all__ = [
     "answered",
     "cancelled_at_deadline",
     "crashed",
+    "dead_letter_reason",
     "effective_deadline",
     "expired_before_pickup",
     "expired_during",
@@ -41,7 +43,7 @@ class Request(NamedTuple):
     fields: 0.67 µs to build a NamedTuple, 1.7 µs a frozen slotted dataclass).
     """
 
-    handler: Responder
+    handler: Handler  # a Responder, or a Subscriber (which no reply is sent for)
     record: InboundRecord
     envelope: Envelope
     routing: RequestRouting
@@ -95,13 +97,15 @@ def remembered(stored: StoredReply) -> Outcome:
     return Outcome(stored.ok, stored.payload, True)
 
 
-def invalid_payload(handler: Responder, exc: PayloadInvalid) -> Outcome:
+def invalid_payload(handler: Handler, exc: PayloadInvalid) -> Outcome:
+    """A caller is told; an event nobody waits on is parked in the DLQ instead."""
     return failure(
         ErrorCode.VALIDATION_ERROR,
         f"payload does not match {handler.name}'s parameter type",
         error_type="ValidationError",
         details={"errors": exc.errors},
         cacheable=True,
+        dead_letter=None if handler.replies else exc,
     )
 
 
@@ -109,8 +113,9 @@ def answered(payload: dict[str, Any]) -> Outcome:
     return Outcome(True, payload, True)
 
 
-def refused(exc: RemoteError) -> Outcome:
-    """The handler chose its own failure reply (e.g. NOT_FOUND)."""
+def refused(exc: RemoteError, *, replies: bool = True) -> Outcome:
+    """The handler chose its own failure reply (e.g. NOT_FOUND); for an event,
+    which has nobody to reply to, that failure parks it in the DLQ."""
     return failure(
         exc.error_code,
         exc.error_message,
@@ -118,6 +123,7 @@ def refused(exc: RemoteError) -> Outcome:
         retryable=exc.retryable,
         details=exc.details,
         cacheable=not exc.retryable,
+        dead_letter=None if replies else exc,
     )
 
 
@@ -131,14 +137,25 @@ def retries(policy: HandlerRetry | None, error: Exception, attempt: int) -> bool
     )
 
 
-def crashed(policy: HandlerRetry | None, error: Exception, attempt: int) -> Outcome:
+def crashed(
+    policy: HandlerRetry | None, error: Exception, attempt: int, *, replies: bool = True
+) -> Outcome:
     """The answer to a handler that raised on its last attempt; with a retry
-    policy the request is also parked in the DLQ for replay."""
+    policy the request is also parked in the DLQ for replay, and an event
+    (nobody to answer) always is."""
     return failure(
         ErrorCode.HANDLER_ERROR,
         str(error) or type(error).__name__,
         error_type=type(error).__name__,
         details={"attempts": attempt},
-        dead_letter=error if policy is not None else None,
+        dead_letter=error if policy is not None or not replies else None,
         attempts=attempt,
     )
+
+
+def dead_letter_reason(outcome: Outcome) -> DlqReason:
+    """Why an outcome with a dead letter parks its message: its payload did not
+    validate (only events are parked for that), or its handler failed."""
+    if outcome.payload.get("error_code") == ErrorCode.VALIDATION_ERROR:
+        return DlqReason.INVALID_PAYLOAD
+    return DlqReason.HANDLER_EXHAUSTED

@@ -21,7 +21,7 @@ from ..wire.headers import header_dict
 from . import decide
 from .context import RequestContext
 from .decide import Request
-from .handler import PayloadInvalid, Responder, ResultInvalid
+from .handler import Handler, PayloadInvalid, ResultInvalid
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
 from .outcome import Outcome
 
@@ -67,15 +67,14 @@ class Execution:
         self._running: dict[str, _Running] = {}
 
     async def outcome(self, request: Request) -> Outcome:
-        handler = request.handler
         expired = decide.expired_before_pickup(request.deadline_ms, time.time() * 1000)
         if expired is not None:
-            self.telemetry.deadline_expired(handler.trio.requested)
+            self.telemetry.deadline_expired(request.record.topic)
             return expired
         key = request.routing.idempotency_key
         if key is None:
             return await self._execute(request)
-        scoped = f"{handler.trio.requested}\x00{key}"
+        scoped = f"{request.record.topic}\x00{key}"
         while (running := self._running.get(scoped)) is not None:
             # A duplicate of a request being executed right now: wait for its result.
             if running.finished is None:
@@ -84,7 +83,7 @@ class Execution:
         local = self._local
         stored = local.lookup(scoped) if local is not None else await self._store.get(scoped)
         if stored is not None:
-            self.telemetry.deduplicated(handler.trio.requested)
+            self.telemetry.deduplicated(request.record.topic)
             return decide.remembered(stored)
         self._running[scoped] = running = _Running()
         try:
@@ -100,7 +99,7 @@ class Execution:
             if running.finished is not None:
                 running.finished.set()
 
-    def _policy(self, handler: Responder) -> HandlerRetry | None:
+    def _policy(self, handler: Handler) -> HandlerRetry | None:
         return self._retry if handler.retry is UNSET else handler.retry
 
     async def _execute(self, request: Request) -> Outcome:
@@ -108,7 +107,7 @@ class Execution:
         try:
             argument = handler.parse(envelope.payload)
         except PayloadInvalid as exc:
-            self.telemetry.validation_error(handler.trio.requested)
+            self.telemetry.validation_error(request.record.topic)
             return decide.invalid_payload(handler, exc)
         policy = self._policy(handler)
         attempt = 0
@@ -116,7 +115,7 @@ class Execution:
             attempt += 1
             remaining = None if deadline_ms is None else deadline_ms / 1000 - time.time()
             if remaining is not None and remaining <= 0:
-                self.telemetry.deadline_expired(handler.trio.requested)
+                self.telemetry.deadline_expired(request.record.topic)
                 return decide.expired_during(attempt)
             # Only a handler that asks for the context pays for building it.
             context = None if handler.context_param is None else _context(request, attempt)
@@ -129,30 +128,30 @@ class Execution:
                     with self.loop.cancel_scope(deadline=self.loop.clock() + remaining) as scope:
                         result = await handler.invoke(argument, context, self._limiter)
                     if scope.cancelled_caught:
-                        self.telemetry.deadline_expired(handler.trio.requested)
+                        self.telemetry.deadline_expired(request.record.topic)
                         return decide.cancelled_at_deadline()
                 return decide.answered(handler.render(result))
             except RemoteError as exc:
-                return decide.refused(exc)
+                return decide.refused(exc, replies=handler.replies)
             except (ResultInvalid, Exception) as exc:
                 error = exc
             if not decide.retries(policy, error, attempt):
                 break
             assert policy is not None
-            self.telemetry.retried(handler.trio.requested)
+            self.telemetry.retried(request.record.topic)
             logger.info(
                 "handler %s failed (attempt %d/%d) for %s: %r; retrying",
                 handler.name, attempt, policy.max_attempts, envelope.correlation_id, error,
                 extra=about(envelope.correlation_id, request.record.topic),
             )  # fmt: skip
             await anyio.sleep(policy.backoff(attempt))
-        self.telemetry.handler_error(handler.trio.requested)
+        self.telemetry.handler_error(request.record.topic)
         logger.warning(
             "handler %s failed for %s on %s: %r",
             handler.name, envelope.correlation_id, request.record.topic, error,
             extra=about(envelope.correlation_id, request.record.topic),
         )  # fmt: skip
-        return decide.crashed(policy, error, attempt)
+        return decide.crashed(policy, error, attempt, replies=handler.replies)
 
 
 def _context(request: Request, attempt: int) -> RequestContext:

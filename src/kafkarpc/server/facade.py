@@ -34,6 +34,7 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
 
 __all__ = ["RpcServer"]
 
@@ -96,6 +97,7 @@ class RpcServer:
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
         self._registry = ResponderRegistry(topics.version)
+        self._subscribers = SubscriberRegistry()
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
@@ -135,9 +137,34 @@ class RpcServer:
         self._check_registering()
         self._registry.include(source)
 
+    def subscriber(
+        self, topic: str, *, retry: RetryOption = UNSET
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Register the decorated function as the handler of the events on ``topic``.
+
+        ``topic`` is a topic name, or a regular expression starting with ``^``
+        (``"^orders\\..*"``) for every topic it matches. Events expect no reply:
+        the handler's return value is ignored. Its payload parameter is validated
+        like a responder's; an event that fails validation, or whose handler still
+        raises after ``retry``, is copied to ``{topic}.dlq`` (docs/server.md).
+        """
+
+        def register(func: Callable[P, R]) -> Callable[P, R]:
+            self.subscribe(topic, func, retry=retry)
+            return func
+
+        return register
+
+    def subscribe(
+        self, topic: str, func: Callable[..., Any], *, retry: RetryOption = UNSET
+    ) -> None:
+        """``@server.subscriber(topic)`` as a call, e.g. for a handler made at run time."""
+        self._check_registering()
+        self._subscribers.add(topic, func, retry)
+
     def _check_registering(self) -> None:
         if self._state is not _State.NEW:
-            raise LifecycleError("responders must be registered before the server starts")
+            raise LifecycleError("handlers must be registered before the server starts")
 
     @property
     def operations(self) -> list[TopicTrio]:
@@ -147,6 +174,11 @@ class RpcServer:
     def responders(self) -> Mapping[str, Responder]:
         """The registered responders, keyed by request topic (a read-only view)."""
         return self._registry.view
+
+    @property
+    def subscribers(self) -> Mapping[str, Subscriber]:
+        """The registered subscribers, keyed by topic or pattern (a read-only view)."""
+        return self._subscribers.view
 
     @property
     def stats(self) -> ServerStats:
@@ -161,18 +193,24 @@ class RpcServer:
     async def __aenter__(self) -> Self:
         if self._state is not _State.NEW:
             raise LifecycleError(f"server is {self._state.value}; a server starts once")
-        if not len(self._registry):
-            raise ConfigurationError("no responders registered; use @server.responder(...)")
+        if not len(self._registry) and not len(self._subscribers):
+            raise ConfigurationError(
+                "no responders or subscribers registered; use @server.responder(...) "
+                "or @server.subscriber(...)"
+            )
+        handlers = HandlerTable(self._registry.snapshot(), self._subscribers.view.values())
         self._state = _State.SERVING
         try:
             # Raises BrokerUnavailable at once when no broker can be reached.
             await self._transport.start()
             topics = self._registry.request_topics
+            subscriptions = self._subscribers.subscriptions
             if self._create_topics:
                 await self._transport.ensure_topics(
-                    self._registry.topics_to_create(), partitions=self._topic_partitions
+                    [*self._registry.topics_to_create(), *self._subscribers.topics_to_create()],
+                    partitions=self._topic_partitions,
                 )
-            for topic in topics:
+            for topic in (*topics, *self._subscribers.topics):
                 await self._transport.partition_count(topic)
             task_group = self._task_group = anyio.create_task_group()
             await task_group.__aenter__()
@@ -184,13 +222,13 @@ class RpcServer:
             pipeline = self._pipeline = Pipeline(
                 task_group,
                 self._transport,
-                self._registry.snapshot(),
+                handlers,
                 Execution(self._idempotency, self._retry, self._workers, self._telemetry),
                 Replier(self.service),
                 self._payload_preview,
             )
             pipeline.consumer = self._consumer = await self._transport.group_consumer(
-                topics,
+                [*topics, *subscriptions],
                 group_id=self.group_id,
                 on_batch=pipeline.intake.accept,
                 max_in_flight=fetch_high_mark(self._workers),
@@ -198,7 +236,7 @@ class RpcServer:
         except BaseException as exc:
             await self._close(exc)
             raise
-        logger.info("serving %s as group %r", ", ".join(topics), self.group_id)
+        logger.info("serving %s as group %r", ", ".join([*topics, *subscriptions]), self.group_id)
         return self
 
     async def __aexit__(

@@ -9,7 +9,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import anyio
 import pydantic
@@ -22,7 +22,7 @@ from .._sentinel import UNSET, Unset
 from ..wire.topics import TopicTrio
 from .context import RequestContext
 
-__all__ = ["Responder", "ResponderSpec", "collect_responders", "responder"]
+__all__ = ["Handler", "Responder", "ResponderSpec", "collect_responders", "responder"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,8 +94,15 @@ class ResultInvalid(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Responder:
-    trio: TopicTrio
+class Handler:
+    """A user function made callable with a payload: what responders and subscribers share.
+
+    ``replies`` says whether what the function returns is sent back (a responder)
+    or nobody waits for it (a subscriber, ``server/subscriber.py``).
+    """
+
+    replies: ClassVar[bool] = True
+
     func: Callable[..., Any]
     name: str
     retry: HandlerRetry | Unset | None
@@ -105,15 +112,13 @@ class Responder:
     result_adapter: TypeAdapter[Any] | None
     is_async: bool
 
-    @classmethod
-    def build(
-        cls,
-        trio: TopicTrio,
-        func: Callable[..., Any],
-        retry: HandlerRetry | RetryPolicy | Unset | None,
-    ) -> Responder:
+    @staticmethod
+    def fields_of(
+        func: Callable[..., Any], retry: HandlerRetry | RetryPolicy | Unset | None
+    ) -> dict[str, Any]:
+        """The fields of a handler for ``func``, read from its signature and type hints."""
         if not callable(func):
-            raise ConfigurationError(f"responder must be callable, got {func!r}")
+            raise ConfigurationError(f"a handler must be callable, got {func!r}")
         signature = inspect.signature(func)
         # A partial's annotations live on the wrapped function; the arguments it
         # already binds are not the payload's to fill.
@@ -131,7 +136,7 @@ class Responder:
                 continue
             annotation = hints.get(name, inspect.Parameter.empty)
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise ConfigurationError(f"responder {name_of} cannot take *args/**kwargs")
+                raise ConfigurationError(f"handler {name_of} cannot take *args/**kwargs")
             if annotation is RequestContext:
                 context_param = name
             elif payload_param is None:
@@ -140,24 +145,23 @@ class Responder:
                     payload_adapter = TypeAdapter(annotation)
             else:
                 raise ConfigurationError(
-                    f"responder {name_of} takes one payload parameter and optionally "
+                    f"handler {name_of} takes one payload parameter and optionally "
                     f"one RequestContext; {name!r} is extra"
                 )
         returns = hints.get("return", inspect.Parameter.empty)
         result_adapter = None
         if not _is_passthrough(returns) and returns is not type(None):
             result_adapter = TypeAdapter(returns)
-        return cls(
-            trio=trio,
-            func=func,
-            name=name_of,
-            retry=retry if retry is UNSET or retry is None else handler_retry(retry),
-            payload_param=payload_param,
-            payload_adapter=payload_adapter,
-            context_param=context_param,
-            result_adapter=result_adapter,
-            is_async=inspect.iscoroutinefunction(target),
-        )
+        return {
+            "func": func,
+            "name": name_of,
+            "retry": retry if retry is UNSET or retry is None else handler_retry(retry),
+            "payload_param": payload_param,
+            "payload_adapter": payload_adapter,
+            "context_param": context_param,
+            "result_adapter": result_adapter,
+            "is_async": inspect.iscoroutinefunction(target),
+        }
 
     def parse(self, payload: dict[str, Any]) -> Any:
         if self.payload_adapter is None:
@@ -197,3 +201,19 @@ class Responder:
         return await anyio.to_thread.run_sync(
             functools.partial(self.func, **kwargs), limiter=limiter
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Responder(Handler):
+    """A handler that answers the requests of one operation (its ``trio``)."""
+
+    trio: TopicTrio
+
+    @classmethod
+    def build(
+        cls,
+        trio: TopicTrio,
+        func: Callable[..., Any],
+        retry: HandlerRetry | RetryPolicy | Unset | None,
+    ) -> Responder:
+        return cls(trio=trio, **Handler.fields_of(func, retry))

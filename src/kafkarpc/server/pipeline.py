@@ -22,15 +22,16 @@ from ..transport import GroupConsumer, InboundRecord, Transport
 from ..wire.dead_letter import DlqReason
 from ..wire.envelope import decode_envelope
 from ..wire.headers import RequestRouting
+from . import decide
 from .decide import Request, effective_deadline
 from .delivery import Delivery
 from .execution import Execution
-from .handler import Responder
 from .intake import DequeIntake
 from .ordering import KeyOrder
 from .outcome import Outcome
 from .replier import Replier, Reply, dead_letter
 from .settlement import Settlement
+from .subscriber import HandlerTable, decode_event
 
 __all__ = ["Pipeline"]
 
@@ -44,14 +45,14 @@ class Pipeline:
         self,
         tasks: TaskGroup,
         transport: Transport,
-        responders: dict[str, Responder],
+        handlers: HandlerTable,
         execution: Execution,
         replier: Replier,
         payload_preview: Callable[[Mapping[str, Any]], str] | None,
     ) -> None:
         """Build a request's path and start ``execution.workers`` workers on it in ``tasks``;
         records reach them through ``intake.accept``."""
-        self._responders = responders
+        self._handlers = handlers
         self._execution = execution
         self._replier = replier
         self._delivery = Delivery(transport, replier, execution.telemetry, tasks)
@@ -101,9 +102,12 @@ class Pipeline:
         Returns False when something could not be sent; the request is then not
         acknowledged and is redelivered.
         """
-        handler = self._responders[record.topic]
+        handler = self._handlers.find(record.topic)
+        if handler is None:
+            return True  # a subscriber's pattern also matched a dead-letter topic: not an event
         try:
-            envelope = decode_envelope(record.value)
+            # An event may come from a producer that knows no envelope (subscriber.py).
+            envelope = decode_envelope(record.value) if handler.replies else decode_event(record)
         except EnvelopeError as exc:
             logger.warning(
                 "poison message %s[%d]@%d sent to the DLQ: %s",
@@ -137,9 +141,9 @@ class Pipeline:
             routing.retry_count or 0,
         ) as span:
             try:
-                request = Request(
-                    handler, record, envelope, routing, effective_deadline(routing, envelope)
-                )
+                # Nobody waits for an event, so it has no deadline to miss.
+                deadline = effective_deadline(routing, envelope) if handler.replies else None
+                request = Request(handler, record, envelope, routing, deadline)
                 if routing.partition_key is None:
                     outcome, delivered = await self._answer(request, span, settlement)
                 else:
@@ -155,7 +159,7 @@ class Pipeline:
                     parked = dead_letter(
                         record,
                         outcome.dead_letter,
-                        DlqReason.HANDLER_EXHAUSTED,
+                        decide.dead_letter_reason(outcome),
                         retry_count=outcome.attempts - 1,
                     )
                     delivered = self._delivery.post(parked, settlement)[1] and delivered
@@ -173,6 +177,8 @@ class Pipeline:
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
         outcome = await self._execution.outcome(request)
+        if not request.handler.replies:
+            return outcome, True  # an event: nothing to send but its dead letter, if any
         reply = self._replier.reply(request, outcome, span)
         sent, delivered = self._delivery.post(reply, settlement)
         last = sent if isinstance(sent, Reply) else sent.instead_of

@@ -20,6 +20,7 @@ from ..wire.envelope import Envelope, ErrorCode, new_message
 from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import TopicTrio
 from .decide import Request
+from .handler import Responder
 from .outcome import Outcome, failure
 
 __all__ = ["DeadLetter", "Replier", "Reply", "dead_letter"]
@@ -63,7 +64,9 @@ class Replier:
 
     def reply(self, request: Request, outcome: Outcome, span: Span | None) -> Reply:
         """The reply to ``request``, on the route its caller asked for (docs/wire.md §4)."""
-        routing, trio = request.routing, request.handler.trio
+        handler = request.handler
+        assert isinstance(handler, Responder)  # events are never answered (pipeline.py)
+        routing, trio = request.routing, handler.trio
         passthrough: RequestRouting | None
         if span is not None:
             # The reply continues the trace from this responder's span.

@@ -123,7 +123,12 @@ class Transport(abc.ABC):
     async def group_consumer(
         self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
-        """A started member of group ``options["group_id"]`` subscribed to ``topics``."""
+        """A started member of group ``options["group_id"]`` subscribed to ``topics``.
+
+        A name starting with ``^`` is a regular expression (librdkafka's
+        convention): the member also reads every topic it matches, including
+        topics created later.
+        """
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -10,6 +10,7 @@ Kafka transport does; the real-broker suite stays the reference.
 from __future__ import annotations
 
 import itertools
+import re
 import zlib
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,14 @@ class MemoryBroker:
         self._clock = itertools.count(1)
 
     def create_topic(self, topic: str, partitions: int = 3) -> None:
-        self._logs.setdefault(topic, [[] for _ in range(partitions)])
+        if topic in self._logs:
+            return
+        self._logs[topic] = [[] for _ in range(partitions)]
+        # Kafka's consumers notice a new topic a pattern matches on their next
+        # metadata refresh, and the group rebalances; here that happens at once.
+        for group in self._groups.values():
+            if any(member.wants(topic) for member in group.members):
+                group.rebalance()
 
     def topics(self) -> list[str]:
         return sorted(self._logs)
@@ -102,6 +110,13 @@ class _Member:
     positions: dict[TopicPartitionKey, int] = field(default_factory=dict)
     fetching: bool = True
 
+    def wants(self, topic: str) -> bool:
+        """Whether this member subscribes to ``topic``: by name, or by a ``^`` pattern."""
+        return any(
+            topic == name or (name.startswith("^") and re.search(name, topic) is not None)
+            for name in self.topics
+        )
+
 
 class _Group:
     def __init__(self, broker: MemoryBroker, group_id: str) -> None:
@@ -126,10 +141,10 @@ class _Group:
             self.commit(member)
             member.tracker.forget(set(member.positions))
             member.positions.clear()
-        topics = sorted({t for m in self.members for t in m.topics})
+        topics = [t for t in self._broker.topics() if any(m.wants(t) for m in self.members)]
         keys = [(t, p) for t in topics for p in range(len(self._broker._partitions(t)))]
         for index, key in enumerate(keys):
-            owners = [m for m in self.members if key[0] in m.topics]
+            owners = [m for m in self.members if m.wants(key[0])]
             if owners:
                 owner = owners[index % len(owners)]
                 owner.positions[key] = self.committed.get(key, 0)
@@ -275,7 +290,8 @@ class MemoryTransport(Transport):
         self, topics: Sequence[str], **options: Unpack[GroupOptions]
     ) -> GroupConsumer:
         for topic in topics:
-            self.broker._partitions(topic)
+            if not topic.startswith("^"):  # a pattern may match no topic yet
+                self.broker._partitions(topic)
         bridge = self._require_bridge()
         member = _Member(tuple(topics), bridge, options["on_batch"], options["max_in_flight"])
         group = self.broker._group(options["group_id"])

@@ -35,6 +35,7 @@ class DlqReason(StrEnum):
     HANDLER_EXHAUSTED = "handler_exhausted"
     PUBLISH_FAILED = "publish_failed"
     REPLY_FAILED = "reply_failed"
+    INVALID_PAYLOAD = "invalid_payload"  # an event (no caller to answer) failed validation
 
 
 _ORIGIN_HEADERS = frozenset(DEAD_LETTER_HEADERS)
