@@ -11,6 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.config import BenchConfig, parse_args
+from benchmarks.conversations import (
+    ConversationSizes,
+    format_conversations,
+    measure_conversations,
+)
 from benchmarks.plot import write_plot
 from benchmarks.report import format_cpu, format_ratios, format_table, ratios, write_json
 from benchmarks.session import SetupError, broker, run_session
@@ -72,8 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.out_dir.mkdir(parents=True, exist_ok=True)
         started = datetime.now(UTC)
         clock = time.monotonic()
+        conversations: dict[str, Any] | None = None
         with broker(config.bootstrap) as broker_info:
             results = run_session(config, systems, broker_info)
+            if "kafkarpc" in systems:
+                # Streaming and scatter-gather next to the single call (one process).
+                sizes = ConversationSizes(calls=min(200, config.requests or 200))
+                conversations = measure_conversations(broker_info.bootstrap, sizes)
     except SetupError as exc:
         print(f"benchmark not run: {exc}", file=sys.stderr)
         return 2
@@ -84,13 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_ratios(ratio_rows))
     print()
     print(format_cpu(results))
+    if conversations is not None:
+        print()
+        print(format_conversations(conversations))
 
     stem = config.out_dir / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}"
     meta = _meta(config, systems, broker_info.bootstrap, started) | {
         "duration_s": round(time.monotonic() - clock, 1)
     }
     json_path = stem.with_suffix(".json")
-    write_json(json_path, meta, results, ratio_rows)
+    write_json(json_path, meta, results, ratio_rows, conversations)
     print(f"\nresults: {json_path}")
     if config.plot:
         png_path = stem.with_suffix(".png")

@@ -107,10 +107,14 @@ def write_json(
     meta: dict[str, Any],
     results: Sequence[LevelResult],
     ratio_rows: Sequence[dict[str, Any]],
+    conversations: dict[str, Any] | None = None,
 ) -> None:
     document = {
         "meta": meta,
         "results": [r.to_json() for r in results],
         "ratios": list(ratio_rows),
     }
+    if conversations is not None:
+        # benchmarks/conversations.py: a stream and a gather next to the single call.
+        document["conversations"] = conversations
     path.write_text(json.dumps(document, indent=2) + "\n")

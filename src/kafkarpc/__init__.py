@@ -36,6 +36,9 @@ from ._stats import ClientStats, ServerStats
 from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
+from .client.gather import Gathering, GatherReply, GatherResult
+from .client.stream import ReplyStream
+from .progress import Progress
 from .transport import Transport
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.topics import TopicTrio
@@ -130,6 +133,9 @@ __all__ = [
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "GatherReply",
+    "GatherResult",
+    "Gathering",
     "HandlerRetry",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
@@ -143,9 +149,11 @@ __all__ = [
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
+    "Progress",
     "PublishError",
     "RemoteError",
     "ReplayResult",
+    "ReplyStream",
     "RequestContext",
     "RequestError",
     "RequestTimeout",

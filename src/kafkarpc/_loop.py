@@ -13,7 +13,7 @@ untrue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import Token
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "running_clock",
     "running_library",
     "running_loop_library",
+    "spawn_detached",
 ]
 
 
@@ -134,3 +135,28 @@ def loop_schedulers() -> tuple[Callable[..., Any], Callable[..., Any]]:
         run_soon = trio.lowlevel.current_trio_token().run_sync_soon
         return run_soon, run_soon
     raise RuntimeError(f"unsupported async library {library!r}")  # pragma: no cover
+
+
+# Tasks started by spawn_detached, held so that asyncio does not collect them mid-run.
+_DETACHED: set[asyncio.Task[None]] = set()
+
+
+def spawn_detached(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``run()`` as a task of its own on the calling task's loop, owned by no task group.
+
+    For work that outlives the call that starts it but never its own deadline (a
+    conversation's reply wait, which an async iterator started). ``run`` must
+    catch everything it raises: under trio a failed system task ends the run.
+    Call from async code.
+    """
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        task = asyncio.get_running_loop().create_task(run())
+        _DETACHED.add(task)
+        task.add_done_callback(_DETACHED.discard)
+    elif library == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(run)
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported async library {library!r}")

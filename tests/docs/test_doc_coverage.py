@@ -44,6 +44,8 @@ def test_every_public_name_is_in_the_api_reference() -> None:
         ("client.md", kafkarpc.RpcClient),
         ("client.md", kafkarpc.RpcClient.request),
         ("client.md", kafkarpc.RpcClient.publish),
+        ("patterns.md", kafkarpc.RpcClient.gather),
+        ("patterns.md", kafkarpc.RpcClient.stream),
         ("server.md", kafkarpc.RpcServer),
         ("server.md", kafkarpc.RpcServer.subscribe),
         ("client.md", kafkarpc.RetryPolicy),

@@ -43,6 +43,12 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
         assert row["cpu"]["responder_us"] is not None and row["cpu"]["responder_us"] >= 0
         assert row["cpu"]["broker_us"] is None
     assert "cpu µs/request" in result.stdout
+    # A streaming and a scatter-gather figure next to the single call.
+    conversations = data["conversations"]
+    assert conversations["single_call"]["calls_per_s"] > 0
+    assert conversations["gather"]["groups"] == 3 and conversations["gather"]["p50_ms"] > 0
+    assert conversations["stream"]["items_per_s"] > 0
+    assert "gather, 3 groups" in result.stdout
     assert list(tmp_path.glob("*.png")), "the plot was written"
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 import pytest
@@ -99,4 +101,59 @@ async def test_refused_inside_a_running_loop(
 ) -> None:
     with pytest.raises(LifecycleError, match="running asyncio event loop"):
         sync_client.request(unique_topic_base, {})
+    assert sync_client.stats.requests == 0
+
+
+async def pages(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+    for page in range(payload["pages"]):
+        yield {"page": page}
+
+
+@pytest.fixture
+def conversing(make_server: Callable[..., RpcServer], unique_topic_base: str) -> Iterator[str]:
+    """Two groups answering ``unique_topic_base``; the first also streams pages on the
+    operation it yields."""
+    streamed = f"{unique_topic_base}.pages"
+    with start_blocking_portal() as portal, ExitStack() as stack:
+        for service in ("north", "south"):
+            server = make_server(service=service, group_id=f"{unique_topic_base}-{service}")
+            server.add_responder(unique_topic_base, partial(where, service=service))
+            if service == "north":
+                server.add_responder(streamed, pages)
+            stack.enter_context(portal.wrap_async_context_manager(server))
+        yield streamed
+
+
+async def where(payload: dict[str, Any], service: str) -> dict[str, Any]:
+    return {"from": service, **payload}
+
+
+def test_eight_threads_gather_and_stream_at_once(
+    sync_client: SyncClient, conversing: str, unique_topic_base: str
+) -> None:
+    threads = 8
+    start_together = threading.Barrier(threads)
+
+    def worker(index: int) -> tuple[list[str], list[dict[str, int]]]:
+        start_together.wait()
+        gathered = sync_client.gather(unique_topic_base, {"t": index}, expect=2, timeout=30)
+        streamed = list(sync_client.stream(conversing, {"pages": 40 + index}, timeout=30))
+        return sorted(gathered.services), streamed
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(worker, range(threads)))
+    for index, (services, streamed) in enumerate(results):
+        assert services == ["north", "south"]
+        assert streamed == [{"page": n} for n in range(40 + index)]
+    assert sync_client.pending_count == 0
+
+
+@pytest.mark.anyio
+async def test_gather_and_stream_are_refused_inside_a_running_loop(
+    sync_client: SyncClient, unique_topic_base: str
+) -> None:
+    with pytest.raises(LifecycleError, match="running asyncio event loop"):
+        sync_client.gather(unique_topic_base, {})
+    with pytest.raises(LifecycleError, match="running asyncio event loop"):
+        sync_client.stream(unique_topic_base, {})
     assert sync_client.stats.requests == 0

@@ -40,6 +40,20 @@ EXPECTED_OUTPUT = {
         r"reply on dev\.archon-intelligence\.intelligence\.code-analysis-completed\.v1: "
         r"\{'language': 'python', 'lines': 2\}",
     ],
+    "scatter_gather.py": [
+        r"complete: True",
+        r"quotes: \[\('fastship', 1200\), \('parcelco', 700\)\]",
+        r"failed: nowhere: HANDLER_ERROR: nowhere does not ship to Lisbon",
+    ],
+    "streaming.py": [
+        rf"q3-sales: {percent}% section {n} of 4"
+        for n, percent in ((1, 25), (2, 50), (3, 75), (4, 100))
+    ],
+    "blocking_patterns.py": [
+        r"widget stock: 13 in \['north', 'south'\]",
+        r"picked line 1: widget",
+        r"picked line 2: gadget",
+    ],
 }
 
 

@@ -58,7 +58,7 @@ class MemoryRpc:
         return kafkarpc.RpcServer(transport=MemoryTransport(self.broker), **options)
 
     def serve(
-        self, op: str, handler: Callable[..., Awaitable[Any]], **options: Any
+        self, op: str, handler: Callable[..., Any], **options: Any
     ) -> tuple[TopicTrio, kafkarpc.RpcServer]:
         """The topics of ``op`` and a server (not started) answering them with ``handler``."""
         trio = self.trio(op)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -713,6 +713,44 @@ def test_a_requested_topic_too_long_for_a_dlq_name_has_no_dlq_channel() -> None:
     assert list(document["channels"]) == [long, "out", "err"]
     assert official_errors(document) == []
     assert spec_rule_violations(document) == []
+
+
+# ---------------------------------------------------------------- streaming responders
+async def report(request: Item) -> AsyncIterator[kafkarpc.Progress]:
+    yield kafkarpc.Progress(work_item_id=request.sku, progress_percentage=100)
+
+
+def test_a_streaming_responder_documents_its_items_and_its_end() -> None:
+    server = make_server()
+    server.add_responder("shop.reports.build", report)
+    document = generate_asyncapi(server)
+    assert official_errors(document) == []
+    assert spec_rule_violations(document) == []
+    op = "shop.reports.build.v1"
+    trio = TopicTrio.from_base("shop.reports.build")
+    messages = document["components"]["messages"]
+    assert "stream_accept" in messages[f"{op}.requested"]["headers"]["properties"]
+    assert "stream_seq" in messages[f"{op}.item"]["headers"]["required"]
+    reply = document["operations"][f"{op}.handle"]["reply"]["messages"]
+    assert {"$ref": f"#/channels/{trio.completed}/messages/{op}.item"} in reply
+    # The schemas accept what a streaming responder really sends, and refuse a non-item.
+    step = kafkarpc.Progress(work_item_id="w", progress_percentage=40).model_dump(mode="json")
+    item = message_schema(document, f"{op}.item", "payload")
+    item.validate(reply_envelope("completed", step, trio=trio))
+    assert not item.is_valid(reply_envelope("completed", {"progress_percentage": 500}, trio=trio))
+    end = message_schema(document, f"{op}.completed", "payload")
+    end.validate(reply_envelope("completed", {"stream_items": 3}, trio=trio))
+    end.validate(reply_envelope("completed", {"items": [step]}, trio=trio))
+    assert not end.is_valid(reply_envelope("completed", {"stream_items": "x"}, trio=trio))
+    assert document["operations"][f"{op}.cancel"]["action"] == "receive"
+    cancel = message_schema(document, f"{op}.cancel", "payload")
+    sent = make_envelope(
+        event_type="SHOP_REPORTS_BUILD_CANCEL_REQUESTED",
+        correlation_id="c",
+        service="ui",
+        payload={},
+    )
+    cancel.validate(json.loads(kafkarpc.encode_envelope(sent)))
 
 
 # ---------------------------------------------------------------- subscribers

@@ -15,6 +15,7 @@ from .messages import completed_message, dead_letter_message, failed_message, re
 from .naming import Operation
 from .payloads import Payloads
 from .refs import KAFKA_BINDING, ref
+from .streams import add_streaming
 
 __all__ = ["add_operation"]
 
@@ -46,6 +47,8 @@ def add_operation(
         "the payload is the failure payload of the wire contract (docs/wire.md §2).",
     )
     _add_dead_letters(document, operation)
+    if operation.handler.streams:
+        add_streaming(document, operation, payloads)
 
 
 def _add_dead_letters(document: dict[str, Any], operation: Operation) -> None:

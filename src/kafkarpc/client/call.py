@@ -20,7 +20,7 @@ from .._config import CallRetry
 from ..transport import OutboundRecord
 from ..wire.envelope import EncodedPayload
 from ..wire.topics import TopicTrio
-from .pending import PendingCall
+from .pending import OnReply, PendingCall
 
 __all__ = ["Call", "Layer", "Send"]
 
@@ -60,6 +60,9 @@ class Call:
     """Set by the deadline layer: how long each attempt of a retried call may wait."""
     record: OutboundRecord | None = field(default=None)
     """Set by the transport layer: the last record sent (dead-lettered if publishing failed)."""
+    on_reply: OnReply | None = field(default=None)
+    """Set for a call answered by many replies (a gather, a stream): what takes each
+    one. None for a plain request: its first reply settles it."""
 
     @property
     def key(self) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
@@ -27,12 +28,15 @@ from .._stats import ClientStats
 from .._telemetry import ClientTelemetry
 from ..transport import Transport
 from ..wire.envelope import encode_payload
+from ..wire.header_table import STREAM_ACCEPT
 from ..wire.topics import TopicTrio, validate_topic_name
-from .call import Send
+from .call import Call, Send
 from .circuit import Circuits, CircuitState, CircuitTracker
+from .gather import Gathering, check_expect, gather_replies
 from .pending import PendingCalls
 from .records import RecordWriter, send_event
 from .replies import as_model
+from .stream import ReplyStream, open_stream, send_cancel
 from .validate import CallOptions, TrioNames, check_timeout, new_call
 
 if TYPE_CHECKING:
@@ -244,6 +248,82 @@ class RpcClient:
         if response_model is None:
             return result
         return as_model(result, response_model, call)
+
+    def gather(
+        self,
+        op: str | TopicTrio,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        expect: int | None = None,
+        timeout: float | Unset = UNSET,
+        response_model: type[BaseModel] | None = None,
+        partition_key: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> Gathering:
+        """Ask every responder group of ``op`` at once; their replies as they arrive.
+
+        ``async for reply in client.gather(...)`` yields a ``GatherReply`` per
+        answering service (a failure is a reply with ``error`` set); ``await
+        client.gather(...)`` collects them into a ``GatherResult``. It ends when
+        ``expect`` replies arrived or ``timeout`` passed, with ``complete`` saying
+        which; it raises only when the request could not be sent (``PublishError``,
+        ``CircuitOpenError``, ``ClientClosed``). Sent once: a ``CallRetry`` does not apply.
+        """
+        call = self._conversation_call(op, payload, timeout, partition_key, headers)
+        return gather_replies(
+            self._send_ready(),
+            call,
+            self._library,
+            expect=check_expect(expect),
+            response_model=response_model,
+        )
+
+    def stream(
+        self,
+        op: str | TopicTrio,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        timeout: float | Unset = UNSET,
+        item_model: type[ModelT] | None = None,
+        partition_key: str | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> ReplyStream[Any]:
+        """The items a streaming responder yields, in order, as they arrive.
+
+        ``timeout`` bounds the whole stream. Items are dicts, or ``item_model``
+        instances (``Progress``, say). Raises ``RemoteError`` when the responder
+        fails, ``RequestTimeout`` when the deadline passes first. Sent once: a
+        ``CallRetry`` does not apply (docs/patterns.md).
+        """
+        extra = {**(headers or {}), STREAM_ACCEPT: "1"}
+        call = self._conversation_call(op, payload, timeout, partition_key, extra)
+        cancel = partial(send_cancel, self._transport, self._writer, call)
+        return open_stream(self._send_ready(), call, self._library, item_model, cancel)
+
+    def _conversation_call(
+        self,
+        op: str | TopicTrio,
+        payload: Mapping[str, Any] | BaseModel,
+        timeout: float | Unset,
+        partition_key: str | None,
+        headers: Mapping[str, str | bytes] | None,
+    ) -> Call:
+        self._check_open()
+        return new_call(
+            self._trios.of(op),
+            payload,
+            timeout=self._timeout if timeout is UNSET else check_timeout(timeout),
+            policy=NO_CALL_RETRY,  # a re-send would ask every group, or restart a stream
+            clock=self._clock,
+            partition_key=partition_key,
+            headers=headers,
+            idempotency_key=None,
+            priority=None,
+        )
+
+    def _send_ready(self) -> Send:
+        assert self._send is not None
+        return self._send
 
     async def publish(
         self,

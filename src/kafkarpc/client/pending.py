@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..transport import InboundRecord, OutboundRecord
 from .signal import Signal, Signals
 
-__all__ = ["PendingCall", "PendingCalls"]
+__all__ = ["OnReply", "PendingCall", "PendingCalls", "PendingReplies"]
+
+#: What a call answered by many replies does with each: returns the record that
+#: stands for the whole call so far (None: none yet) and whether the call is over.
+OnReply = Callable[[InboundRecord], tuple[InboundRecord | None, bool]]
 
 
 class PendingCall:
@@ -44,6 +50,39 @@ class PendingCall:
         self.signal = self._signals.new()
 
 
+class PendingReplies(PendingCall):
+    """A call that takes many replies (a gather, a stream) until ``on_reply`` says it is over.
+
+    To the layers that wait on it, it looks like one call: ``reply`` is the record
+    standing for the call so far (the transport layer decodes it when the wait
+    ends, at the deadline or once the call is over), and ``signal`` is set only
+    when ``on_reply`` says the call is over.
+    """
+
+    __slots__ = ("_on_reply",)
+
+    def __init__(self, correlation_id: str, signals: Signals, on_reply: OnReply) -> None:
+        super().__init__(correlation_id, signals)
+        self._on_reply = on_reply
+
+    def resolve(self, record: InboundRecord) -> None:
+        if self.error is not None:
+            return
+        standing, over = self._on_reply(record)
+        if standing is not None:
+            self.reply = standing
+        if over:
+            self.signal.set()
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            # The call failed as a whole (the client closed, the request was refused):
+            # that is its outcome, whatever replies came before.
+            self.reply = None
+            self.error = error
+            self.signal.set()
+
+
 class PendingCalls:
     """The calls waiting for a reply, by correlation id; closed once, with the client."""
 
@@ -54,8 +93,14 @@ class PendingCalls:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def add(self, correlation_id: str, signals: Signals) -> PendingCall:
-        call = PendingCall(correlation_id, signals)
+    def add(
+        self, correlation_id: str, signals: Signals, on_reply: OnReply | None = None
+    ) -> PendingCall:
+        call = (
+            PendingCall(correlation_id, signals)
+            if on_reply is None
+            else PendingReplies(correlation_id, signals, on_reply)
+        )
         self._calls[correlation_id] = call
         return call
 

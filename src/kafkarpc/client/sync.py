@@ -9,8 +9,9 @@ what the async client returns or raises reaches the caller unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from functools import partial
@@ -29,9 +30,11 @@ from .._stats import ClientStats
 from ..transport import Transport
 from ..wire.topics import TopicTrio
 from .facade import RpcClient
+from .gather import Gathering, GatherResult
+from .stream import ReplyStream
 from .validate import CallOptions
 
-__all__ = ["ClientOptions", "PublishOptions", "SyncClient"]
+__all__ = ["ClientOptions", "GatherOptions", "PublishOptions", "StreamOptions", "SyncClient"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -68,8 +71,48 @@ class PublishOptions(TypedDict, total=False):
     timeout: float | Unset
 
 
+class GatherOptions(TypedDict, total=False):
+    """``RpcClient.gather``'s keywords (held to its signature by a unit test)."""
+
+    expect: int | None
+    timeout: float | Unset
+    response_model: type[BaseModel] | None
+    partition_key: str | None
+    headers: Mapping[str, str | bytes] | None
+
+
+class StreamOptions(TypedDict, total=False):
+    """``RpcClient.stream``'s keywords (held to its signature by a unit test)."""
+
+    timeout: float | Unset
+    item_model: type[BaseModel] | None
+    partition_key: str | None
+    headers: Mapping[str, str | bytes] | None
+
+
+async def _gather_all(gathering: Callable[[], Gathering]) -> GatherResult:
+    return await gathering().collect()
+
+
+async def _open(
+    stream: Callable[..., ReplyStream[Any]], op: Operation, payload: Payload, options: StreamOptions
+) -> ReplyStream[Any]:
+    # Made on the loop thread: the stream belongs to the client's loop.
+    opened = stream(op, payload, **options)
+    opened.start()
+    return opened
+
+
+async def _next_item(stream: ReplyStream[Any]) -> tuple[bool, Any]:
+    try:
+        return True, await anext(stream)
+    except StopAsyncIteration:
+        return False, None
+
+
 class SyncClient:
-    """Blocking twin of ``RpcClient``: same constructor, same ``request`` and ``publish``.
+    """Blocking twin of ``RpcClient``: the same constructor and calls (``request``, ``publish``,
+    ``gather``, ``stream``).
 
     >>> with SyncClient("127.0.0.1:9092", service="report-job") as client:  # doctest: +SKIP
     ...     reply = client.request("billing.charge", {"cents": 1200})
@@ -177,6 +220,41 @@ class SyncClient:
     ) -> str:
         """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
         return self._run("publish()", partial(self._client.publish, topic, payload, **options))
+
+    def gather(
+        self, op: Operation, payload: Payload, **options: Unpack[GatherOptions]
+    ) -> GatherResult:
+        """``RpcClient.gather``, blocking: every reply that arrived, as a ``GatherResult``."""
+        return self._run(
+            "gather()", partial(_gather_all, partial(self._client.gather, op, payload, **options))
+        )
+
+    def stream(
+        self, op: Operation, payload: Payload, **options: Unpack[StreamOptions]
+    ) -> Iterator[Any]:
+        """``RpcClient.stream`` as a plain iterator: each item as it arrives, in order.
+
+        The request is sent now; iterating blocks for each item. Closing the
+        iterator (leaving a ``for`` loop early, or ``close()``) stops listening and
+        cancels the responder's generator.
+        """
+        stream = self._run("stream()", partial(_open, self._client.stream, op, payload, options))
+        return self._items(stream)
+
+    def _items(self, stream: ReplyStream[Any]) -> Iterator[Any]:
+        try:
+            while True:
+                more, item = self._run("stream()", partial(_next_item, stream))
+                if not more:
+                    return
+                yield item
+        finally:
+            with self._lock:
+                closed = self._closed
+            if not closed and running_loop_library() is None:
+                # The client may close between the check and the call: nothing to stop then.
+                with contextlib.suppress(ClientClosed):
+                    self._run("stream()", stream.aclose)
 
     def close(self) -> None:
         """Fail pending calls with ``ClientClosed``, close the client, stop the thread.

@@ -32,6 +32,7 @@ __all__ = [
     "refused",
     "remembered",
     "retries",
+    "streamed",
 ]
 
 
@@ -111,6 +112,12 @@ def invalid_payload(handler: Handler, exc: PayloadInvalid) -> Outcome:
 
 def answered(payload: dict[str, Any]) -> Outcome:
     return Outcome(True, payload, True)
+
+
+def streamed(payload: dict[str, Any]) -> Outcome:
+    """The reply that ends a streamed answer. Never reused for a repeat: its items
+    are not part of it, so a repeat runs the stream again."""
+    return Outcome(True, payload, False)
 
 
 def refused(exc: RemoteError, *, replies: bool = True) -> Outcome:

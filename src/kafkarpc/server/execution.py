@@ -6,6 +6,7 @@ logging) happen here; what each result means is ``decide.py``'s to say.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -24,6 +25,7 @@ from .decide import Request
 from .handler import Handler, PayloadInvalid, ResultInvalid
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
 from .outcome import Outcome
+from .streaming import StreamReplies
 
 __all__ = ["Execution"]
 
@@ -49,6 +51,7 @@ class Execution:
         retry: HandlerRetry | None,
         workers: int,
         telemetry: ServerTelemetry,
+        streams: StreamReplies | None = None,
     ) -> None:
         """Call from the loop that will run the handlers (its primitives are kept)."""
         self._store = store
@@ -65,6 +68,7 @@ class Execution:
         self.loop = LoopTools.running()
         self.telemetry = telemetry
         self._running: dict[str, _Running] = {}
+        self._streams = streams  # runs the responders that are async generators
 
     async def outcome(self, request: Request) -> Outcome:
         expired = decide.expired_before_pickup(request.deadline_ms, time.time() * 1000)
@@ -110,6 +114,8 @@ class Execution:
             self.telemetry.validation_error(request.record.topic)
             return decide.invalid_payload(handler, exc)
         policy = self._policy(handler)
+        streams = self._streams if handler.streams else None
+        invoke = handler.invoke if streams is None else functools.partial(streams.run, request)
         attempt = 0
         while True:
             attempt += 1
@@ -121,15 +127,17 @@ class Execution:
             context = None if handler.context_param is None else _context(request, attempt)
             try:
                 if remaining is None:
-                    result = await handler.invoke(argument, context, self._limiter)
+                    result = await invoke(argument, context, self._limiter)
                 else:
                     # A bare CancelScope: fail_after's context-manager wrapper costs more
                     # than the rest of a request's bookkeeping on this path.
                     with self.loop.cancel_scope(deadline=self.loop.clock() + remaining) as scope:
-                        result = await handler.invoke(argument, context, self._limiter)
+                        result = await invoke(argument, context, self._limiter)
                     if scope.cancelled_caught:
                         self.telemetry.deadline_expired(request.record.topic)
                         return decide.cancelled_at_deadline()
+                if streams is not None:
+                    return decide.streamed(result)
                 return decide.answered(handler.render(result))
             except RemoteError as exc:
                 return decide.refused(exc, replies=handler.replies)

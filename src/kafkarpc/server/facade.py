@@ -34,6 +34,7 @@ from .intake import fetch_high_mark
 from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
+from .streaming import StreamReplies
 from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
 
 __all__ = ["RpcServer"]
@@ -102,6 +103,7 @@ class RpcServer:
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
         self._pipeline: Pipeline | None = None
+        self._streams = StreamReplies(self._transport, self.service)
         self._telemetry = ServerTelemetry(
             self.group_id,
             tracer_provider=telemetry.tracer_provider,
@@ -212,6 +214,11 @@ class RpcServer:
                 )
             for topic in (*topics, *self._subscribers.topics):
                 await self._transport.partition_count(topic)
+            await self._streams.start(
+                list(self._registry.view.values()),
+                create=self._create_topics,
+                partitions=self._topic_partitions,
+            )
             task_group = self._task_group = anyio.create_task_group()
             await task_group.__aenter__()
         except BaseException:
@@ -223,7 +230,13 @@ class RpcServer:
                 task_group,
                 self._transport,
                 handlers,
-                Execution(self._idempotency, self._retry, self._workers, self._telemetry),
+                Execution(
+                    self._idempotency,
+                    self._retry,
+                    self._workers,
+                    self._telemetry,
+                    self._streams,
+                ),
                 Replier(self.service),
                 self._payload_preview,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import inspect
 import json
@@ -77,6 +78,19 @@ def collect_responders(
     return found
 
 
+def _yielded_type(annotation: Any) -> Any:
+    """What an async generator annotated ``AsyncIterator[X]`` (or ``AsyncGenerator[X, ...]``,
+    ``AsyncIterable[X]``) yields: X; unannotated, anything."""
+    origin = typing.get_origin(annotation)
+    if origin in (
+        collections.abc.AsyncIterator,
+        collections.abc.AsyncGenerator,
+        collections.abc.AsyncIterable,
+    ):
+        return typing.get_args(annotation)[0]
+    return inspect.Parameter.empty
+
+
 def _is_passthrough(annotation: Any) -> bool:
     return annotation in _PASSTHROUGH or typing.get_origin(annotation) in (dict, typing.Mapping)
 
@@ -110,7 +124,11 @@ class Handler:
     payload_adapter: TypeAdapter[Any] | None
     context_param: str | None
     result_adapter: TypeAdapter[Any] | None
+    """For a streaming responder, the adapter of each item it yields."""
     is_async: bool
+    streams: bool
+    """An async generator function: each item it yields is sent as it comes
+    (``server/streaming.py``)."""
 
     @staticmethod
     def fields_of(
@@ -149,6 +167,14 @@ class Handler:
                     f"one RequestContext; {name!r} is extra"
                 )
         returns = hints.get("return", inspect.Parameter.empty)
+        streams = inspect.isasyncgenfunction(target)
+        if streams:
+            returns = _yielded_type(returns)
+        elif inspect.isgeneratorfunction(target):
+            raise ConfigurationError(
+                f"handler {name_of} is a generator function; a streaming responder "
+                "is an async generator function ('async def' with 'yield')"
+            )
         result_adapter = None
         if not _is_passthrough(returns) and returns is not type(None):
             result_adapter = TypeAdapter(returns)
@@ -161,7 +187,15 @@ class Handler:
             "context_param": context_param,
             "result_adapter": result_adapter,
             "is_async": inspect.iscoroutinefunction(target),
+            "streams": streams,
         }
+
+    def __post_init__(self) -> None:
+        if self.streams and not self.replies:
+            raise ConfigurationError(
+                f"handler {self.name} is an async generator, but nobody reads what a "
+                "subscriber yields; make it a responder to stream replies"
+            )
 
     def parse(self, payload: dict[str, Any]) -> Any:
         if self.payload_adapter is None:

@@ -22,6 +22,9 @@ __all__ = [
     "REQUIRED_HEADERS",
     "RESERVED_HEADERS",
     "ROUTING_HEADERS",
+    "STREAM_ACCEPT",
+    "STREAM_HEADERS",
+    "STREAM_SEQ",
     "DlqHeader",
     "Encoding",
     "HeaderRole",
@@ -40,6 +43,8 @@ class HeaderRole(StrEnum):
     TRACE = "trace"
     #: Added to a record parked on a dead-letter topic (Spring Kafka's names).
     DEAD_LETTER = "dead_letter"
+    #: Streamed replies (docs/wire.md §9): a caller asking for one, a responder numbering items.
+    STREAM = "stream"
 
 
 class Encoding(StrEnum):
@@ -161,6 +166,10 @@ dlq_reason                      dead_letter  text
     Why it was parked: a DlqReason value.
 dlq_retry_count                 dead_letter  decimal
     Responder retries made before parking.
+stream_accept                   stream       choice   1
+    On a request: the caller takes a streamed reply item by item (§9).
+stream_seq                      stream       decimal
+    On an item of a streamed reply: its position, from 0; a rerun starts at 0 again.
 """
 
 _WRITERS = {
@@ -168,6 +177,7 @@ _WRITERS = {
     HeaderRole.ROUTING: "client",
     HeaderRole.TRACE: "every sender",
     HeaderRole.DEAD_LETTER: "responder or client parking a record",
+    HeaderRole.STREAM: "client (stream_accept), responder (stream_seq)",
 }
 
 
@@ -203,6 +213,8 @@ def _names(*roles: HeaderRole) -> tuple[str, ...]:
 REQUIRED_HEADERS = _names(HeaderRole.REQUIRED)
 ROUTING_HEADERS = _names(HeaderRole.ROUTING)
 DEAD_LETTER_HEADERS = _names(HeaderRole.DEAD_LETTER)
+STREAM_HEADERS = _names(HeaderRole.STREAM)
+STREAM_ACCEPT, STREAM_SEQ = STREAM_HEADERS
 if tuple(DlqHeader) != DEAD_LETTER_HEADERS:
     raise AssertionError("DlqHeader must name HEADERS' dead-letter rows, in order")
 #: What a caller's own headers may not set: the envelope's mirror and the routing.

@@ -57,7 +57,7 @@ class InFlightLayer:
                     topic=call.trio.requested,
                     elapsed=call.elapsed(),
                 ) from None
-        pending = call.pending = self.pending.add(call.correlation_id, self.signals)
+        pending = call.pending = self.pending.add(call.correlation_id, self.signals, call.on_reply)
         try:
             return await self.below(call)
         except PublishError as exc:
