@@ -38,8 +38,8 @@ from .client.circuit import CircuitState
 from .client.facade import RpcClient
 from .client.gather import Gathering, GatherReply, GatherResult
 from .client.stream import ReplyStream
-from .progress import Progress
 from .transport import Transport
+from .wire.codes import ErrorCode
 from .wire.dead_letter import DlqHeader, DlqReason
 from .wire.topics import TopicTrio
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .asyncapi import asyncapi_json, generate_asyncapi
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+    from .progress import Progress
     from .server.context import RequestContext
     from .server.facade import RpcServer
     from .server.handler import Responder, responder
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from .server.subscriber import Subscriber
     from .transport.kafka.transport import KafkaTransport
     from .transport.memory import MemoryBroker, MemoryTransport
-    from .wire.failure import ErrorCode, ErrorPayload
+    from .wire.failure import ErrorPayload
     from .wire.model import Envelope, decode_envelope, encode_envelope
 
 # Imported on first use: `import kafkarpc` is paid by every program and every
@@ -94,8 +95,8 @@ _LAZY = {
     "Envelope": ".wire.model",
     "decode_envelope": ".wire.model",
     "encode_envelope": ".wire.model",
-    "ErrorCode": ".wire.failure",
     "ErrorPayload": ".wire.failure",
+    "Progress": ".progress",
 }
 
 

@@ -26,6 +26,7 @@ DEFERRED_MODULES = (
     "kafkarpc.client.layers",
     "kafkarpc.wire.model",
     "kafkarpc.wire.failure",
+    "kafkarpc.progress",
     # pydantic's model machinery: about half of what the dependencies cost to import.
     "pydantic.main",
     "pydantic.fields",

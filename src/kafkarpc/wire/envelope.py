@@ -26,11 +26,12 @@ from pydantic_core import SchemaValidator, ValidationError
 
 from .._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable
 from .._ids import new_uuid
+from .codes import ErrorCode
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .failure import ErrorCode, ErrorPayload
+    from .failure import ErrorPayload
     from .model import Envelope, decode_envelope, encode_envelope, make_envelope
 
 T = TypeVar("T")
@@ -66,7 +67,6 @@ _LAZY = {
     "decode_envelope": ".model",
     "encode_envelope": ".model",
     "make_envelope": ".model",
-    "ErrorCode": ".failure",
     "ErrorPayload": ".failure",
 }
 
