@@ -36,8 +36,6 @@ from ._stats import ClientStats, ServerStats
 from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
-from .client.gather import Gathering, GatherReply, GatherResult
-from .client.stream import ReplyStream
 from .transport import Transport
 from .wire.codes import ErrorCode
 from .wire.dead_letter import DlqHeader, DlqReason
@@ -46,6 +44,8 @@ from .wire.topics import TopicTrio
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
     from .asyncapi import asyncapi_json, generate_asyncapi
+    from .client.gather import Gathering, GatherReply, GatherResult
+    from .client.stream import ReplyStream
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
     from .progress import Progress
@@ -92,6 +92,10 @@ _LAZY = {
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
+    "Gathering": ".client.gather",
+    "GatherReply": ".client.gather",
+    "GatherResult": ".client.gather",
+    "ReplyStream": ".client.stream",
     "Envelope": ".wire.model",
     "decode_envelope": ".wire.model",
     "encode_envelope": ".wire.model",

@@ -32,16 +32,17 @@ from ..wire.header_table import STREAM_ACCEPT
 from ..wire.topics import TopicTrio, validate_topic_name
 from .call import Call, Send
 from .circuit import Circuits, CircuitState, CircuitTracker
-from .gather import Gathering, check_expect, gather_replies
 from .pending import PendingCalls
 from .records import RecordWriter, send_event
 from .replies import as_model
-from .stream import ReplyStream, open_stream, send_cancel
 from .validate import CallOptions, TrioNames, check_timeout, new_call
 
 if TYPE_CHECKING:
     # Only for annotations: importing it would load pydantic's model machinery.
     from pydantic import BaseModel
+
+    from .gather import Gathering
+    from .stream import ReplyStream
 
 __all__ = ["RpcClient"]
 
@@ -269,6 +270,9 @@ class RpcClient:
         which; it raises only when the request could not be sent (``PublishError``,
         ``CircuitOpenError``, ``ClientClosed``). Sent once: a ``CallRetry`` does not apply.
         """
+        # Loaded by the first gather, not by `import kafkarpc` (docs/benchmarks.md).
+        from .gather import check_expect, gather_replies
+
         call = self._conversation_call(op, payload, timeout, partition_key, headers)
         return gather_replies(
             self._send_ready(),
@@ -295,6 +299,9 @@ class RpcClient:
         fails, ``RequestTimeout`` when the deadline passes first. Sent once: a
         ``CallRetry`` does not apply (docs/patterns.md).
         """
+        # Loaded by the first stream, not by `import kafkarpc` (docs/benchmarks.md).
+        from .stream import open_stream, send_cancel
+
         extra = {**(headers or {}), STREAM_ACCEPT: "1"}
         call = self._conversation_call(op, payload, timeout, partition_key, extra)
         cancel = partial(send_cancel, self._transport, self._writer, call)
