@@ -9,6 +9,7 @@ import logging
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
+from ._causation import Cause
 from ._config import CallRetry, CircuitBreaker, HandlerRetry, Limits, Security, Telemetry, Topics
 from ._exceptions import (
     BrokerUnavailable,
@@ -39,7 +40,7 @@ from .client.facade import RpcClient
 from .transport import Transport
 from .wire.codes import ErrorCode
 from .wire.dead_letter import DlqHeader, DlqReason
-from .wire.topics import TopicTrio
+from .wire.topics import TopicPrefix, TopicTrio
 
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
@@ -48,6 +49,17 @@ if TYPE_CHECKING:
     from .client.stream import ReplyStream
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
+    from .events import (
+        EmitResult,
+        EventCatalog,
+        EventRegistration,
+        EventTarget,
+        OnexTopic,
+        TargetResult,
+        mask_secrets,
+        onex_topic,
+        redacted_preview,
+    )
     from .progress import Progress
     from .server.context import RequestContext
     from .server.facade import RpcServer
@@ -92,6 +104,15 @@ _LAZY = {
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
+    "EmitResult": ".events",
+    "EventCatalog": ".events",
+    "EventRegistration": ".events",
+    "EventTarget": ".events",
+    "OnexTopic": ".events",
+    "TargetResult": ".events",
+    "mask_secrets": ".events",
+    "onex_topic": ".events",
+    "redacted_preview": ".events",
     "Gathering": ".client.gather",
     "GatherReply": ".client.gather",
     "GatherResult": ".client.gather",
@@ -125,6 +146,7 @@ logging.getLogger("kafkarpc").addHandler(logging.NullHandler())
 __all__ = [
     "BrokerUnavailable",
     "CallRetry",
+    "Cause",
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",
@@ -134,10 +156,14 @@ __all__ = [
     "DeadLetter",
     "DlqHeader",
     "DlqReason",
+    "EmitResult",
     "Envelope",
     "EnvelopeError",
     "ErrorCode",
     "ErrorPayload",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
     "GatherReply",
     "GatherResult",
     "Gathering",
@@ -151,6 +177,7 @@ __all__ = [
     "Limits",
     "MemoryBroker",
     "MemoryTransport",
+    "OnexTopic",
     "PayloadError",
     "PayloadNotSerializable",
     "PayloadTooLarge",
@@ -173,8 +200,10 @@ __all__ = [
     "StoredReply",
     "Subscriber",
     "SyncClient",
+    "TargetResult",
     "Telemetry",
     "TopicNotFound",
+    "TopicPrefix",
     "TopicTrio",
     "Topics",
     "Transport",
@@ -186,6 +215,9 @@ __all__ = [
     "ensure_topics",
     "generate_asyncapi",
     "inspect_dlq",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "replay_dlq",
     "responder",
     "trio_topics",

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from .wire.topics import TopicNaming
+
 __all__ = [
     "CallRetry",
     "CircuitBreaker",
@@ -68,17 +70,23 @@ class Topics:
     creates missing topics with ``partitions`` partitions (off by default: real
     clusters create topics in their own way). ``reply_partition`` pins a client's
     replies to one partition of each reply topic instead of every partition.
+    ``naming`` turns every topic name kafkarpc builds from an operation name, and
+    every topic given to ``publish``/``emit``, into the name used on the broker:
+    ``TopicPrefix(environment, group)`` or any function ``str -> str``.
     """
 
     version: str = "v1"
     create: bool = False
     partitions: int = 3
     reply_partition: int | None = None
+    naming: TopicNaming | None = None
 
     def __post_init__(self) -> None:
         _at_least("partitions", self.partitions, 1)
         if self.reply_partition is not None:
             _at_least("reply_partition", self.reply_partition, 0)
+        if self.naming is not None and not callable(self.naming):
+            raise ConfigurationError(f"naming must be a function str -> str, got {self.naming!r}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

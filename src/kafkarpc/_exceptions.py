@@ -165,8 +165,10 @@ class PublishError(RequestError):
     """The request could not be delivered to the broker (after any retries)."""
 
 
-class CircuitOpenError(RequestError):
-    """The operation's circuit breaker is open; the call failed without touching Kafka."""
+class CircuitOpenError(RequestError, RuntimeError):
+    """The operation's circuit breaker is open; the call failed without touching Kafka.
+
+    Also a ``RuntimeError``: what the reference ``ProtocolEventPublisher`` raises then."""
 
     def __init__(self, message: str, *, topic: str | None = None, retry_after: float = 0.0) -> None:
         super().__init__(message, topic=topic)

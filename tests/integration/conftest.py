@@ -6,14 +6,16 @@ package's own pytest plugin (``kafkarpc.testing._plugin``), the same one users g
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 import pytest
 from tests.integration.nestjs_peer import NestPeer
 from tests.integration.nestjs_peer import install as install_nestjs
 
-from kafkarpc import RpcClient, RpcServer, Topics, TopicTrio
+from kafkarpc import KafkaTransport, RpcClient, RpcServer, Topics, TopicTrio
+from kafkarpc.transport import InboundRecord
 
 # Tansu holds a JoinGroup for about half the session timeout; 2 s keeps joins ~1 s.
 FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
@@ -89,6 +91,22 @@ def make_client(kafkarpc_broker: str) -> Callable[..., RpcClient]:
 async def client(make_client: Callable[..., RpcClient]) -> AsyncIterator[RpcClient]:
     async with make_client() as rpc:
         yield rpc
+
+
+@pytest.fixture
+def topic_records(kafkarpc_broker: str) -> Callable[[str], Awaitable[list[InboundRecord]]]:
+    """Reads back every record now in a topic (oldest first per partition)."""
+
+    async def read(topic: str) -> list[InboundRecord]:
+        transport = KafkaTransport(kafkarpc_broker)
+        await transport.start()
+        try:
+            async with aclosing(transport.read_topic(topic)) as batches:
+                return [record async for batch in batches for record in batch]
+        finally:
+            await transport.aclose()
+
+    return read
 
 
 @pytest.fixture(scope="session")

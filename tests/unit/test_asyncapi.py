@@ -505,7 +505,7 @@ def without(data: dict[str, Any], field: str) -> dict[str, Any]:
         pytest.param(without(request_envelope(ORDER), "payload"), id="no-payload"),
         pytest.param({**request_envelope(ORDER), "correlation_id": ""}, id="empty-correlation"),
         pytest.param(
-            {**request_envelope(ORDER), "event_type": "shop.placed"}, id="not-upper-snake"
+            {**request_envelope(ORDER), "event_type": "Shop.Placed"}, id="not-an-event-type"
         ),
         pytest.param({**request_envelope(ORDER), "service": ""}, id="empty-service"),
         pytest.param(request_envelope({**ORDER, "items": []}), id="no-items"),

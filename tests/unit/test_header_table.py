@@ -116,6 +116,7 @@ traceparents = st.none() | st.sampled_from(
         partition_key=optional_text,
         priority=st.none() | st.sampled_from(sorted(PRIORITIES)),
         ttl_seconds=optional_int,
+        correlation_chain=optional_text,
         traceparent=traceparents,
         tracestate=optional_text,
         parent_span_id=optional_text,

@@ -111,6 +111,7 @@ EVERY_ROUTING_FIELD: dict[str, Any] = {
     "partition_key": "p",
     "priority": "critical",
     "ttl_seconds": 5,
+    "correlation_chain": "root-id,parent-id",
     "traceparent": TRACEPARENT,
     "tracestate": "vendor=1",
 }
@@ -243,6 +244,7 @@ def test_every_routing_field_becomes_a_header_and_back() -> None:
         "partition_key": "tenant-9",
         "priority": "high",
         "ttl_seconds": 30,
+        "correlation_chain": "root-id,parent-id",
         "traceparent": TRACEPARENT,
         "tracestate": "vendor=1",
         "parent_span_id": "00f067aa0ba902b7",

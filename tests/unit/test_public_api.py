@@ -30,6 +30,16 @@ from kafkarpc import (
 )
 
 EXPECTED_PUBLIC_NAMES = {
+    "TopicPrefix",
+    "EmitResult",
+    "EventCatalog",
+    "EventRegistration",
+    "EventTarget",
+    "OnexTopic",
+    "TargetResult",
+    "mask_secrets",
+    "onex_topic",
+    "redacted_preview",
     "Responder",
     "Subscriber",
     "Topics",
@@ -37,6 +47,7 @@ EXPECTED_PUBLIC_NAMES = {
     "Limits",
     "HandlerRetry",
     "CallRetry",
+    "Cause",
     "BrokerUnavailable",
     "CircuitBreaker",
     "CircuitOpenError",

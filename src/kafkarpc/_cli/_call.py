@@ -11,7 +11,7 @@ import anyio
 
 from .._exceptions import ConfigurationError, KafkaRpcError, RemoteError, RequestTimeout
 from ..client.facade import DEFAULT_TIMEOUT, RpcClient
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicPrefix, TopicTrio
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -58,11 +58,26 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--service", default="kafkarpc-cli", help="the caller's service name in the envelope"
     )
+    parser.add_argument(
+        "--topic-prefix",
+        metavar="ENV.GROUP",
+        help="name OP's topics {ENV}.{GROUP}.{topic}, as Topics(naming=TopicPrefix(ENV, GROUP))",
+    )
     for role in ("requested", "completed", "failed"):
         parser.add_argument(f"--{role}", metavar="TOPIC", help=f"explicit {role} topic")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log the client's activity to stderr"
     )
+
+
+def _prefix(text: str | None) -> TopicPrefix | None:
+    """``--topic-prefix ENV.GROUP`` as the naming it stands for."""
+    if text is None:
+        return None
+    environment, dot, group = text.partition(".")
+    if not dot:
+        raise CliError(f"--topic-prefix takes ENV.GROUP, got {text!r}")
+    return TopicPrefix(environment, group)
 
 
 def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]:
@@ -74,7 +89,7 @@ def _call_target(args: argparse.Namespace) -> tuple[str | TopicTrio, str | None]
         try:
             # A bad name is a usage error, found before connecting (a failed
             # connection would otherwise be reported first).
-            return TopicTrio.from_base(args.op), args.payload
+            return TopicTrio.from_base(args.op, naming=_prefix(args.topic_prefix)), args.payload
         except ConfigurationError as exc:
             raise CliError(str(exc)) from exc
     if not all(explicit):

@@ -13,7 +13,7 @@ from ..wire.dead_letter import DlqHeader, DlqReason
 from ..wire.header_table import HEADERS
 from ..wire.headers import CONTENT_TYPE, PRIORITIES
 from ..wire.topics import TopicTrio
-from .refs import UNSIGNED, UPPER_SNAKE, JsonSchema
+from .refs import EVENT_TYPE, UNSIGNED, JsonSchema
 
 __all__ = [
     "dead_letter_headers",
@@ -94,7 +94,7 @@ def _standard_headers() -> dict[str, JsonSchema]:
         "message_id": _string("Same as the envelope's `event_id`.", minLength=1),
         "timestamp": _string("Same as the envelope's `timestamp` (ISO 8601 UTC)."),
         "source": _string("Same as the envelope's `service`: the sender.", minLength=1),
-        "event_type": _string("Same as the envelope's `event_type`.", pattern=UPPER_SNAKE),
+        "event_type": _string("Same as the envelope's `event_type`.", pattern=EVENT_TYPE),
         "schema_version": _string("Same as the envelope's `version`.", minLength=1),
     }
 
@@ -123,6 +123,10 @@ def _routing_headers(trio: TopicTrio) -> dict[str, JsonSchema]:
         "partition_key": _string("The record key the caller chose instead of the correlation id."),
         "priority": _string("The caller's priority.", enum=sorted(PRIORITIES)),
         "ttl_seconds": _string("Seconds the request stays relevant.", pattern=UNSIGNED),
+        "correlation_chain": _string(
+            "Correlation ids of the requests this one was made while handling, root first, "
+            "comma-separated."
+        ),
     }
 
 

@@ -23,9 +23,9 @@ from .payloads import Payloads
 from .refs import (
     CORRELATION_ID,
     ERROR_PAYLOAD,
+    EVENT_TYPE,
     KAFKA_BINDING,
     SCHEMAS,
-    UPPER_SNAKE,
     JsonSchema,
     ref,
 )
@@ -170,8 +170,9 @@ def _envelope_schema(payload: JsonSchema, *, event_type: str, reply: bool) -> Js
     """The envelope around ``payload``.
 
     Replies are what this server sends, so their event type is fixed and their
-    causation id always set. Responders accept any UPPER_SNAKE event type on a
-    request, so ``event_type`` (what kafkarpc clients send) is only an example.
+    causation id always set. Responders accept any UPPER_SNAKE or dotted
+    lower-case event type on a request, so ``event_type`` (what kafkarpc clients
+    send) is only an example.
     """
     required = ["event_id", "event_type", "correlation_id", "timestamp", "service"]
     required += ["payload", "version"]
@@ -183,14 +184,17 @@ def _envelope_schema(payload: JsonSchema, *, event_type: str, reply: bool) -> Js
         }
         required.append("causation_id")
     else:
-        kind = {"type": "string", "pattern": UPPER_SNAKE, "examples": [event_type]}
+        kind = {"type": "string", "pattern": EVENT_TYPE, "examples": [event_type]}
         causation = {"type": ["string", "null"], "description": "The event this one answers."}
     return {
         "type": "object",
         "required": required,
         "properties": {
             "event_id": {"type": "string", "format": "uuid", "minLength": 1},
-            "event_type": {**kind, "description": "UPPER_SNAKE_CASE event type."},
+            "event_type": {
+                **kind,
+                "description": "UPPER_SNAKE_CASE or dotted lower-case event type.",
+            },
             "correlation_id": {
                 "type": "string",
                 "minLength": 1,

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..wire.envelope import EVENT_TYPE as EVENT_TYPE_PATTERN
+
 __all__ = [
     "CORRELATION_ID",
     "ERROR_PAYLOAD",
     "KAFKA_BINDING",
     "SCHEMAS",
+    "EVENT_TYPE",
     "UNSIGNED",
     "UPPER_SNAKE",
     "JsonSchema",
@@ -28,6 +31,8 @@ SCHEMAS = "#/components/schemas/"
 ERROR_PAYLOAD = "kafkarpc.ErrorPayload"
 CORRELATION_ID = "kafkarpc.correlationId"
 UPPER_SNAKE = r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$"
+#: What a responder accepts as an event type: UPPER_SNAKE or dotted lower-case.
+EVENT_TYPE = EVENT_TYPE_PATTERN.pattern
 UNSIGNED = r"^[0-9]+$"
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from opentelemetry.trace import Span
 
+from .._causation import Cause
 from .._config import CallRetry
 from ..transport import OutboundRecord
 from ..wire.envelope import EncodedPayload
@@ -50,6 +51,8 @@ class Call:
     until: float
     """When the current attempt stops waiting: the call's deadline, unless the
     deadline layer gives each attempt of a retried call less."""
+    cause: Cause | None = field(default=None)
+    """The request being handled when the call was made (None outside a handler)."""
     span: Span | None = field(default=None)
     """Set by the observe layer (None without tracing)."""
     pending: PendingCall | None = field(default=None)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
 import anyio
 
+from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import (
     ClientClosed,
@@ -29,18 +30,20 @@ from .._telemetry import ClientTelemetry
 from ..transport import Transport
 from ..wire.envelope import encode_payload
 from ..wire.header_table import STREAM_ACCEPT
-from ..wire.topics import TopicTrio, validate_topic_name
+from ..wire.topics import TopicTrio, name_topic, validate_topic_name
 from .call import Call, Send
 from .circuit import Circuits, CircuitState, CircuitTracker
 from .pending import PendingCalls
 from .records import RecordWriter, send_event
 from .replies import as_model
-from .validate import CallOptions, TrioNames, check_timeout, new_call
+from .validate import CallOptions, TrioNames, check_timeout, new_call, within_cause
 
 if TYPE_CHECKING:
     # Only for annotations: importing it would load pydantic's model machinery.
     from pydantic import BaseModel
 
+    from ..events import EmitResult, EventCatalog, EventRegistration
+    from ..events.emit import EmitOptions
     from .gather import Gathering
     from .stream import ReplyStream
 
@@ -81,6 +84,7 @@ class RpcClient:
         transport: Transport | None = None,
         security: Security | None = None,
         config: Mapping[str, Any] | None = None,
+        events: EventCatalog | None = None,
         **legacy: Unpack[LegacyClientOptions],
     ) -> None:
         setup = Setup.settle(
@@ -104,7 +108,8 @@ class RpcClient:
         )
         self._circuits = Circuits(circuit_breaker, self._telemetry.circuit_changed)
         self._pending = PendingCalls()
-        self._trios = TrioNames(topics.version)
+        self._trios = TrioNames(topics.version, topics.naming)
+        self._events = events
         self._state = _State.NEW
         # Set by start(), from the running loop:
         self._library = "asyncio"
@@ -219,6 +224,7 @@ class RpcClient:
         idempotency_key: str | None = None,
         priority: str | None = None,
         retry: CallRetry | Unset | None = UNSET,
+        cause: Cause | Unset | None = UNSET,
     ) -> dict[str, Any] | ModelT:
         """Send ``payload`` to ``op`` and return the reply payload.
 
@@ -227,6 +233,10 @@ class RpcClient:
         ``timeout`` seconds (the request's deadline), ``PublishError`` when the
         broker did not take the request, ``CircuitOpenError`` while the
         operation's circuit is open. The pending entry is removed in every case.
+
+        Made while a handler runs, the call continues that request's chain
+        (``cause``; docs/events.md, "Causation"): pass ``cause=None`` to start a
+        new one, or a ``RequestContext.cause`` to name the request explicitly.
         """
         self._check_open()
         call = new_call(
@@ -239,6 +249,7 @@ class RpcClient:
             headers=headers,
             idempotency_key=idempotency_key,
             priority=priority,
+            cause=current_cause() if cause is UNSET else cause,
         )
         assert self._send is not None
         token = adopt_current_library(self._library)
@@ -326,6 +337,7 @@ class RpcClient:
             headers=headers,
             idempotency_key=None,
             priority=None,
+            cause=current_cause(),  # inside a handler, gathers and streams continue its chain
         )
 
     def _send_ready(self) -> Send:
@@ -342,12 +354,20 @@ class RpcClient:
         correlation_id: str | None = None,
         headers: Mapping[str, str | bytes] | None = None,
         timeout: float | Unset = UNSET,
+        cause: Cause | Unset | None = UNSET,
     ) -> str:
-        """Publish one event (no reply expected); returns its ``event_id`` once stored."""
+        """Publish one event (no reply expected); returns its ``event_id`` once stored.
+
+        Made while a handler runs, the event carries that request's chain, as
+        ``request`` does (``cause``), and gives up by its deadline.
+        """
         self._check_open()
-        validate_topic_name(topic)
+        topic = name_topic(self._topics.naming, validate_topic_name(topic))
         body = encode_payload(payload)
+        if cause is UNSET:
+            cause = current_cause()
         budget = self._timeout if timeout is UNSET else check_timeout(timeout)
+        budget = within_cause(budget, cause, topic)
         message, record = self._writer.event(
             topic,
             body,
@@ -355,6 +375,35 @@ class RpcClient:
             key=key,
             correlation_id=correlation_id,
             headers=headers,
+            cause=cause,
         )
         await send_event(self._transport, record, message.correlation_id, budget)
         return message.event_id
+
+    async def emit(
+        self,
+        event: str | EventRegistration,
+        payload: Mapping[str, Any] | BaseModel,
+        **options: Unpack[EmitOptions],
+    ) -> EmitResult:
+        """Publish ``event`` to every target the ``events`` catalog gives it (or an
+        ``EventRegistration``'s targets), each copy transformed and keyed as declared.
+
+        ``ConfigurationError`` for an event type not in the catalog, ``PayloadError``
+        for a payload without a required field, both before anything is sent. Each
+        copy is tried ``retry``'s attempts within ``timeout``; one the broker does not
+        take is parked in ``{topic}.dlq``. It does not raise for a failed target: the
+        ``EmitResult`` says, per target, whether it was stored (docs/events.md).
+        """
+        from ..events.emit import Emitter, emit_event
+
+        self._check_open()
+        emitter = Emitter(
+            self._writer,
+            self._transport,
+            self._events,
+            self._topics.naming,
+            self._retry,
+            self._timeout,
+        )
+        return await emit_event(emitter, event, payload, **options)

@@ -7,9 +7,11 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
+from .._causation import Cause
 from .._config import PayloadPreview
 from .._exceptions import PublishError, TransportError
 from .._ids import new_uuid
@@ -47,14 +49,19 @@ class RecordWriter:
                 preview(self.payload_preview, call.body.to_dict()),
                 extra=about(call.correlation_id, trio.requested),
             )
+        cause = call.cause
         message = new_message(
             event_type=trio.event_type("requested"),
             correlation_id=call.correlation_id,
             service=self.service,
             payload=call.body,
+            causation_id=None if cause is None else cause.event_id,
             version=self.version,
         )
         traceparent, tracestate = inject_trace_headers(call.span)
+        if cause is not None and traceparent is None:
+            # No span of our own (no tracing SDK here): the trace passes through.
+            traceparent, tracestate = cause.traceparent, cause.tracestate
         routing = RequestRouting(
             reply_to=trio.completed,
             reply_partition=self.reply_partition,
@@ -68,6 +75,7 @@ class RecordWriter:
             tracestate=tracestate,
             parent_span_id=parent_span_id(call.span),
             ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
+            correlation_chain=None if cause is None else cause.chain_header,
         )
         return OutboundRecord(
             topic=trio.requested,
@@ -85,24 +93,45 @@ class RecordWriter:
         key: str | None,
         correlation_id: str | None,
         headers: Mapping[str, str | bytes] | None,
+        cause: Cause | None = None,
+        causation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> tuple[OutgoingMessage, OutboundRecord]:
-        """An event for ``topic`` (no reply expected), and the message it carries."""
+        """An event for ``topic`` (no reply expected), and the message it carries.
+        ``causation_id``, when given, names the cause instead of ``cause``."""
         if event_type is not None:
             validate_event_type(event_type)
+        if causation_id is None and cause is not None:
+            causation_id = cause.event_id
         message = new_message(
             event_type=event_type or event_type_for_topic(topic),
             correlation_id=correlation_id or new_uuid(),
             service=self.service,
             payload=body,
+            causation_id=causation_id,
             version=self.version,
+            metadata=metadata,
         )
         record = OutboundRecord(
             topic=topic,
             value=message.value,
             key=(key or message.correlation_id).encode(),
-            headers=build_headers(message, extra=headers),
+            headers=build_headers(message, routing=_caused_routing(cause), extra=headers),
         )
         return message, record
+
+
+def _caused_routing(cause: Cause | None) -> RequestRouting | None:
+    """What an event made while handling a request carries on of it: its chain,
+    its deadline and its trace context."""
+    if cause is None:
+        return None
+    return RequestRouting(
+        deadline_ms=cause.deadline_ms,
+        correlation_chain=cause.chain_header,
+        traceparent=cause.traceparent,
+        tracestate=cause.tracestate,
+    )
 
 
 async def send_event(

@@ -16,11 +16,12 @@ from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from functools import partial
 from types import TracebackType
-from typing import Any, Required, Self, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Required, Self, TypedDict, TypeVar, Unpack, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from pydantic import BaseModel
 
+from .._causation import Cause, current_cause
 from .._config import CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
 from .._exceptions import ClientClosed, LifecycleError
 from .._legacy import LegacyClientOptions
@@ -33,6 +34,10 @@ from .facade import RpcClient
 from .gather import Gathering, GatherResult
 from .stream import ReplyStream
 from .validate import CallOptions
+
+if TYPE_CHECKING:
+    from ..events import EmitResult, EventCatalog, EventRegistration
+    from ..events.emit import EmitOptions
 
 __all__ = ["ClientOptions", "GatherOptions", "PublishOptions", "StreamOptions", "SyncClient"]
 
@@ -59,6 +64,7 @@ class ClientOptions(LegacyClientOptions, total=False):
     transport: Transport | None
     security: Security | None
     config: Mapping[str, Any] | None
+    events: EventCatalog | None
 
 
 class PublishOptions(TypedDict, total=False):
@@ -69,6 +75,7 @@ class PublishOptions(TypedDict, total=False):
     correlation_id: str | None
     headers: Mapping[str, str | bytes] | None
     timeout: float | Unset
+    cause: Cause | Unset | None
 
 
 class GatherOptions(TypedDict, total=False):
@@ -205,6 +212,8 @@ class SyncClient:
         **options: Unpack[CallOptions],
     ) -> dict[str, Any] | ModelT:
         """``RpcClient.request``, blocking: the reply payload, or the same exception."""
+        # The loop thread has contexts of its own: the caller's cause is read here.
+        options.setdefault("cause", current_cause())
         if response_model is None:
             return self._run("request()", partial(self._client.request, op, payload, **options))
         return self._run(
@@ -219,7 +228,18 @@ class SyncClient:
         **options: Unpack[PublishOptions],
     ) -> str:
         """``RpcClient.publish``, blocking: the stored event's ``event_id``."""
+        options.setdefault("cause", current_cause())
         return self._run("publish()", partial(self._client.publish, topic, payload, **options))
+
+    def emit(
+        self,
+        event: str | EventRegistration,
+        payload: Payload,
+        **options: Unpack[EmitOptions],
+    ) -> EmitResult:
+        """``RpcClient.emit``, blocking: each target's outcome."""
+        options.setdefault("cause", current_cause())
+        return self._run("emit()", partial(self._client.emit, event, payload, **options))
 
     def gather(
         self, op: Operation, payload: Payload, **options: Unpack[GatherOptions]

@@ -10,14 +10,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from .._causation import Cause
 from .._config import CallRetry
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, RequestTimeout
 from .._ids import new_uuid
 from .._sentinel import Unset
 from ..wire.envelope import encode_payload
 from ..wire.header_table import RESERVED_HEADERS
 from ..wire.headers import PRIORITIES
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicNaming, TopicTrio
 from .call import Call
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "check_call_options",
     "check_timeout",
     "new_call",
+    "within_cause",
 ]
 
 
@@ -60,6 +62,25 @@ def check_call_options(
         raise ConfigurationError("partition_key must be a non-empty str or None")
 
 
+def within_cause(timeout: float, cause: Cause | None, topic: str) -> float:
+    """``timeout``, shortened to end by the deadline of the request being handled.
+
+    Raises RequestTimeout when that deadline has passed: its caller no longer waits,
+    so nothing is sent on its behalf.
+    """
+    if cause is None or cause.deadline_ms is None:
+        return timeout
+    remaining = cause.deadline_ms / 1000 - time.time()
+    if remaining <= 0:
+        raise RequestTimeout(
+            "the request being handled is past its deadline; nothing was sent",
+            correlation_id=cause.correlation_id,
+            topic=topic,
+            elapsed=0.0,
+        )
+    return min(timeout, remaining)
+
+
 class CallOptions(TypedDict, total=False):
     """``RpcClient.request``'s per-call keywords besides ``response_model``."""
 
@@ -69,6 +90,7 @@ class CallOptions(TypedDict, total=False):
     idempotency_key: str | None
     priority: str | None
     retry: CallRetry | Unset | None
+    cause: Cause | Unset | None
 
 
 def new_call(
@@ -82,12 +104,16 @@ def new_call(
     headers: Mapping[str, str | bytes] | None,
     idempotency_key: str | None,
     priority: str | None,
+    cause: Cause | None = None,
 ) -> Call:
-    """A new call of ``payload`` to ``trio``, due within ``timeout`` seconds (already checked)."""
+    """A new call of ``payload`` to ``trio``, due within ``timeout`` seconds (already checked)
+    and no later than the deadline of ``cause``, the request being handled."""
     body = encode_payload(payload)
     check_call_options(priority, headers, partition_key)
+    timeout = within_cause(timeout, cause, trio.requested)
     correlation_id = new_uuid()
     deadline = clock() + timeout
+    deadline_ms = int((time.time() + timeout) * 1000)
     return Call(
         trio=trio,
         body=body,
@@ -100,18 +126,21 @@ def new_call(
         started=time.monotonic(),
         clock=clock,
         deadline=deadline,
-        deadline_ms=int((time.time() + timeout) * 1000),
+        # Never later than the cause's, whatever the float arithmetic above rounded to.
+        deadline_ms=deadline_ms if cause is None else cause.deadline_for(deadline_ms),
         until=deadline,
+        cause=cause,
     )
 
 
 class TrioNames:
     """The trio of each operation a caller names: made (and checked) once per name."""
 
-    __slots__ = ("_trios", "_version")
+    __slots__ = ("_naming", "_trios", "_version")
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, naming: TopicNaming | None = None) -> None:
         self._version = version
+        self._naming = naming
         self._trios: dict[str, TopicTrio] = {}
 
     def of(self, op: str | TopicTrio) -> TopicTrio:
@@ -119,5 +148,7 @@ class TrioNames:
             return op
         trio = self._trios.get(op)
         if trio is None:
-            trio = self._trios[op] = TopicTrio.from_base(op, version=self._version)
+            trio = self._trios[op] = TopicTrio.from_base(
+                op, version=self._version, naming=self._naming
+            )
         return trio

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["RequestContext"]
+from .._causation import CHAIN_SEPARATOR, Cause
+
+if TYPE_CHECKING:
+    from .decide import Request
+
+__all__ = ["RequestContext", "cause_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +32,45 @@ class RequestContext:
     idempotency_key: str | None = None
     retry_count: int = 0
     attempt: int = 1
+    causation_id: str | None = None
+    """The ``event_id`` of the message that caused this request, when it names one."""
+
+    @property
+    def cause(self) -> Cause:
+        """This request as the cause of the calls and events its handler makes
+        (``RpcClient.request(..., cause=context.cause)``)."""
+        headers = self.headers
+        return Cause(
+            self.event_id,
+            self.correlation_id,
+            headers.get("correlation_chain") or None,
+            self.deadline_ms,
+            headers.get("traceparent"),
+            headers.get("tracestate"),
+        )
+
+    @property
+    def correlation_chain(self) -> tuple[str, ...]:
+        """Correlation ids from the chain's root to this request's own, root first."""
+        chain = self.headers.get("correlation_chain")
+        own = (self.correlation_id,)
+        return own if not chain else (*chain.split(CHAIN_SEPARATOR), *own)
 
     def remaining(self) -> float | None:
         """Seconds until the caller stops waiting, or None without a deadline."""
         if self.deadline_ms is None:
             return None
         return self.deadline_ms / 1000 - time.time()
+
+
+def cause_of(request: Request) -> Cause:
+    """The request a handler is running for, as the cause a client call finds."""
+    envelope, routing = request.envelope, request.routing
+    return Cause(
+        envelope.event_id,
+        envelope.correlation_id,
+        routing.correlation_chain,
+        request.deadline_ms,
+        routing.traceparent,
+        routing.tracestate,
+    )

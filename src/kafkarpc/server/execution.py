@@ -178,4 +178,5 @@ def _context(request: Request, attempt: int) -> RequestContext:
         routing.idempotency_key,
         routing.retry_count or 0,
         attempt,
+        envelope.causation_id,
     )

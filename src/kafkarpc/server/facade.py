@@ -26,7 +26,7 @@ from .._setup import Setup
 from .._stats import ServerStats
 from .._telemetry import ServerTelemetry
 from ..transport import GroupConsumer, Transport
-from ..wire.topics import TopicTrio
+from ..wire.topics import TopicTrio, name_topic
 from .execution import Execution
 from .handler import Responder
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore
@@ -35,7 +35,7 @@ from .pipeline import Pipeline
 from .registry import ResponderRegistry, RetryOption
 from .replier import Replier
 from .streaming import StreamReplies
-from .subscriber import HandlerTable, Subscriber, SubscriberRegistry
+from .subscriber import HandlerTable, Subscriber, SubscriberRegistry, is_pattern
 
 __all__ = ["RpcServer"]
 
@@ -97,8 +97,9 @@ class RpcServer:
         self._shutdown_timeout = limits.shutdown_timeout
         self._create_topics = topics.create
         self._topic_partitions = topics.partitions
-        self._registry = ResponderRegistry(topics.version)
+        self._registry = ResponderRegistry(topics.version, topics.naming)
         self._subscribers = SubscriberRegistry()
+        self._topic_naming = topics.naming
         self._state = _State.NEW
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
@@ -162,7 +163,9 @@ class RpcServer:
     ) -> None:
         """``@server.subscriber(topic)`` as a call, e.g. for a handler made at run time."""
         self._check_registering()
-        self._subscribers.add(topic, func, retry)
+        # Topics.naming names an exact topic; a pattern is matched as it is written.
+        named = topic if is_pattern(topic) else name_topic(self._topic_naming, topic)
+        self._subscribers.add(named, func, retry)
 
     def _check_registering(self) -> None:
         if self._state is not _State.NEW:

@@ -16,6 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 from opentelemetry.trace import Span
 
+from .._causation import caused_by
 from .._exceptions import EnvelopeError
 from .._logging import about, preview
 from ..transport import GroupConsumer, InboundRecord, Transport
@@ -23,6 +24,7 @@ from ..wire.dead_letter import DlqReason
 from ..wire.envelope import decode_envelope
 from ..wire.headers import RequestRouting
 from . import decide
+from .context import cause_of
 from .decide import Request, effective_deadline
 from .delivery import Delivery
 from .execution import Execution
@@ -176,7 +178,9 @@ class Pipeline:
         Returns the outcome that was sent: when the decided reply could not be, a
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
-        outcome = await self._execution.outcome(request)
+        # A call or event the handler makes continues this request's chain.
+        with caused_by(cause_of(request)):
+            outcome = await self._execution.outcome(request)
         if not request.handler.replies:
             return outcome, True  # an event: nothing to send but its dead letter, if any
         reply = self._replier.reply(request, outcome, span)

@@ -10,7 +10,7 @@ from .._config import HandlerRetry
 from .._exceptions import ConfigurationError
 from .._retry import RetryPolicy
 from .._sentinel import UNSET, Unset
-from ..wire.topics import TopicTrio, dlq_topic
+from ..wire.topics import TopicNaming, TopicTrio, dlq_topic
 from .handler import Responder, collect_responders
 
 __all__ = ["ResponderRegistry", "RetryOption"]
@@ -22,16 +22,17 @@ RetryOption = HandlerRetry | RetryPolicy | Unset | None
 class ResponderRegistry:
     """Responders keyed by request topic; registration is closed once serving starts."""
 
-    __slots__ = ("_by_topic", "_version")
+    __slots__ = ("_by_topic", "_naming", "_version")
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, naming: TopicNaming | None = None) -> None:
         self._version = version
+        self._naming = naming
         self._by_topic: dict[str, Responder] = {}
 
     def add(
         self, op: str | TopicTrio, func: Callable[..., Any], retry: RetryOption = UNSET
     ) -> None:
-        trio = TopicTrio.coerce(op, version=self._version)
+        trio = TopicTrio.coerce(op, version=self._version, naming=self._naming)
         if trio.requested in self._by_topic:
             raise ConfigurationError(f"{trio.requested} already has a responder")
         self._by_topic[trio.requested] = Responder.build(trio, func, retry)

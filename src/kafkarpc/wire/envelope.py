@@ -46,6 +46,7 @@ __all__ = [
     "encode_envelope",
     "EncodedPayload",
     "OutgoingMessage",
+    "EVENT_TYPE",
     "UPPER_SNAKE",
     "encode_payload",
     "make_envelope",
@@ -56,6 +57,13 @@ __all__ = [
 
 #: An event type (and an event-type prefix) in UPPER_SNAKE_CASE (docs/wire.md §2).
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+#: Any event type a message may carry: UPPER_SNAKE (kafkarpc's own, e.g.
+#: ``AGENT_ROUTING_REQUESTED``) or dotted lower-case segments (the ONEX documents',
+#: e.g. ``omninode.codegen.request.validate.v1``; segments may hold ``_`` and ``-``).
+#: One regular expression either way: decoding checks it on every message.
+EVENT_TYPE = re.compile(
+    r"^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*|[a-z][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)+)$"
+)
 
 
 #: Envelope fields a writer leaves out when unset.
@@ -78,9 +86,12 @@ def __getattr__(name: str) -> Any:
 
 
 def validate_event_type(value: str) -> str:
-    """Raise ConfigurationError unless ``value`` is UPPER_SNAKE_CASE (docs/wire.md §2)."""
-    if not isinstance(value, str) or not UPPER_SNAKE.fullmatch(value):
-        raise ConfigurationError(f"event_type must be UPPER_SNAKE_CASE, got {value!r}")
+    """Raise ConfigurationError unless ``value`` is an ``EVENT_TYPE`` (docs/wire.md §2)."""
+    if not isinstance(value, str) or not EVENT_TYPE.fullmatch(value):
+        raise ConfigurationError(
+            "event_type must be UPPER_SNAKE_CASE (ORDER_PLACED) or dotted lower-case "
+            f"(omninode.codegen.request.validate.v1), got {value!r}"
+        )
     return value
 
 
@@ -191,6 +202,7 @@ def new_message(
     payload: Mapping[str, Any] | EncodedPayload,
     causation_id: str | None = None,
     version: str = "v1",
+    metadata: Mapping[str, Any] | None = None,
 ) -> OutgoingMessage:
     """Encode a new envelope from trusted parts.
 
@@ -209,6 +221,8 @@ def new_message(
     }
     if causation_id is not None:
         fields["causation_id"] = causation_id
+    if metadata is not None:
+        fields["metadata"] = dict(metadata)
     # Last, so that an already-encoded payload can take the place of its null.
     encoded = payload if isinstance(payload, EncodedPayload) else None
     fields["payload"] = None if encoded is not None else payload

@@ -111,7 +111,7 @@ timestamp                       required     text     =timestamp
 source                          required     text     =service
     The sending service.
 event_type                      required     text     =event_type
-    UPPER_SNAKE event type.
+    UPPER_SNAKE or dotted lower-case event type.
 schema_version                  required     text     =version
     The payload's schema version.
 reply_to                        routing      text
@@ -132,6 +132,8 @@ priority                        routing      choice   low|normal|high|critical
     The caller's priority.
 ttl_seconds                     routing      decimal
     Seconds the request stays relevant, counted from the envelope's timestamp.
+correlation_chain               routing      text
+    Ids of the requests this message was made while handling, root first, comma-separated.
 traceparent                     trace        text
     W3C trace context.
 tracestate                      trace        text

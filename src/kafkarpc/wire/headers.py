@@ -87,6 +87,7 @@ class RequestRouting:
     partition_key: str | None = None
     priority: str | None = None
     ttl_seconds: int | None = None
+    correlation_chain: str | None = None
     #: The roles of the table rows these fields come from: routing, then trace context.
     ROLES: ClassVar[tuple[HeaderRole, ...]] = (HeaderRole.ROUTING, HeaderRole.TRACE)
     traceparent: str | None = None

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 from .._exceptions import PayloadNotSerializable
 from .._ids import new_uuid
-from .envelope import OPTIONAL_FIELDS, UPPER_SNAKE, check_iso8601, decoder, now_iso
+from .envelope import EVENT_TYPE, OPTIONAL_FIELDS, check_iso8601, decoder, now_iso
 
 __all__ = ["Envelope", "decode_envelope", "encode_envelope", "fields_schema", "make_envelope"]
 
@@ -32,7 +32,7 @@ class Envelope(BaseModel):
 
     event_id: str = Field(default_factory=new_uuid, min_length=1)
     # A pattern, not a Python validator: checked in pydantic-core on every decode.
-    event_type: str = Field(pattern=UPPER_SNAKE.pattern)
+    event_type: str = Field(pattern=EVENT_TYPE.pattern)
     correlation_id: str = Field(min_length=1)
     causation_id: str | None = None
     timestamp: str = Field(default_factory=now_iso)

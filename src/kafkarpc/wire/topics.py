@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._exceptions import InvalidTopicName
 from .envelope import UPPER_SNAKE
 
-__all__ = ["TopicTrio", "dlq_topic", "event_type_for_topic", "validate_topic_name"]
+__all__ = [
+    "TopicNaming",
+    "TopicPrefix",
+    "TopicTrio",
+    "dlq_topic",
+    "event_type_for_topic",
+    "name_topic",
+    "validate_topic_name",
+]
+
+#: The one naming hook: a topic name as kafkarpc builds it -> the name used on the
+#: broker. Identity by default; ``TopicPrefix`` or any function of the caller's.
+TopicNaming = Callable[[str], str]
 
 MAX_TOPIC_LENGTH = 249
 _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -35,6 +48,36 @@ def validate_topic_name(name: str) -> str:
             f"topic name {name!r} has illegal characters {bad}; Kafka allows [a-zA-Z0-9._-]"
         )
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPrefix:
+    """The naming ``{environment}.{group}.{name}``: environments (``dev``, ``prod``)
+    and node groups sharing one cluster, as the ONEX event-bus adapter names them."""
+
+    environment: str
+    group: str
+
+    def __post_init__(self) -> None:
+        for part, value in (("environment", self.environment), ("group", self.group)):
+            if not isinstance(value, str) or not value or "." in value:
+                raise InvalidTopicName(
+                    f"{part} must be a non-empty name without '.', got {value!r}"
+                )
+            validate_topic_name(value)
+
+    def __call__(self, name: str) -> str:
+        return f"{self.environment}.{self.group}.{name}"
+
+
+def name_topic(naming: TopicNaming | None, name: str) -> str:
+    """``name`` as ``naming`` gives it (itself without one), checked as a topic name."""
+    if naming is None:
+        return name
+    named = naming(name)
+    if not isinstance(named, str):
+        raise InvalidTopicName(f"topic naming gave {named!r} for {name!r}, not a str")
+    return validate_topic_name(named)
 
 
 def dlq_topic(topic: str) -> str:
@@ -90,22 +133,36 @@ class TopicTrio:
             )
 
     @classmethod
-    def from_base(cls, base: str, *, version: str = "v1", event_prefix: str = "") -> TopicTrio:
-        """``{base}.requested.{version}``, ``{base}.completed.{version}``, ``{base}.failed...``."""
+    def from_base(
+        cls,
+        base: str,
+        *,
+        version: str = "v1",
+        event_prefix: str = "",
+        naming: TopicNaming | None = None,
+    ) -> TopicTrio:
+        """``{base}.requested.{version}``, ``{base}.completed.{version}``, ``{base}.failed...``,
+        each passed through ``naming`` (``Topics(naming=...)``) when given. The event
+        prefix comes from ``base``, whatever the naming adds."""
         if not isinstance(base, str) or not base.strip("."):
             raise InvalidTopicName(f"operation name must be a non-empty str, got {base!r}")
         if not _VERSION.fullmatch(version):
             raise InvalidTopicName(f"version must look like 'v1' or 'v1.2', got {version!r}")
         return cls(
-            requested=f"{base}.requested.{version}",
-            completed=f"{base}.completed.{version}",
-            failed=f"{base}.failed.{version}",
+            requested=name_topic(naming, f"{base}.requested.{version}"),
+            completed=name_topic(naming, f"{base}.completed.{version}"),
+            failed=name_topic(naming, f"{base}.failed.{version}"),
             event_prefix=event_prefix or _event_prefix_from_stem(base),
         )
 
     @classmethod
-    def coerce(cls, op: str | TopicTrio, *, version: str = "v1") -> TopicTrio:
-        return op if isinstance(op, TopicTrio) else cls.from_base(op, version=version)
+    def coerce(
+        cls, op: str | TopicTrio, *, version: str = "v1", naming: TopicNaming | None = None
+    ) -> TopicTrio:
+        """A trio given as it is (its names are explicit); a base name through ``from_base``."""
+        if isinstance(op, TopicTrio):
+            return op
+        return cls.from_base(op, version=version, naming=naming)
 
     @property
     def reply_topics(self) -> tuple[str, str]:
