@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 import anyio
-from pydantic import BaseModel
 
 from .._exceptions import EnvelopeError, KafkaRpcError
 from .._logging import about
@@ -30,6 +29,10 @@ from .call import Call
 from .conversation import Conversation
 from .records import RecordWriter, send_event
 from .replies import as_model
+
+if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
 
 __all__ = ["ReplyStream", "StreamCollector", "open_stream", "send_cancel"]
 
@@ -197,8 +200,8 @@ class ReplyStream(Generic[ItemT]):
         model = self._model
         if model is None:
             return payload  # type: ignore[return-value]  # ItemT is dict[str, Any] here
-        assert issubclass(model, BaseModel)
-        return as_model(payload, model, conversation.call)
+        # item_model is a pydantic model class (RpcClient.stream's signature says so).
+        return cast(ItemT, as_model(payload, cast("type[BaseModel]", model), conversation.call))
 
     async def aclose(self) -> None:
         """Stop listening; a stream still running is cancelled on its responder."""

@@ -9,11 +9,10 @@ polled on its own thread as ``polling`` describes.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from ..._config import Security
 from ..._exceptions import KafkaRpcError, LifecycleError
@@ -28,6 +27,9 @@ from .polling import librdkafka_logger, logger
 from .producer import KafkaProducer
 from .reader import TopicReader
 from .readiness import READY_BUDGET_S, ConnectWatch
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
 
 __all__ = ["KafkaTransport"]
 
@@ -83,6 +85,10 @@ class KafkaTransport(Transport):
                 k: v for k, v in self._conf({}).items() if k not in CONSUMER_ONLY
             }
             admin_conf["logger"] = librdkafka_logger
+            # Imported here, not with the module: confluent_kafka.admin is a tenth
+            # of `import kafkarpc` (docs/benchmarks.md, "Import time").
+            from confluent_kafka.admin import AdminClient
+
             self._admin = AdminClient(admin_conf)
         except KafkaException as exc:
             self._closed = True
