@@ -82,6 +82,7 @@ if TYPE_CHECKING:
         PayloadCorrelated,
         ReplyContent,
         SpringProfile,
+        StreamingWireProfile,
         WireProfile,
         WireRoute,
     )
@@ -120,6 +121,7 @@ _LAZY = {
     "PayloadCorrelated": ".wire.profiles",
     "ReplyContent": ".wire.profiles",
     "SpringProfile": ".wire.profiles",
+    "StreamingWireProfile": ".wire.profiles",
     "WireProfile": ".wire.profiles",
     "WireRoute": ".wire.profiles",
     "EmitResult": ".events",
@@ -222,6 +224,7 @@ __all__ = [
     "SpringProfile",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "StreamingWireProfile",
     "Subscriber",
     "SyncClient",
     "TargetResult",

@@ -113,6 +113,7 @@ EXPECTED_PUBLIC_NAMES = {
     "PayloadCorrelated",
     "ReplyContent",
     "SpringProfile",
+    "StreamingWireProfile",
     "WireProfile",
     "WireRoute",
 }

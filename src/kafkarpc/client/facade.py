@@ -333,8 +333,14 @@ class RpcClient:
 
         extra = {**(headers or {}), STREAM_ACCEPT: "1"}
         call = self._conversation_call(op, payload, timeout, partition_key, extra)
+        send, wire = self._send_ready(), self._writer.wire
+        if wire is not None:  # a foreign wire: its replies are read as its profile says
+            from .foreign import ProfileStreamCollector
+
+            collect = partial(ProfileStreamCollector, wire)
+            return open_stream(send, call, self._library, item_model, None, collect)
         cancel = partial(send_cancel, self._transport, self._writer, call)
-        return open_stream(self._send_ready(), call, self._library, item_model, cancel)
+        return open_stream(send, call, self._library, item_model, cancel)
 
     def _conversation_call(
         self,

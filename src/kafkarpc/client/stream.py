@@ -27,6 +27,7 @@ from ..wire.envelope import EncodedPayload, ErrorCode, decode_fields
 from ..wire.streams import END_FIELD, cancel_event_type, cancel_topic, stream_position
 from .call import Call
 from .conversation import Conversation
+from .pending import OnReply
 from .records import RecordWriter, send_event
 from .replies import as_model
 
@@ -128,17 +129,23 @@ async def send_cancel(transport: Transport, writer: RecordWriter, call: Call) ->
         )
 
 
+#: Makes a stream's ``OnReply`` from its call and what hands an item to the caller.
+Collect = Callable[[Call, Callable[[dict[str, Any]], None]], OnReply]
+
+
 def open_stream(
     send: Callable[[Call], Any],
     call: Call,
     library: str,
     item_model: type[ItemT] | None,
-    cancel: Callable[[], Awaitable[None]],
+    cancel: Callable[[], Awaitable[None]] | None,
+    collect: Collect = StreamCollector,
 ) -> ReplyStream[Any]:
     """The ``ReplyStream`` of ``call`` (not sent until first iterated); ``cancel`` tells
-    its responder when the caller stops early."""
+    its responder when the caller stops early; ``collect`` reads its replies (a
+    foreign wire reads them as its profile says, ``foreign.ProfileStreamCollector``)."""
     conversation: Conversation[dict[str, Any]] = Conversation(send, call, library)
-    call.on_reply = StreamCollector(call, conversation.put)
+    call.on_reply = collect(call, conversation.put)
     return ReplyStream(conversation, item_model, cancel)
 
 
