@@ -46,18 +46,16 @@ from ._stats import ClientStats, ServerStats
 from ._version import VERSION
 from .client.circuit import CircuitState
 from .client.facade import RpcClient
-from .client.gather import Gathering, GatherReply, GatherResult
-from .client.stream import ReplyStream
-from .progress import Progress
 from .transport import Transport
-from .transport.kafka.transport import KafkaTransport
+from .wire.codes import ErrorCode
 from .wire.dead_letter import DlqHeader, DlqReason
-from .wire.envelope import Envelope, ErrorCode, ErrorPayload, decode_envelope, encode_envelope
 from .wire.topics import TopicPrefix, TopicTrio
 
 if TYPE_CHECKING:
     from .admin import ensure_topics, trio_topics
     from .asyncapi import asyncapi_json, generate_asyncapi
+    from .client.gather import Gathering, GatherReply, GatherResult
+    from .client.stream import ReplyStream
     from .client.sync import SyncClient
     from .dlq import DeadLetter, ReplayResult, inspect_dlq, replay_dlq
     from .events import (
@@ -71,6 +69,7 @@ if TYPE_CHECKING:
         onex_topic,
         redacted_preview,
     )
+    from .progress import Progress
     from .server.context import RequestContext
     from .server.facade import RpcServer
     from .server.handler import Responder, responder
@@ -81,7 +80,10 @@ if TYPE_CHECKING:
         StoredReply,
     )
     from .server.subscriber import Subscriber
+    from .transport.kafka.transport import KafkaTransport
     from .transport.memory import MemoryBroker, MemoryTransport
+    from .wire.failure import ErrorPayload
+    from .wire.model import Envelope, decode_envelope, encode_envelope
     from .wire.profiles import (
         IncomingRequest,
         NestJsProfile,
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
         PayloadCorrelated,
         ReplyContent,
         SpringProfile,
+        StreamingWireProfile,
         WireProfile,
         WireRoute,
     )
@@ -96,7 +99,8 @@ if TYPE_CHECKING:
 # Imported on first use: `import kafkarpc` is paid by every program and every
 # `kafkarpc call`, and most never touch all of these. The client stays eager
 # (it is what most programs import kafkarpc for); the responder side, the
-# operator tools and the test broker load when first named. Measured in
+# operator tools, the test broker and the pydantic models (whose machinery is
+# about half of what the dependencies cost to import) load when first named. Measured in
 # docs/benchmarks.md, "Import time" (the AsyncAPI generator alone was 0.27 s).
 _LAZY = {
     "asyncapi_json": ".asyncapi",
@@ -116,6 +120,7 @@ _LAZY = {
     "SqliteIdempotencyStore": ".server.idempotency",
     "StoredReply": ".server.idempotency",
     "Subscriber": ".server.subscriber",
+    "KafkaTransport": ".transport.kafka.transport",
     "MemoryBroker": ".transport.memory",
     "MemoryTransport": ".transport.memory",
     "SyncClient": ".client.sync",
@@ -125,6 +130,7 @@ _LAZY = {
     "PayloadCorrelated": ".wire.profiles",
     "ReplyContent": ".wire.profiles",
     "SpringProfile": ".wire.profiles",
+    "StreamingWireProfile": ".wire.profiles",
     "WireProfile": ".wire.profiles",
     "WireRoute": ".wire.profiles",
     "EmitResult": ".events",
@@ -136,6 +142,15 @@ _LAZY = {
     "mask_secrets": ".events",
     "onex_topic": ".events",
     "redacted_preview": ".events",
+    "Gathering": ".client.gather",
+    "GatherReply": ".client.gather",
+    "GatherResult": ".client.gather",
+    "ReplyStream": ".client.stream",
+    "Envelope": ".wire.model",
+    "decode_envelope": ".wire.model",
+    "encode_envelope": ".wire.model",
+    "ErrorPayload": ".wire.failure",
+    "Progress": ".progress",
 }
 
 
@@ -219,6 +234,7 @@ __all__ = [
     "SpringProfile",
     "SqliteIdempotencyStore",
     "StoredReply",
+    "StreamingWireProfile",
     "Subscriber",
     "SyncClient",
     "TargetResult",

@@ -7,25 +7,36 @@ follow the OpenTelemetry messaging semantic conventions.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, ClassVar, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, Unpack
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._stats import ClientStats, ServerStats
 from ._version import VERSION
+
+if TYPE_CHECKING:
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = ["ClientTelemetry", "ServerTelemetry"]
 
 _INSTRUMENTATION = "kafkarpc"
 # Reusable: a nullcontext holds no state between uses.
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
-_W3C = TraceContextTextMapPropagator()
+
+
+@functools.cache
+def _w3c() -> TraceContextTextMapPropagator:
+    # Made by the first traced call, not at import: only traced programs need it.
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator()
+
 
 OUTCOME_OK = "ok"
 OUTCOME_REMOTE_ERROR = "remote_error"
@@ -90,7 +101,7 @@ def inject_trace_headers(span: Span | None) -> tuple[str | None, str | None]:
     if span is None:
         return None, None
     carrier: dict[str, str] = {}
-    _W3C.inject(carrier, context=trace.set_span_in_context(span))
+    _w3c().inject(carrier, context=trace.set_span_in_context(span))
     return carrier.get("traceparent"), carrier.get("tracestate")
 
 
@@ -107,7 +118,7 @@ def extract_trace_context(traceparent: str | None, tracestate: str | None) -> Co
         carrier["traceparent"] = traceparent
     if tracestate is not None:
         carrier["tracestate"] = tracestate
-    return _W3C.extract(carrier)
+    return _w3c().extract(carrier)
 
 
 class _Providers(TypedDict, total=False):

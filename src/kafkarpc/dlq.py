@@ -1,7 +1,9 @@
 """Operator tooling for dead-letter topics: list what is parked there, and replay it.
 
 Replay re-publishes each record's original bytes and headers (minus the DLQ
-bookkeeping) to the topic it came from. Requests keep their ``idempotency_key``
+bookkeeping) to the topic it came from. Dead letters are read whether their
+headers are Spring's binary encodings (what kafkarpc writes now) or the decimal
+text earlier kafkarpc versions wrote. Requests keep their ``idempotency_key``
 header, so a responder that already answered one answers it again from its
 idempotency store instead of executing it twice: running replay twice is safe.
 """
@@ -17,10 +19,9 @@ from ._config import Security
 from ._exceptions import EnvelopeError, KafkaRpcError
 from .transport import InboundRecord, OutboundRecord, Transport
 from .transport.kafka.transport import KafkaTransport
-from .wire.dead_letter import DlqHeader, DlqReason
+from .wire.dead_letter import DlqHeader, DlqReason, dead_letter_fields
 from .wire.envelope import Envelope, decode_envelope
 from .wire.header_table import DEAD_LETTER_HEADERS
-from .wire.headers import header_dict
 from .wire.topics import validate_topic_name
 
 __all__ = ["DeadLetter", "ReplayResult", "inspect_dlq", "replay_dlq"]
@@ -33,7 +34,13 @@ _DROPPED_ON_REPLAY = frozenset({*DEAD_LETTER_HEADERS, "deadline_ms", "ttl_second
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """One record of a dead-letter topic, decoded as far as it decodes."""
+    """One record of a dead-letter topic, decoded as far as it decodes.
+
+    ``headers`` are its headers as text (those that are not UTF-8 left out), the
+    dead-letter numbers (original partition, offset, timestamp) as decimal text
+    whichever encoding they were written in; ``raw_headers`` are the headers as
+    they were, which replay sends.
+    """
 
     partition: int
     offset: int
@@ -45,6 +52,7 @@ class DeadLetter:
     error_type: str
     error_message: str
     envelope: Envelope | None = field(default=None, repr=False)
+    raw_headers: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description (what ``kafkarpc dlq inspect`` prints)."""
@@ -95,7 +103,7 @@ class ReplayResult:
 
 
 def _letter(topic: str, record: InboundRecord) -> DeadLetter:
-    headers = header_dict(record.headers)
+    headers = {name: str(value) for name, value in dead_letter_fields(record.headers).items()}
     try:
         envelope: Envelope | None = decode_envelope(record.value)
     except EnvelopeError:
@@ -112,6 +120,7 @@ def _letter(topic: str, record: InboundRecord) -> DeadLetter:
         error_type=headers.get(DlqHeader.EXCEPTION_FQCN, ""),
         error_message=headers.get(DlqHeader.EXCEPTION_MESSAGE, ""),
         envelope=envelope,
+        raw_headers=tuple(record.headers),
     )
 
 
@@ -202,9 +211,11 @@ async def replay_dlq(
                 topic=letter.original_topic,
                 value=letter.value,
                 key=letter.key,
+                # As they were, binary ones included (a Spring caller's 16-byte
+                # correlation id is not text).
                 headers=[
-                    (name, value.encode())
-                    for name, value in letter.headers.items()
+                    (name, value)
+                    for name, value in letter.raw_headers
                     if name not in _DROPPED_ON_REPLAY
                 ],
             )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -78,3 +78,39 @@ async def test_a_real_nestjs_client_calls_a_kafkarpc_responder(
     # NestJS hands its caller the error object kafkarpc sent: an RpcException's shape.
     assert (error["status"], error["message"]) == ("error", "units must be >= 0")
     assert error["error_code"] == "NEGATIVE"
+
+
+async def test_kafkarpc_streams_the_replies_of_a_nestjs_observable(
+    kafkarpc_broker: str, nestjs: NestPeer, make_client: Callable[..., RpcClient], prefix: str
+) -> None:
+    await _peer_topics(kafkarpc_broker, prefix)
+    async with (
+        nestjs.serve(f"nest-{prefix}", prefix),
+        make_client(wire="nestjs") as client,
+    ):
+        # The peer's handler returns an Observable of 1..n: one reply each, the last marked.
+        items = [item async for item in client.stream(f"{prefix}.count", {"n": 5}, timeout=30)]
+        with pytest.raises(RemoteError) as caught:
+            async for _ in client.stream(f"{prefix}.refuse", {"x": 2}, timeout=30):
+                pass
+    assert items == [1, 2, 3, 4, 5]
+    assert caught.value.error_message == 'refused: {"x":2}'
+
+
+async def test_a_real_nestjs_client_takes_a_kafkarpc_stream_as_an_observable(
+    nestjs: NestPeer, make_server: Callable[..., RpcServer], prefix: str
+) -> None:
+    server = make_server(wire="nestjs")
+
+    @server.responder(f"{prefix}.ticks")
+    async def ticks(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+        for tick in range(payload["n"]):
+            yield {"tick": tick}
+
+    async with server:
+        results = await nestjs.call(f"client-{prefix}", f"{prefix}.ticks", [{"n": 4}, {"n": 1}])
+    # NestJS collects every reply of a call until the one marked disposed (the last item).
+    assert results == [
+        {"ok": [{"tick": 0}, {"tick": 1}, {"tick": 2}, {"tick": 3}]},
+        {"ok": [{"tick": 0}]},
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kafkarpc import DlqReason, MemoryBroker, MemoryTransport, dlq
-from kafkarpc._cli import _dlq, main
+from kafkarpc._cli import main
 from kafkarpc.transport import InboundRecord
 from kafkarpc.wire.dead_letter import dead_letter_record
 
@@ -30,8 +30,9 @@ def on_memory(broker: MemoryBroker, monkeypatch: pytest.MonkeyPatch) -> MemoryBr
 
         return run
 
-    monkeypatch.setattr(_dlq, "inspect_dlq", through_memory(dlq.inspect_dlq))
-    monkeypatch.setattr(_dlq, "replay_dlq", through_memory(dlq.replay_dlq))
+    # The CLI imports the tools from kafkarpc.dlq when a command runs.
+    monkeypatch.setattr(dlq, "inspect_dlq", through_memory(dlq.inspect_dlq))
+    monkeypatch.setattr(dlq, "replay_dlq", through_memory(dlq.replay_dlq))
     return broker
 
 

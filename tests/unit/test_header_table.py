@@ -52,8 +52,16 @@ def test_the_asyncapi_document_names_only_table_headers() -> None:
 
 
 def test_a_dead_letter_adds_exactly_the_tables_dead_letter_headers() -> None:
-    original = InboundRecord("a.requested.v1", 0, 5, b"k", b"{}", [("x-user", b"1")], 9)
-    parked = dead_letter_record(original, ValueError("bad"), reason=DlqReason.POISON)
+    original = InboundRecord(
+        "a.requested.v1", 0, 5, b"k", b"{}", [("x-user", b"1")], 9, group="billing"
+    )
+    try:
+        try:
+            raise KeyError("missing")
+        except KeyError as cause:
+            raise ValueError("bad") from cause
+    except ValueError as error:
+        parked = dead_letter_record(original, error, reason=DlqReason.POISON)
     added = [name for name, _ in parked.headers if name != "x-user"]
     assert added == list(DEAD_LETTER_HEADERS)
 

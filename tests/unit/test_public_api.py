@@ -114,6 +114,7 @@ EXPECTED_PUBLIC_NAMES = {
     "PayloadCorrelated",
     "ReplyContent",
     "SpringProfile",
+    "StreamingWireProfile",
     "WireProfile",
     "WireRoute",
 }

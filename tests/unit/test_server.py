@@ -332,9 +332,13 @@ async def test_poison_pill_goes_to_the_dlq(
     assert dead.value == value
     assert dead.key == b"k1"
     headers = header_dict(dead.headers)
+    raw = dict(dead.headers)
     assert headers[DlqHeader.ORIGINAL_TOPIC] == trio.requested
-    assert headers[DlqHeader.ORIGINAL_PARTITION] == str(stored.partition)
-    assert headers[DlqHeader.ORIGINAL_OFFSET] == str(stored.offset)
+    assert raw[DlqHeader.ORIGINAL_PARTITION] == stored.partition.to_bytes(4, "big")
+    assert raw[DlqHeader.ORIGINAL_OFFSET] == stored.offset.to_bytes(8, "big")
+    assert raw[DlqHeader.ORIGINAL_TIMESTAMP] == stored.timestamp_ms.to_bytes(8, "big")
+    assert headers[DlqHeader.ORIGINAL_TIMESTAMP_TYPE] == "CreateTime"
+    assert headers[DlqHeader.ORIGINAL_CONSUMER_GROUP] == server.group_id
     assert headers[DlqHeader.EXCEPTION_FQCN].endswith("EnvelopeError")
     assert headers[DlqHeader.EXCEPTION_MESSAGE]
     assert headers[DlqHeader.REASON] == DlqReason.POISON
@@ -350,8 +354,13 @@ def test_dlq_header_names() -> None:
         DlqHeader.ORIGINAL_TOPIC: "kafka_dlt-original-topic",
         DlqHeader.ORIGINAL_PARTITION: "kafka_dlt-original-partition",
         DlqHeader.ORIGINAL_OFFSET: "kafka_dlt-original-offset",
+        DlqHeader.ORIGINAL_TIMESTAMP: "kafka_dlt-original-timestamp",
+        DlqHeader.ORIGINAL_TIMESTAMP_TYPE: "kafka_dlt-original-timestamp-type",
+        DlqHeader.ORIGINAL_CONSUMER_GROUP: "kafka_dlt-original-consumer-group",
         DlqHeader.EXCEPTION_FQCN: "kafka_dlt-exception-fqcn",
+        DlqHeader.EXCEPTION_CAUSE_FQCN: "kafka_dlt-exception-cause-fqcn",
         DlqHeader.EXCEPTION_MESSAGE: "kafka_dlt-exception-message",
+        DlqHeader.EXCEPTION_STACKTRACE: "kafka_dlt-exception-stacktrace",
     }
     for member, wire_name in wire_names.items():
         assert member == wire_name

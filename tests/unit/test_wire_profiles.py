@@ -20,6 +20,7 @@ from kafkarpc import (
     PayloadCorrelated,
     ReplyContent,
     SpringProfile,
+    StreamingWireProfile,
     WireProfile,
     WireRoute,
 )
@@ -95,6 +96,26 @@ def test_nestjs_round_trip_through_both_sides() -> None:
     assert (reply.topic, reply.partition, reply.value) == ("math.sum.reply", 2, b"3")
     assert nest.reply_correlation_id(_as_inbound(reply)) == CORRELATION
     assert nest.decode_reply(_as_inbound(reply)) == ReplyContent(True, 3)
+
+
+def test_nestjs_streams_items_unmarked_and_ends_with_the_marked_reply() -> None:
+    nest = NestJsProfile()
+    assert isinstance(nest, StreamingWireProfile)
+    assert not isinstance(SpringProfile(error_header="x-error"), StreamingWireProfile)
+    request = nest.encode_request(_outgoing(nest, "math.count", {"n": 2}))
+    incoming = nest.decode_request(_as_inbound(request))
+    item = _as_inbound(nest.encode_reply_item(incoming, {"tick": 0}))
+    last = _as_inbound(nest.encode_reply(incoming, ReplyContent(True, {"tick": 1})))
+    failed = _as_inbound(
+        nest.encode_reply(incoming, ReplyContent(False, failure_payload("X", "no")))
+    )
+    assert item.headers == [("kafka_correlationId", CORRELATION.encode())]
+    assert (nest.ends_call(item), nest.ends_call(last), nest.ends_call(failed)) == (
+        False,
+        True,
+        True,
+    )
+    assert nest.decode_reply(item) == ReplyContent(True, {"tick": 0})
 
 
 def test_nestjs_errors_read_as_a_message_or_an_error_object() -> None:

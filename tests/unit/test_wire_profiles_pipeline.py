@@ -254,3 +254,25 @@ async def test_a_reply_partition_that_does_not_exist_is_dropped_and_the_reply_st
     assert reply.value == b'{"cents":250}'
     assert dict(reply.headers)["kafka_correlationId"] == b"nest-1"
     assert broker.records(f"{OP}.dlq") == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_streaming_responder_under_each_wire(broker: MemoryBroker, kind: str) -> None:
+    server = _server(kind, broker)
+
+    @server.responder(OP)
+    async def ticks(payload: dict[str, int]) -> AsyncIterator[dict[str, int]]:
+        for tick in range(payload["n"]):
+            yield {"tick": tick}
+
+    async with _pair(kind, server, broker) as client:
+        streamed = [item async for item in client.stream(OP, {"n": 3}, timeout=5)]
+        collected = await client.request(OP, {"n": 2}, timeout=5)
+    if kind == "nestjs":
+        # NestJS's wire streams: a reply per item, the last one marked as the end.
+        assert streamed == [{"tick": 0}, {"tick": 1}, {"tick": 2}]
+        assert collected == {"tick": 0}  # a plain request takes the first reply
+    else:
+        # The other wires carry one reply per request: the items arrive collected.
+        assert streamed == [{"items": [{"tick": 0}, {"tick": 1}, {"tick": 2}]}]
+        assert collected == {"items": [{"tick": 0}, {"tick": 1}]}

@@ -12,7 +12,6 @@ from typing import TypeVar
 import anyio
 
 from .._exceptions import TopicNotFound
-from ..dlq import inspect_dlq, replay_dlq
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -101,6 +100,8 @@ def _run(topic: str, work: Callable[[], Awaitable[_T]]) -> _T:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
+    from ..dlq import inspect_dlq  # not at import: other commands need no DLQ tools
+
     bootstrap = _bootstrap(args)
     letters = _run(args.topic, lambda: inspect_dlq(bootstrap, args.topic, limit=args.limit))
     if not letters:
@@ -112,6 +113,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from ..dlq import replay_dlq  # not at import: other commands need no DLQ tools
+
     bootstrap = _bootstrap(args)
     result = _run(
         args.topic,

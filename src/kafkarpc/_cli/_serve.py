@@ -8,11 +8,10 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..server.facade import RpcServer
 from ._common import (
     BOOTSTRAP_ENV,
     EXIT_OK,
@@ -23,6 +22,9 @@ from ._common import (
     configure_logging,
     library_errors,
 )
+
+if TYPE_CHECKING:
+    from ..server.facade import RpcServer
 
 __all__ = ["WIRE_ENV", "load_server", "register"]
 
@@ -120,6 +122,8 @@ def _call_factory(app: str, factory: Callable[..., Any]) -> Any:
 
 def load_server(app: str) -> RpcServer:
     """Resolve ``module:attr`` (``attr`` may be dotted) to an RpcServer."""
+    from ..server.facade import RpcServer  # not at import: `kafkarpc call` needs no server
+
     module_name, _, attr_path = app.partition(":")
     if not module_name or not attr_path:
         raise CliError(f"expected MODULE:ATTR (e.g. myservice.app:server), got {app!r}")

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..wire.dead_letter import DlqHeader, DlqReason
+from ..wire.header_table import HEADERS
 from ..wire.headers import CONTENT_TYPE, PRIORITIES
 from ..wire.topics import TopicTrio
 from .refs import EVENT_TYPE, UNSIGNED, JsonSchema
@@ -39,6 +40,15 @@ def reply_headers() -> JsonSchema:
     return _headers_schema({**standard, **_trace_headers()}, required=list(standard))
 
 
+# The group and the cause only when known (a client-side dead letter has no group;
+# an error without a cause has no cause), as Spring writes them.
+_REQUIRED_DLQ = [
+    h.value
+    for h in DlqHeader
+    if h not in (DlqHeader.ORIGINAL_CONSUMER_GROUP, DlqHeader.EXCEPTION_CAUSE_FQCN)
+]
+
+
 def dead_letter_headers(trio: TopicTrio) -> JsonSchema:
     return _headers_schema(
         {
@@ -47,7 +57,7 @@ def dead_letter_headers(trio: TopicTrio) -> JsonSchema:
             **_trace_headers(),
             **_dlq_headers(),
         },
-        required=[h.value for h in DlqHeader],
+        required=_REQUIRED_DLQ,
     )
 
 
@@ -59,7 +69,7 @@ def event_headers() -> JsonSchema:
 def event_dead_letter_headers() -> JsonSchema:
     return _headers_schema(
         {**_standard_headers(), **_trace_headers(), **_dlq_headers()},
-        required=[h.value for h in DlqHeader],
+        required=_REQUIRED_DLQ,
     )
 
 
@@ -130,19 +140,42 @@ def _trace_headers() -> dict[str, JsonSchema]:
     }
 
 
+_TIMESTAMP_TYPES = next(
+    row.choices for row in HEADERS if row.name == DlqHeader.ORIGINAL_TIMESTAMP_TYPE
+)
+
+
+def _binary_integer(description: str, size: int) -> JsonSchema:
+    # Spring Kafka's encoding of these headers; the value shown is the integer read.
+    return {
+        "type": "integer",
+        "format": f"int{size * 8}",
+        "description": f"{description} Written as {size} bytes, big-endian (Spring Kafka's "
+        "encoding); earlier kafkarpc versions wrote decimal text.",
+    }
+
+
 def _dlq_headers() -> dict[str, JsonSchema]:
-    integer = r"^-?[0-9]+$"
     return {
         DlqHeader.ORIGINAL_TOPIC.value: _string(
             "The topic the request was read from or meant for."
         ),
-        DlqHeader.ORIGINAL_PARTITION.value: _string(
-            "Its partition; `-1` when it never reached the broker.", pattern=integer
+        DlqHeader.ORIGINAL_PARTITION.value: _binary_integer(
+            "Its partition; `-1` when it never reached the broker.", 4
         ),
-        DlqHeader.ORIGINAL_OFFSET.value: _string(
-            "Its offset; `-1` when it never reached the broker.", pattern=integer
+        DlqHeader.ORIGINAL_OFFSET.value: _binary_integer(
+            "Its offset; `-1` when it never reached the broker.", 8
         ),
-        DlqHeader.ORIGINAL_TIMESTAMP.value: _string("Its timestamp, epoch ms.", pattern=integer),
+        DlqHeader.ORIGINAL_TIMESTAMP.value: _binary_integer("Its timestamp, epoch ms.", 8),
+        DlqHeader.ORIGINAL_TIMESTAMP_TYPE.value: _string(
+            "What its timestamp is.", enum=list(_TIMESTAMP_TYPES)
+        ),
+        DlqHeader.ORIGINAL_CONSUMER_GROUP.value: _string(
+            "The consumer group that read it; absent when a client parked it."
+        ),
+        DlqHeader.EXCEPTION_CAUSE_FQCN.value: _string(
+            "The class name of the error's root cause; absent when it has no cause."
+        ),
         DlqHeader.EXCEPTION_FQCN.value: _string("The error's fully qualified class name."),
         DlqHeader.EXCEPTION_MESSAGE.value: _string("The error message (truncated)."),
         DlqHeader.EXCEPTION_STACKTRACE.value: _string("The traceback (truncated)."),

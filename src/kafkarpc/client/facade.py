@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
 import anyio
-from pydantic import BaseModel
 
 from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
@@ -34,17 +33,19 @@ from ..wire.header_table import STREAM_ACCEPT
 from ..wire.topics import TopicTrio, name_topic, validate_topic_name
 from .call import Call, Send
 from .circuit import Circuits, CircuitState, CircuitTracker
-from .gather import Gathering, check_expect, gather_replies
 from .pending import PendingCalls
-from .pipeline import open_pipeline
 from .records import RecordWriter, send_event
 from .replies import as_model
-from .stream import ReplyStream, open_stream, send_cancel
 from .validate import CallOptions, TrioNames, check_timeout, new_call, within_cause
 
 if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
+
     from ..events import EmitResult, EventCatalog, EventRegistration
     from ..events.emit import EmitOptions
+    from .gather import Gathering
+    from .stream import ReplyStream
 
 if TYPE_CHECKING:
     from ..wire.profiles import WireProfile
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RpcClient"]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -146,6 +147,10 @@ class RpcClient:
         try:
             # Raises BrokerUnavailable at once when no broker can be reached.
             await self._transport.start()
+            # The send pipeline's layers load with the first client that starts,
+            # not with `import kafkarpc` (a responder-only program never needs them).
+            from .pipeline import open_pipeline
+
             self._send = await open_pipeline(
                 self._transport,
                 self._pending,
@@ -294,6 +299,9 @@ class RpcClient:
         which; it raises only when the request could not be sent (``PublishError``,
         ``CircuitOpenError``, ``ClientClosed``). Sent once: a ``CallRetry`` does not apply.
         """
+        # Loaded by the first gather, not by `import kafkarpc` (docs/benchmarks.md).
+        from .gather import check_expect, gather_replies
+
         call = self._conversation_call(op, payload, timeout, partition_key, headers)
         return gather_replies(
             self._send_ready(),
@@ -320,10 +328,19 @@ class RpcClient:
         fails, ``RequestTimeout`` when the deadline passes first. Sent once: a
         ``CallRetry`` does not apply (docs/patterns.md).
         """
+        # Loaded by the first stream, not by `import kafkarpc` (docs/benchmarks.md).
+        from .stream import open_stream, send_cancel
+
         extra = {**(headers or {}), STREAM_ACCEPT: "1"}
         call = self._conversation_call(op, payload, timeout, partition_key, extra)
+        send, wire = self._send_ready(), self._writer.wire
+        if wire is not None:  # a foreign wire: its replies are read as its profile says
+            from .foreign import ProfileStreamCollector
+
+            collect = partial(ProfileStreamCollector, wire)
+            return open_stream(send, call, self._library, item_model, None, collect)
         cancel = partial(send_cancel, self._transport, self._writer, call)
-        return open_stream(self._send_ready(), call, self._library, item_model, cancel)
+        return open_stream(send, call, self._library, item_model, cancel)
 
     def _conversation_call(
         self,

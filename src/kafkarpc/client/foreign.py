@@ -19,12 +19,18 @@ from .._telemetry import ClientTelemetry, inject_trace_headers, parent_span_id
 from ..transport import InboundRecord, OutboundRecord
 from ..wire.failure import read_failure
 from ..wire.headers import RequestRouting
-from ..wire.profiles import OutgoingRequest, ProfileTrio, WireProfile
+from ..wire.profiles import OutgoingRequest, ProfileTrio, StreamingWireProfile, WireProfile
 from ..wire.topics import TopicTrio
 from .call import Call
 from .pending import PendingCalls
 
-__all__ = ["ProfileReplyReader", "ProfileRoutes", "profile_decoder", "profile_request"]
+__all__ = [
+    "ProfileReplyReader",
+    "ProfileRoutes",
+    "ProfileStreamCollector",
+    "profile_decoder",
+    "profile_request",
+]
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -127,6 +133,46 @@ class ProfileReplyReader:
                 self._telemetry.unknown_reply()
                 continue
             call.resolve(record)
+
+
+class ProfileStreamCollector:
+    """A stream's ``OnReply`` under a foreign wire: each reply is an item, in the order
+    they arrive, until the one the profile says ends the call.
+
+    A wire without positions (NestJS) cannot drop a repeat: after a redelivery its
+    caller may see items again. Under a profile that does not stream, the one reply
+    is the one item. A failure reply ends the stream; the transport layer's decoder
+    turns it into the ``RemoteError`` the caller gets after the items before it.
+    """
+
+    __slots__ = ("_call", "_deliver", "_end", "_ends", "_profile")
+
+    def __init__(
+        self, profile: WireProfile, call: Call, deliver: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self._profile = profile
+        self._call = call
+        self._deliver = deliver
+        self._ends = profile.ends_call if isinstance(profile, StreamingWireProfile) else None
+        self._end: InboundRecord | None = None
+
+    def __call__(self, record: InboundRecord) -> tuple[InboundRecord | None, bool]:
+        if self._end is not None:
+            return self._end, True
+        try:
+            content = self._profile.decode_reply(record)
+            last = True if self._ends is None else self._ends(record)
+        except Exception:  # unreadable: the transport layer's decoder names it
+            return self._finish(record)
+        if not content.ok:
+            return self._finish(record)
+        if not (last and content.payload is None):  # a bare end marker carries no item
+            self._deliver(content.payload)
+        return self._finish(record) if last else (None, False)
+
+    def _finish(self, record: InboundRecord) -> tuple[InboundRecord, bool]:
+        self._end = record
+        return record, True
 
 
 class _ErrorContext(TypedDict):

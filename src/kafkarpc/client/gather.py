@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
-from pydantic import BaseModel
 
 from .._exceptions import (
     ConfigurationError,
@@ -31,6 +30,10 @@ from ..wire.envelope import ErrorCode, decode_fields
 from .call import Call
 from .conversation import Conversation
 from .replies import as_model, decode_reply
+
+if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
 
 __all__ = ["GatherReply", "GatherResult", "Gathering", "check_expect", "gather_replies"]
 

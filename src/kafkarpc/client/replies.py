@@ -8,22 +8,25 @@ reply itself with ``decode_reply``.
 from __future__ import annotations
 
 import logging
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import pydantic
-from pydantic import BaseModel
 
 from .._exceptions import EnvelopeError, RemoteError, ResponseValidationError
 from .._logging import about
 from .._telemetry import ClientTelemetry
 from ..transport import InboundRecord
-from ..wire.envelope import ErrorPayload, decode_fields
+from ..wire.envelope import decode_fields
 from .call import Call
 from .pending import PendingCalls
 
+if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
+
 __all__ = ["ReplyReader", "as_model", "decode_reply"]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -102,6 +105,8 @@ def decode_reply(record: InboundRecord, call: Call) -> dict[str, Any]:
         ) from exc
     if record.topic != call.trio.failed:
         return payload
+    from ..wire.failure import ErrorPayload  # the first failure reply loads the model
+
     try:
         failure = ErrorPayload.model_validate(payload)
     except pydantic.ValidationError:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 import anyio
-from pydantic import BaseModel
 
 from .._exceptions import EnvelopeError, KafkaRpcError
 from .._logging import about
@@ -28,8 +27,13 @@ from ..wire.envelope import EncodedPayload, ErrorCode, decode_fields
 from ..wire.streams import END_FIELD, cancel_event_type, cancel_topic, stream_position
 from .call import Call
 from .conversation import Conversation
+from .pending import OnReply
 from .records import RecordWriter, send_event
 from .replies import as_model
+
+if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
 
 __all__ = ["ReplyStream", "StreamCollector", "open_stream", "send_cancel"]
 
@@ -125,17 +129,23 @@ async def send_cancel(transport: Transport, writer: RecordWriter, call: Call) ->
         )
 
 
+#: Makes a stream's ``OnReply`` from its call and what hands an item to the caller.
+Collect = Callable[[Call, Callable[[dict[str, Any]], None]], OnReply]
+
+
 def open_stream(
     send: Callable[[Call], Any],
     call: Call,
     library: str,
     item_model: type[ItemT] | None,
-    cancel: Callable[[], Awaitable[None]],
+    cancel: Callable[[], Awaitable[None]] | None,
+    collect: Collect = StreamCollector,
 ) -> ReplyStream[Any]:
     """The ``ReplyStream`` of ``call`` (not sent until first iterated); ``cancel`` tells
-    its responder when the caller stops early."""
+    its responder when the caller stops early; ``collect`` reads its replies (a
+    foreign wire reads them as its profile says, ``foreign.ProfileStreamCollector``)."""
     conversation: Conversation[dict[str, Any]] = Conversation(send, call, library)
-    call.on_reply = StreamCollector(call, conversation.put)
+    call.on_reply = collect(call, conversation.put)
     return ReplyStream(conversation, item_model, cancel)
 
 
@@ -197,8 +207,8 @@ class ReplyStream(Generic[ItemT]):
         model = self._model
         if model is None:
             return payload  # type: ignore[return-value]  # ItemT is dict[str, Any] here
-        assert issubclass(model, BaseModel)
-        return as_model(payload, model, conversation.call)
+        # item_model is a pydantic model class (RpcClient.stream's signature says so).
+        return cast(ItemT, as_model(payload, cast("type[BaseModel]", model), conversation.call))
 
     async def aclose(self) -> None:
         """Stop listening; a stream still running is cancelled on its responder."""

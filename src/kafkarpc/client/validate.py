@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypedDict
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._causation import Cause
 from .._config import CallRetry
@@ -22,6 +20,10 @@ from ..wire.header_table import RESERVED_HEADERS
 from ..wire.headers import PRIORITIES
 from ..wire.topics import TopicNaming, TopicTrio
 from .call import Call
+
+if TYPE_CHECKING:
+    # Only for annotations: importing it would load pydantic's model machinery.
+    from pydantic import BaseModel
 
 __all__ = [
     "CallOptions",

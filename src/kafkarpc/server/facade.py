@@ -128,7 +128,7 @@ class RpcServer:
         self._consumer: GroupConsumer | None = None
         self._task_group: TaskGroup | None = None
         self._pipeline: Pipeline | None = None
-        self._streams = StreamReplies(self._transport, self.service)
+        self._streams = StreamReplies(self._transport, self.service, wire=self._wire)
         self._telemetry = ServerTelemetry(
             self.group_id,
             tracer_provider=telemetry.tracer_provider,

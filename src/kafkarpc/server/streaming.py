@@ -11,6 +11,13 @@ offset committed) only after all of its items and its end: a responder that
 dies mid-stream leaves the request to be redelivered, and the new run starts at
 position 0 again.
 
+Under a foreign wire that streams (``StreamingWireProfile``: NestJS), every
+caller gets the stream: each item but the last is sent as the profile writes an
+item, and the last one is the reply that ends the call (the profile marks it),
+as NestJS sends an Observable. Such a wire carries no positions, so its callers
+may see items again after a redelivery. Under a foreign wire that does not
+stream, every caller gets the one collected reply.
+
 Cancellation: the generator runs under the request's deadline (the caller's
 timeout). When the deadline passes, the server shuts down, or its caller says
 on ``{requested}.cancel`` that it stopped listening (``start`` reads those topics,
@@ -23,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -43,6 +50,9 @@ from ..wire.topics import TopicTrio
 from .context import RequestContext
 from .decide import Request
 from .handler import Responder
+
+if TYPE_CHECKING:
+    from ..wire.profiles import StreamingWireProfile, WireProfile
 
 __all__ = ["StreamReplies"]
 
@@ -102,10 +112,18 @@ class _Window:
 class StreamReplies:
     """Runs streaming responders and sends their items, as ``service``, over ``transport``."""
 
-    def __init__(self, transport: Transport, service: str, *, window: int = _WINDOW) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        service: str,
+        *,
+        window: int = _WINDOW,
+        wire: WireProfile | None = None,
+    ) -> None:
         self._transport = transport
         self._service = service
         self._window = window
+        self._wire = wire
         self._running: dict[str, anyio.CancelScope] = {}
         self._cancelled: OrderedDict[str, None] = OrderedDict()
         self._reader: ReplyConsumer | None = None
@@ -115,7 +133,7 @@ class StreamReplies:
     ) -> None:
         """Read the cancel topics of the streaming ``responders`` (call before serving)."""
         topics = [cancel_topic(r.trio.requested) for r in responders if r.streams]
-        if not topics:
+        if not topics or self._wire is not None:  # a foreign wire has no cancel messages
             return
         if create:
             await self._transport.ensure_topics(topics, partitions=partitions)
@@ -166,7 +184,13 @@ class StreamReplies:
             kwargs[handler.context_param] = context
         items = handler.func(**kwargs)
         try:
-            if not accepts_stream(request.record.headers):
+            if self._wire is not None:
+                # Imported here: a server on kafkarpc's own wire never loads the profiles.
+                from ..wire.profiles import StreamingWireProfile
+
+                if isinstance(self._wire, StreamingWireProfile):
+                    return await self._stream_foreign(request, items, self._wire)
+            if self._wire is not None or not accepts_stream(request.record.headers):
                 # A caller of request() gets every item, in one reply.
                 return {COLLECTED_FIELD: [handler.render(item) async for item in items]}
             return await self._stream(request, items)
@@ -198,6 +222,24 @@ class StreamReplies:
                     del self._running[correlation_id]
         # Cancelled by its caller, the stream ends where it was: nobody reads the end.
         return {END_FIELD: sent}
+
+    async def _stream_foreign(
+        self, request: Request, items: Any, wire: StreamingWireProfile
+    ) -> dict[str, Any]:
+        handler = request.handler
+        incoming = wire.decode_request(request.record)  # it was read once already: it reads
+        window = _Window(self._transport, self._window)
+        sent = 0
+        held: dict[str, Any] | None = None
+        # One item behind the generator: only at its end is it known which item is the
+        # last, and the last one goes out as the reply that ends the call.
+        async for item in items:
+            if held is not None:
+                await window.send(wire.encode_reply_item(incoming, held), sent)
+                sent += 1
+            held = handler.render(item)
+        await window.drain(sent)
+        return {} if held is None else held
 
     def _item(
         self, request: Request, trio: TopicTrio, payload: dict[str, Any], position: int

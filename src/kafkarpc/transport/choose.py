@@ -8,7 +8,6 @@ from typing import Any
 from .._config import Security
 from .._exceptions import ConfigurationError
 from .base import Transport
-from .kafka.transport import KafkaTransport
 
 __all__ = ["choose_transport", "require_service"]
 
@@ -30,6 +29,10 @@ def choose_transport(
                 "with transport=, pass them to that transport instead"
             )
         return transport
+    # Loaded by the first Kafka-backed client or server, not by `import kafkarpc`:
+    # a program on the in-memory transport never needs librdkafka's wrappers.
+    from .kafka.transport import KafkaTransport
+
     return KafkaTransport(bootstrap or "", security=security, config=config)
 
 

@@ -97,7 +97,7 @@ class MemoryBroker:
         return stored
 
     def _group(self, group_id: str) -> _Group:
-        return self._groups.setdefault(group_id, _Group(self))
+        return self._groups.setdefault(group_id, _Group(self, group_id))
 
 
 @dataclass(eq=False)
@@ -119,8 +119,9 @@ class _Member:
 
 
 class _Group:
-    def __init__(self, broker: MemoryBroker) -> None:
+    def __init__(self, broker: MemoryBroker, group_id: str) -> None:
         self._broker = broker
+        self.group_id = group_id
         self.members: list[_Member] = []
         self.committed: dict[TopicPartitionKey, int] = {}
 
@@ -164,12 +165,27 @@ class _Group:
                 while room > 0 and position < len(log):
                     record = log[position]
                     member.tracker.add(key, record.offset)
-                    batch.append(record)
+                    batch.append(self._read_by_group(record))
                     position += 1
                     room -= 1
                 member.positions[key] = position
             if batch:
                 member.bridge.call_soon(member.on_batch, batch)
+
+    def _read_by_group(self, stored: InboundRecord) -> InboundRecord:
+        # A copy naming this group, as Kafka's group consumers deliver them; the
+        # stored record is shared by every reader.
+        return InboundRecord(
+            stored.topic,
+            stored.partition,
+            stored.offset,
+            stored.key,
+            stored.value,
+            stored.headers,
+            stored.timestamp_ms,
+            stored.timestamp_type,
+            self.group_id,
+        )
 
 
 class _MemoryReplyConsumer(ReplyConsumer):

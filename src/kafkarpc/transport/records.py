@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ANY_PARTITION",
+    "CREATE_TIME",
+    "LOG_APPEND_TIME",
+    "NO_TIMESTAMP_TYPE",
     "DeliveryCallback",
     "InboundRecord",
     "OutboundRecord",
@@ -18,6 +21,15 @@ __all__ = [
 #: (a reply read from every partition): the transport may put it wherever records
 #: batch best. ``None`` means the partitioner hashes the key, as Kafka clients do.
 ANY_PARTITION = -1
+
+# ``InboundRecord.timestamp_type``: what its timestamp is, named as Kafka's Java
+# client names it (and Spring Kafka writes it into dead letters).
+#: The producer set it when it made the record (the topic's default).
+CREATE_TIME = "CreateTime"
+#: The broker set it when it appended the record.
+LOG_APPEND_TIME = "LogAppendTime"
+#: The record has no timestamp.
+NO_TIMESTAMP_TYPE = "NoTimestampType"
 
 # Records are not frozen: one is made per message in each direction, and a frozen
 # dataclass pays an object.__setattr__ per field (most of the cost of making one).
@@ -42,6 +54,9 @@ class InboundRecord:
     value: bytes | None
     headers: list[tuple[str, bytes]]
     timestamp_ms: int = 0
+    timestamp_type: str = CREATE_TIME
+    #: The consumer group that read it; ``None`` when read without one (replies).
+    group: str | None = None
 
 
 #: Called on the event loop thread once the broker acknowledged (error None) or refused a record.

@@ -1,5 +1,10 @@
 """The JSON envelope every message carries (docs/wire.md §2), and its codec.
 
+This module needs no pydantic model: the client's send and reply paths build
+and read envelopes as plain dicts. The ``Envelope`` model and its codec
+(``decode_envelope``, ``encode_envelope``, ``make_envelope``) live in
+``model.py`` and load on first use; they are importable from here as before.
+
 A peer that only knows this JSON must be able to talk to us, so decoding is
 tolerant where the contract allows (any non-empty correlation id, unknown
 top-level fields kept) and strict where it matters (types, required fields).
@@ -8,19 +13,26 @@ top-level fields kept) and strict where it matters (types, required fields).
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict, TypeVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeGuard, TypeVar
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import SchemaValidator, core_schema
+from pydantic_core import SchemaValidator, ValidationError
 
 from .._exceptions import ConfigurationError, EnvelopeError, PayloadNotSerializable
 from .._ids import new_uuid
-from .failure import ErrorCode, ErrorPayload
+from .codes import ErrorCode
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .failure import ErrorPayload
+    from .model import Envelope, decode_envelope, encode_envelope, make_envelope
 
 T = TypeVar("T")
 
@@ -54,7 +66,23 @@ EVENT_TYPE = re.compile(
 )
 
 
-_OPTIONAL_FIELDS = ("causation_id", "metadata")
+#: Envelope fields a writer leaves out when unset.
+OPTIONAL_FIELDS = ("causation_id", "metadata")
+
+# Names served from the modules that hold pydantic models, loaded when first named.
+_LAZY = {
+    "Envelope": ".model",
+    "decode_envelope": ".model",
+    "encode_envelope": ".model",
+    "make_envelope": ".model",
+    "ErrorPayload": ".failure",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def validate_event_type(value: str) -> str:
@@ -85,37 +113,13 @@ def now_iso() -> str:
     return text + _MILLIS_TEXT[millis]
 
 
-def _check_iso8601(value: str) -> str:
+def check_iso8601(value: str) -> str:
+    """``value`` if it is an ISO 8601 timestamp, else ValueError."""
     try:
         datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"timestamp must be ISO 8601, got {value!r}") from None
     return value
-
-
-class Envelope(BaseModel):
-    """One message on the wire. Unknown top-level fields are preserved."""
-
-    # Its validator is built on first use, not at import: building it (and the
-    # plugin lookup pydantic does for the first validator of a process) was a
-    # third of `import kafkarpc` (docs/benchmarks.md, "Import time").
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-    event_id: str = Field(default_factory=new_uuid, min_length=1)
-    # A pattern, not a Python validator: checked in pydantic-core on every decode.
-    event_type: str = Field(pattern=EVENT_TYPE.pattern)
-    correlation_id: str = Field(min_length=1)
-    causation_id: str | None = None
-    timestamp: str = Field(default_factory=now_iso)
-    service: str = Field(min_length=1)
-    payload: dict[str, Any]
-    version: str = Field(default="v1", min_length=1)
-    metadata: dict[str, Any] | None = None
-
-    @field_validator("timestamp")
-    @classmethod
-    def _iso8601(cls, value: str) -> str:
-        return _check_iso8601(value)
 
 
 class EnvelopeFields(TypedDict):
@@ -132,38 +136,11 @@ class EnvelopeFields(TypedDict):
     metadata: NotRequired[dict[str, Any] | None]
 
 
-def _fields_schema() -> core_schema.CoreSchema:
-    """``Envelope``'s own field rules, giving a plain dict (unknown fields dropped).
-
-    For readers that want a field or two, e.g. a reply's payload: skipping the
-    model instance saves a third of a decode. Derived from the model's core
-    schema, so there is one schema: a field with a default is optional here and
-    left out when absent (the model would generate it); every other rule (types,
-    lengths, the event-type pattern, the timestamp check) is the model's own.
-    A unit test holds the two decoders to the same verdicts.
-    """
-    model = Envelope.__pydantic_core_schema__
-    assert model["type"] == "model"
-    assert model["schema"]["type"] == "model-fields"
-    fields: dict[str, core_schema.TypedDictField] = {}
-    for name, field in model["schema"]["fields"].items():
-        schema = field["schema"]
-        if schema["type"] == "default":
-            fields[name] = core_schema.typed_dict_field(schema["schema"], required=False)
-        else:
-            fields[name] = core_schema.typed_dict_field(schema, required=True)
-    return core_schema.typed_dict_schema(fields)
-
-
-# The validators themselves: their Python wrappers (``model_validate_json``,
-# ``TypeAdapter.validate_json``) cost as much again as a small decode. Each is
-# built by its decoder's first call (see ``_decoder``), not at import.
-def _envelope_validator() -> Callable[[bytes | str], Envelope]:
-    return Envelope.__pydantic_validator__.validate_json
-
-
 def _fields_validator() -> Callable[[bytes | str], EnvelopeFields]:
-    return SchemaValidator(_fields_schema()).validate_json
+    # The schema comes from the model, so the first decode loads it (see .model).
+    from .model import fields_schema
+
+    return SchemaValidator(fields_schema()).validate_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +153,13 @@ class EncodedPayload:
         return pydantic_core.from_json(self.json)  # type: ignore[no-any-return]
 
 
+def _is_model(payload: object) -> TypeGuard[BaseModel]:
+    # Without pydantic's model machinery loaded, nothing can be a model instance;
+    # looking it up, not importing it, keeps `import kafkarpc` free of it.
+    main = sys.modules.get("pydantic.main")
+    return main is not None and isinstance(payload, main.BaseModel)
+
+
 def encode_payload(payload: object) -> EncodedPayload:
     """Encode a user payload (dict or pydantic model) as JSON now, or raise clearly.
 
@@ -183,10 +167,10 @@ def encode_payload(payload: object) -> EncodedPayload:
     payload from its own call, not from the responder later.
     """
     try:
-        if isinstance(payload, BaseModel):
-            encoded = payload.__pydantic_serializer__.to_json(payload, by_alias=True)
-        elif isinstance(payload, Mapping):
+        if isinstance(payload, Mapping):
             encoded = pydantic_core.to_json(payload if isinstance(payload, dict) else dict(payload))
+        elif _is_model(payload):
+            encoded = payload.__pydantic_serializer__.to_json(payload, by_alias=True)
         else:
             raise PayloadNotSerializable(
                 "payload must be a dict or a pydantic model (a JSON object), "
@@ -252,43 +236,7 @@ def new_message(
     return OutgoingMessage(event_id, event_type, correlation_id, timestamp, service, version, value)
 
 
-def make_envelope(
-    *,
-    event_type: str,
-    correlation_id: str,
-    service: str,
-    payload: dict[str, Any],
-    causation_id: str | None = None,
-    version: str = "v1",
-    metadata: dict[str, Any] | None = None,
-) -> Envelope:
-    """A new ``Envelope`` model from trusted parts, without re-validating them."""
-    # Unset optional fields are still attributes of the model (None), unlike on the wire.
-    return Envelope.model_construct(
-        event_id=new_uuid(),
-        event_type=event_type,
-        correlation_id=correlation_id,
-        causation_id=causation_id,
-        timestamp=now_iso(),
-        service=service,
-        payload=payload,
-        version=version,
-        metadata=metadata,
-    )
-
-
-def encode_envelope(envelope: Envelope) -> bytes:
-    """Envelope -> UTF-8 JSON bytes. ``None`` optional fields are omitted."""
-    try:
-        # Omit our own optional fields when unset, but keep a peer's unknown fields
-        # exactly, null included (docs/wire.md §2: unknown fields are preserved).
-        unset = {name for name in _OPTIONAL_FIELDS if getattr(envelope, name) is None}
-        return envelope.model_dump_json(exclude=unset).encode()
-    except pydantic_core.PydanticSerializationError as exc:
-        raise PayloadNotSerializable(f"envelope is not JSON-serializable: {exc}") from exc
-
-
-def _decoder(
+def decoder(
     build: Callable[[], Callable[[bytes | str], T]],
 ) -> Callable[[bytes | str | None], T]:
     """A decoder that gives what the validator ``build()`` makes gives, or EnvelopeError
@@ -310,10 +258,8 @@ def _decoder(
     return decode
 
 
-#: Bytes from Kafka -> Envelope, or EnvelopeError naming what is wrong.
-decode_envelope: Callable[[bytes | str | None], Envelope] = _decoder(_envelope_validator)
 #: ``decode_envelope``'s checks and errors, giving the known fields as a dict.
-decode_fields: Callable[[bytes | str | None], EnvelopeFields] = _decoder(_fields_validator)
+decode_fields: Callable[[bytes | str | None], EnvelopeFields] = decoder(_fields_validator)
 
 
 def _tombstone() -> EnvelopeError:

@@ -8,23 +8,14 @@ fields and on what an unreadable one means.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from .codes import ErrorCode
+
 __all__ = ["ErrorCode", "ErrorPayload", "failure_payload", "read_failure"]
-
-
-class ErrorCode(StrEnum):
-    """Well-known ``error_code`` values of a failure payload; peers may send others."""
-
-    VALIDATION_ERROR = "VALIDATION_ERROR"
-    HANDLER_ERROR = "HANDLER_ERROR"
-    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
-    NOT_FOUND = "NOT_FOUND"
-    REPLY_TOO_LARGE = "REPLY_TOO_LARGE"
 
 
 class ErrorPayload(BaseModel):

@@ -48,13 +48,18 @@ class HeaderRole(StrEnum):
 
 
 class Encoding(StrEnum):
-    """How a header's value is written; every kafkarpc header is UTF-8 text."""
+    """How a header's value is written: UTF-8 text, except the numbers of a dead
+    letter's origin, which are binary as Spring Kafka writes them."""
 
     TEXT = "text"
     #: An integer as decimal digits (a leading ``-`` only where the meaning allows it).
     DECIMAL = "decimal"
     #: One of the row's ``choices``; anything else reads as absent.
     CHOICE = "choice"
+    #: A 4-byte big-endian two's-complement integer (Java's ``int``).
+    INT32 = "int32"
+    #: An 8-byte big-endian two's-complement integer (Java's ``long``).
+    INT64 = "int64"
 
 
 class DlqHeader(StrEnum):
@@ -64,7 +69,10 @@ class DlqHeader(StrEnum):
     ORIGINAL_PARTITION = "kafka_dlt-original-partition"
     ORIGINAL_OFFSET = "kafka_dlt-original-offset"
     ORIGINAL_TIMESTAMP = "kafka_dlt-original-timestamp"
+    ORIGINAL_TIMESTAMP_TYPE = "kafka_dlt-original-timestamp-type"
+    ORIGINAL_CONSUMER_GROUP = "kafka_dlt-original-consumer-group"
     EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"
+    EXCEPTION_CAUSE_FQCN = "kafka_dlt-exception-cause-fqcn"
     EXCEPTION_MESSAGE = "kafka_dlt-exception-message"
     EXCEPTION_STACKTRACE = "kafka_dlt-exception-stacktrace"
     REASON = "dlq_reason"
@@ -138,14 +146,20 @@ span_id                         trace        text     <traceparent
     The span id from traceparent.
 kafka_dlt-original-topic        dead_letter  text
     The topic the record was read from or meant for.
-kafka_dlt-original-partition    dead_letter  decimal
+kafka_dlt-original-partition    dead_letter  int32
     Its partition; -1 when it never reached the broker.
-kafka_dlt-original-offset       dead_letter  decimal
+kafka_dlt-original-offset       dead_letter  int64
     Its offset; -1 when it never reached the broker.
-kafka_dlt-original-timestamp    dead_letter  decimal
+kafka_dlt-original-timestamp    dead_letter  int64
     Its timestamp, epoch ms.
+kafka_dlt-original-timestamp-type dead_letter choice CreateTime|LogAppendTime|NoTimestampType
+    What its timestamp is: set by its producer, by the broker, or absent.
+kafka_dlt-original-consumer-group dead_letter text
+    The consumer group that read it; absent when none did (the client parked it).
 kafka_dlt-exception-fqcn        dead_letter  text
     The error's fully qualified class name.
+kafka_dlt-exception-cause-fqcn  dead_letter  text
+    The class name of the error's root cause; absent when it has no cause.
 kafka_dlt-exception-message     dead_letter  text
     The error message (truncated).
 kafka_dlt-exception-stacktrace  dead_letter  text

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ..._exceptions import TopicNotFound
 from .errors import translate_error, translate_exception
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
 
 __all__ = ["METADATA_TIMEOUT_S", "create_topics_blocking", "partition_count_blocking"]
 
@@ -35,6 +38,8 @@ def partition_count_blocking(client: Consumer | Producer | AdminClient, topic: s
 
 def create_topics_blocking(admin: AdminClient, topics: Sequence[str], partitions: int) -> None:
     """Create those of ``topics`` that do not exist yet; one that appears meanwhile is fine."""
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # as AdminClient
+
     try:
         existing = set(admin.list_topics(timeout=METADATA_TIMEOUT_S).topics)
     except KafkaException as exc:

@@ -143,6 +143,7 @@ class KafkaGroupConsumer(GroupConsumer):
         self._fetching.set()
         self._first_assignment = threading.Event()
         self._drain_timeout = float(conf.get("session.timeout.ms", 10_000)) / 1000
+        self._group = str(conf["group.id"])  # each record says which group read it
         self._consumer = Consumer({**conf, "logger": librdkafka_logger})
         self._consumer.subscribe(
             list(topics),
@@ -213,7 +214,9 @@ class KafkaGroupConsumer(GroupConsumer):
         self._stalled_since = None
         self._set_paused(consumer, False)
         room = self._max_in_flight - self._tracker.in_flight
-        records = usable_records(drain(consumer, min(room, BATCH_MAX)), "request consumer")
+        records = usable_records(
+            drain(consumer, min(room, BATCH_MAX)), "request consumer", self._group
+        )
         if records:
             for record in records:
                 self._tracker.add((record.topic, record.partition), record.offset)

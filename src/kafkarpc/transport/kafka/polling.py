@@ -17,7 +17,7 @@ from collections.abc import Callable
 import anyio
 from confluent_kafka import Consumer, KafkaError, Message
 
-from ..records import InboundRecord
+from ..records import CREATE_TIME, LOG_APPEND_TIME, NO_TIMESTAMP_TYPE, InboundRecord
 
 __all__ = [
     "BATCH_MAX",
@@ -60,8 +60,13 @@ POLL_S = 0.1
 BATCH_MAX = 500
 
 
-def to_record(message: Message) -> InboundRecord:
+# librdkafka's timestamp types (TIMESTAMP_NOT_AVAILABLE, _CREATE_TIME, _LOG_APPEND_TIME).
+_TIMESTAMP_TYPES = (NO_TIMESTAMP_TYPE, CREATE_TIME, LOG_APPEND_TIME)
+
+
+def to_record(message: Message, group: str | None = None) -> InboundRecord:
     headers = message.headers() or []
+    kind, timestamp = message.timestamp()
     return InboundRecord(
         message.topic() or "",
         message.partition() or 0,
@@ -69,7 +74,9 @@ def to_record(message: Message) -> InboundRecord:
         message.key(),
         message.value(),
         headers if isinstance(headers, list) else list(headers.items()),  # type: ignore[arg-type]
-        message.timestamp()[1],
+        timestamp,
+        _TIMESTAMP_TYPES[kind],
+        group,
     )
 
 
@@ -126,12 +133,14 @@ def drain(consumer: Consumer, limit: int) -> list[Message]:
     return [first, *consumer.consume(limit - 1, 0)]
 
 
-def usable_records(messages: list[Message], where: str) -> list[InboundRecord]:
+def usable_records(
+    messages: list[Message], where: str, group: str | None = None
+) -> list[InboundRecord]:
     records = []
     for message in messages:
         error = message.error()
         if error is None:
-            records.append(to_record(message))
+            records.append(to_record(message, group))
         elif error.code() != KafkaError._PARTITION_EOF:
             logger.warning("%s: %s", where, error.str())
     return records

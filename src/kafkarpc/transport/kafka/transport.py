@@ -9,11 +9,10 @@ polled on its own thread as ``polling`` describes.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import anyio
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from ..._config import ExactlyOnce, Security
 from ..._exceptions import KafkaRpcError, LifecycleError
@@ -34,11 +33,15 @@ from .polling import librdkafka_logger, logger
 from .producer import KafkaProducer
 from .reader import TopicReader
 from .readiness import READY_BUDGET_S, ConnectWatch
-from .transactions import KafkaTransactionalConsumer
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+    from .transactions import KafkaTransactionalConsumer
 
 __all__ = ["KafkaTransport"]
 
-Member = TypeVar("Member", KafkaGroupConsumer, KafkaTransactionalConsumer)
+Member = TypeVar("Member", KafkaGroupConsumer, "KafkaTransactionalConsumer")
 
 
 class KafkaTransport(Transport):
@@ -92,6 +95,10 @@ class KafkaTransport(Transport):
                 k: v for k, v in self._conf({}).items() if k not in CONSUMER_ONLY
             }
             admin_conf["logger"] = librdkafka_logger
+            # Imported here, not with the module: confluent_kafka.admin is a tenth
+            # of `import kafkarpc` (docs/benchmarks.md, "Import time").
+            from confluent_kafka.admin import AdminClient
+
             self._admin = AdminClient(admin_conf)
         except KafkaException as exc:
             self._closed = True
@@ -190,6 +197,9 @@ class KafkaTransport(Transport):
         exactly_once: ExactlyOnce,
         **options: Unpack[GroupOptions],
     ) -> TransactionalGroupConsumer:
+        # Loaded on first use: most programs never start an exactly-once responder.
+        from .transactions import KafkaTransactionalConsumer
+
         _, bridge = self._require_started()
         group_id = options["group_id"]
         conf = self._conf({**GROUP_CONSUMER, "group.id": group_id})

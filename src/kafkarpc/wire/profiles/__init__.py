@@ -12,6 +12,7 @@ from .base import (
     OutgoingRequest,
     ProfileTrio,
     ReplyContent,
+    StreamingWireProfile,
     WireProfile,
     WireRoute,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ProfileTrio",
     "ReplyContent",
     "SpringProfile",
+    "StreamingWireProfile",
     "WireProfile",
     "WireRoute",
     "resolve",

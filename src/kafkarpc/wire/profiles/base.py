@@ -25,6 +25,7 @@ __all__ = [
     "OutgoingRequest",
     "ProfileTrio",
     "ReplyContent",
+    "StreamingWireProfile",
     "WireProfile",
     "WireRoute",
     "correlation_text",
@@ -133,6 +134,26 @@ class WireProfile(Protocol):
 
     def encode_reply(self, request: IncomingRequest, reply: ReplyContent) -> OutboundRecord:
         """The record that answers ``request``."""
+        ...
+
+
+@runtime_checkable
+class StreamingWireProfile(WireProfile, Protocol):
+    """A ``WireProfile`` whose wire answers one request with several replies.
+
+    NestJS does (a handler returning an Observable sends a reply per item and marks
+    the last). Under such a profile a streaming responder (an async generator) sends
+    each item as a reply, the last one marked; ``RpcClient.stream`` takes every
+    reply until the marked one. Under a profile without these two methods a
+    streaming responder answers with one reply and ``stream`` yields one item.
+    """
+
+    def encode_reply_item(self, request: IncomingRequest, payload: Any) -> OutboundRecord:
+        """A success reply to ``request`` carrying one item, not the last."""
+        ...
+
+    def ends_call(self, record: InboundRecord) -> bool:
+        """Whether a reply is the last one its call gets."""
         ...
 
 

@@ -115,6 +115,18 @@ class NestJsProfile:
             record=record,
         )
 
+    def encode_reply_item(self, request: IncomingRequest, payload: Any) -> OutboundRecord:
+        # Nest sends every item of an Observable but the last without the disposed marker.
+        record = self.encode_reply(request, ReplyContent(True, payload))
+        headers = [header for header in record.headers if header[0] != IS_DISPOSED]
+        return OutboundRecord(record.topic, record.value, record.key, headers, record.partition)
+
+    def ends_call(self, record: InboundRecord) -> bool:
+        return (
+            header_value(record.headers, IS_DISPOSED) is not None
+            or header_value(record.headers, ERROR) is not None
+        )
+
     def encode_reply(self, request: IncomingRequest, reply: ReplyContent) -> OutboundRecord:
         raw_id = header_value(request.record.headers, CORRELATION_ID)
         headers = [(CORRELATION_ID, raw_id or request.correlation_id.encode())]
