@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Callable
 
 import anyio
@@ -10,6 +11,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from kafkarpc import (
+    KafkaTransport,
     RpcClient,
     RpcServer,
     TopicNotFound,
@@ -18,6 +20,9 @@ from kafkarpc import (
     decode_envelope,
     ensure_topics,
 )
+from kafkarpc.transport import InboundRecord, OutboundRecord
+from kafkarpc.wire.envelope import new_message
+from kafkarpc.wire.headers import RequestRouting, build_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -142,3 +147,49 @@ async def test_publish_stores_an_envelope(
     assert envelope.payload == {"agent": "db"}
     assert envelope.event_type.endswith("_DECIDED")
     assert message.key() == b"tenant-1"
+
+
+async def test_a_reply_to_a_partition_that_does_not_exist_is_rerouted_by_its_key(
+    kafkarpc_broker: str, serve: Callable[..., RpcServer], unique_topic_base: str
+) -> None:
+    # librdkafka refuses such a record at once, inside produce(): the refusal must still
+    # reach the resend path (it used to be lost, leaving the request unacknowledged).
+    async def echo(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    trio = TopicTrio.from_base(unique_topic_base)
+    correlation_id = "reply-to-a-missing-partition"
+    message = new_message(
+        event_type=trio.event_type("requested"),
+        correlation_id=correlation_id,
+        service="raw-caller",
+        payload={"n": 7},
+    )
+    routing = RequestRouting(
+        reply_to=trio.completed, reply_partition=99, deadline_ms=int(time.time() * 1000) + 30_000
+    )
+    request = OutboundRecord(
+        topic=trio.requested,
+        value=message.value,
+        key=correlation_id.encode(),
+        headers=build_headers(message, routing=routing),
+    )
+    replies, seen = anyio.create_memory_object_stream[InboundRecord](100)
+
+    def on_batch(batch: list[InboundRecord]) -> None:
+        for record in batch:
+            replies.send_nowait(record)
+
+    transport = KafkaTransport(kafkarpc_broker)
+    await transport.start()
+    try:
+        async with serve(echo):
+            reader = await transport.reply_consumer(on_batch)
+            await reader.assign(list(trio.reply_topics))
+            await transport.send(request)
+            with anyio.fail_after(30):
+                reply = await seen.receive()
+    finally:
+        await transport.aclose()
+    assert reply.topic == trio.completed
+    assert decode_envelope(reply.value).payload == {"n": 7}

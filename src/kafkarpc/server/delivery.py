@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import anyio
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._exceptions import (
     ConfigurationError,
@@ -77,6 +79,21 @@ class Delivery:
     telemetry: ServerTelemetry
     tasks: TaskGroup  # where refused records are resent
     outlet: Outlet | None = None  # set: exactly-once, records go into transactions
+    _refused: tuple[
+        MemoryObjectSendStream[tuple[Parcel, Settlement]],
+        MemoryObjectReceiveStream[tuple[Parcel, Settlement]],
+    ] = field(
+        default_factory=lambda: anyio.create_memory_object_stream[tuple[Parcel, Settlement]](
+            math.inf
+        ),
+        init=False,
+        repr=False,
+    )
+
+    async def resend_refused(self) -> None:
+        """Resend each refused record in a task of its own; runs as long as the pipeline."""
+        async for parcel, settlement in self._refused[1]:
+            self.tasks.start_soon(self._resend, parcel, settlement)
 
     def post(self, parcel: Parcel, settlement: Settlement) -> tuple[Parcel, bool]:
         """Hand ``parcel`` (or what replaces it) to the producer without waiting.
@@ -157,7 +174,10 @@ class Delivery:
         settlement.finish(False)
 
     def _resend_later(self, settlement: Settlement, parcel: Parcel) -> None:
-        self.tasks.start_soon(self._resend, parcel, settlement)
+        # Delivery reports run as plain loop callbacks (transport/bridge.py), outside any
+        # task, where a task group cannot start one (anyio raises NoEventLoopError and
+        # the request was never acknowledged): the queue hands the record to a task.
+        self._refused[0].send_nowait((parcel, settlement))
 
     async def _resend(self, parcel: Parcel | None, settlement: Settlement) -> None:
         """The background path for a refused record: the same steps, each sent and waited for."""

@@ -69,6 +69,7 @@ class Pipeline:
         self._replier = replier
         self._service = service
         self._delivery = Delivery(transport, replier, execution.telemetry, tasks, outlet)
+        tasks.start_soon(self._delivery.resend_refused)
         self._telemetry = execution.telemetry
         self._payload_preview = payload_preview
         self._key_order = KeyOrder()
