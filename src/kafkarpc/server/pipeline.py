@@ -73,7 +73,10 @@ class Pipeline:
         self._telemetry = execution.telemetry
         self._payload_preview = payload_preview
         self._key_order = KeyOrder()
-        self.consumer: GroupConsumer | None = None  # set once the consumer is running
+        self._consumer: GroupConsumer | None = None
+        # Requests settled before the consumer was handed over (its first batch can arrive
+        # while group_consumer() is still returning): acknowledged once it is.
+        self._settled_early: list[tuple[InboundRecord, bool]] = []
         self.in_flight = 0
         self._idle = anyio.Event()
         self.intake = DequeIntake(execution.workers, execution.loop)
@@ -102,13 +105,24 @@ class Pipeline:
         finally:
             settlement.finish(handled)
 
+    @property
+    def consumer(self) -> GroupConsumer | None:
+        """The group consumer the records come from; set once it is running."""
+        return self._consumer
+
+    @consumer.setter
+    def consumer(self, consumer: GroupConsumer) -> None:
+        self._consumer = consumer
+        early, self._settled_early = self._settled_early, []
+        for record, delivered in early:
+            _acknowledge(consumer, record, delivered)
+
     def _settled(self, record: InboundRecord, delivered: bool) -> None:
         """Everything sent for ``record`` reached the broker (or could not)."""
-        if self.consumer is not None:
-            if delivered:
-                self.consumer.ack(record)  # only now may its offset be committed
-            else:
-                self.consumer.reject(record)  # left to be delivered again
+        if self._consumer is None:
+            self._settled_early.append((record, delivered))
+        else:
+            _acknowledge(self._consumer, record, delivered)
         self.in_flight -= 1
         if not self.in_flight:
             self._idle.set()
@@ -225,3 +239,10 @@ class Pipeline:
         if isinstance(sent, DeadLetter):
             last = sent.instead_of
         return (outcome if last is None else last.outcome), delivered
+
+
+def _acknowledge(consumer: GroupConsumer, record: InboundRecord, delivered: bool) -> None:
+    if delivered:
+        consumer.ack(record)  # only now may its offset be committed
+    else:
+        consumer.reject(record)  # left to be delivered again
