@@ -70,7 +70,7 @@ def test_every_dead_letter_header_is_written_in_springs_layout() -> None:
     assert parked.headers[0] == ("x-tenant", b"t-1"), "the request's own headers come first"
     added = parked.headers[1:]
     stack = dict(added).pop(DlqHeader.EXCEPTION_STACKTRACE).decode()
-    assert stack.endswith("test_dead_letter_spring.LedgerClosed: ledger closed for the day\n")
+    assert stack.endswith("test_dead_letter_spring_bytes.LedgerClosed: ledger closed for the day\n")
     assert "ConnectionResetError: peer reset" in stack
     module = LedgerClosed.__module__
     assert [(name, value) for name, value in added if name != DlqHeader.EXCEPTION_STACKTRACE] == [
