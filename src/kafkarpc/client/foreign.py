@@ -8,21 +8,19 @@ looks and keeps the client's behaviour (pending calls, counters, errors) as it i
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
 from .._exceptions import ConfigurationError, RemoteError
 from .._logging import about
-from .._telemetry import ClientTelemetry, inject_trace_headers, parent_span_id
+from .._telemetry import ClientTelemetry
 from ..transport import InboundRecord, OutboundRecord
 from ..wire.failure import read_failure
-from ..wire.headers import RequestRouting
 from ..wire.profiles import OutgoingRequest, ProfileTrio, StreamingWireProfile, WireProfile
 from ..wire.topics import TopicTrio
 from .call import Call
 from .pending import PendingCalls
+from .records import call_routing
 
 __all__ = [
     "ProfileReplyReader",
@@ -69,19 +67,8 @@ def profile_request(
     """
     trio = call.trio
     assert isinstance(trio, ProfileTrio)
-    traceparent, tracestate = inject_trace_headers(call.span)
-    routing = RequestRouting(
-        deadline_ms=call.deadline_ms,
-        idempotency_key=call.idempotency_key,
-        retry_count=call.attempt,
-        max_retries=call.policy.max_attempts - 1,
-        partition_key=call.partition_key,
-        priority=call.priority,
-        traceparent=traceparent,
-        tracestate=tracestate,
-        parent_span_id=parent_span_id(call.span),
-        ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
-    )
+    # kafkarpc's own routing (no reply_to: the profile carries the route its own way).
+    routing = call_routing(call, None, None)
     headers = routing.as_headers()
     if call.headers:
         headers += [

@@ -26,7 +26,7 @@ from .call import Call
 if TYPE_CHECKING:
     from ..wire.profiles import WireProfile
 
-__all__ = ["RecordWriter", "send_event"]
+__all__ = ["RecordWriter", "call_routing", "send_event"]
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -68,25 +68,7 @@ class RecordWriter:
             causation_id=None if cause is None else cause.event_id,
             version=self.version,
         )
-        traceparent, tracestate = inject_trace_headers(call.span)
-        if cause is not None and traceparent is None:
-            # No span of our own (no tracing SDK here): the trace passes through.
-            traceparent, tracestate = cause.traceparent, cause.tracestate
-        routing = RequestRouting(
-            reply_to=trio.completed,
-            reply_partition=self.reply_partition,
-            deadline_ms=call.deadline_ms,
-            idempotency_key=call.idempotency_key,
-            retry_count=call.attempt,
-            max_retries=call.policy.max_attempts - 1,
-            partition_key=call.partition_key,
-            priority=call.priority,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            parent_span_id=parent_span_id(call.span),
-            ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
-            correlation_chain=None if cause is None else cause.chain_header,
-        )
+        routing = call_routing(call, trio.completed, self.reply_partition)
         return OutboundRecord(
             topic=trio.requested,
             value=message.value,
@@ -141,6 +123,30 @@ def _caused_routing(cause: Cause | None) -> RequestRouting | None:
         correlation_chain=cause.chain_header,
         traceparent=cause.traceparent,
         tracestate=cause.tracestate,
+    )
+
+
+def call_routing(call: Call, reply_to: str | None, reply_partition: int | None) -> RequestRouting:
+    """The routing headers of ``call``'s current attempt, on any wire (docs/wire.md §3)."""
+    cause = call.cause
+    traceparent, tracestate = inject_trace_headers(call.span)
+    if cause is not None and traceparent is None:
+        # No span of our own (no tracing SDK here): the trace passes through.
+        traceparent, tracestate = cause.traceparent, cause.tracestate
+    return RequestRouting(
+        reply_to=reply_to,
+        reply_partition=reply_partition,
+        deadline_ms=call.deadline_ms,
+        idempotency_key=call.idempotency_key,
+        retry_count=call.attempt,
+        max_retries=call.policy.max_attempts - 1,
+        partition_key=call.partition_key,
+        priority=call.priority,
+        traceparent=traceparent,
+        tracestate=tracestate,
+        parent_span_id=parent_span_id(call.span),
+        ttl_seconds=max(1, math.ceil(call.deadline_ms / 1000 - time.time())),
+        correlation_chain=None if cause is None else cause.chain_header,
     )
 
 

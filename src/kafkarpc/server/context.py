@@ -93,12 +93,4 @@ class RequestContext:
 
 def cause_of(request: Request) -> Cause:
     """The request a handler is running for, as the cause a client call finds."""
-    envelope, routing = request.envelope, request.routing
-    return Cause(
-        envelope.event_id,
-        envelope.correlation_id,
-        routing.correlation_chain,
-        request.deadline_ms,
-        routing.traceparent,
-        routing.tracestate,
-    )
+    return request.cause()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from .._causation import Cause
 from .._config import HandlerRetry
 from .._exceptions import RemoteError
 from ..transport import InboundRecord
@@ -49,6 +50,18 @@ class Request(NamedTuple):
     envelope: Envelope
     routing: RequestRouting
     deadline_ms: int | None  # the effective deadline, epoch milliseconds
+
+    def cause(self) -> Cause:
+        """This request as the cause of the calls and events its handler makes."""
+        envelope, routing = self.envelope, self.routing
+        return Cause(
+            envelope.event_id,
+            envelope.correlation_id,
+            routing.correlation_chain,
+            self.deadline_ms,
+            routing.traceparent,
+            routing.tracestate,
+        )
 
 
 def effective_deadline(routing: RequestRouting, envelope: Envelope) -> int | None:

@@ -21,7 +21,7 @@ from ..wire.topics import TopicTrio
 from .decide import Request
 from .handler import Responder
 from .outcome import Outcome, failure
-from .replier import Replier, Reply
+from .replier import Replier, Reply, too_large_failure
 
 __all__ = ["ProfileReplier", "ProfileRequests", "pipeline_steps", "profile_trio"]
 
@@ -80,13 +80,7 @@ class ProfileReplier(Replier):
         return again._replace(record=unpinned)
 
     def too_large(self, reply: Reply, error: PayloadTooLarge) -> Reply:
-        outcome = failure(
-            ErrorCode.REPLY_TOO_LARGE,
-            f"the reply is {error.size} bytes; the broker accepts {error.limit}",
-            error_type="PayloadTooLarge",
-            details={"size": error.size, "limit": error.limit},
-            instead_of=reply.outcome,
-        )
+        outcome = too_large_failure(reply, error)
         return self._write(reply.source, reply.trio, reply.request, outcome, reply.renders)
 
     def _write(

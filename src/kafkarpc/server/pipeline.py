@@ -16,7 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 from opentelemetry.trace import Span
 
-from .._causation import caused_by
+from .._causation import reset_cause, set_cause
 from .._exceptions import EnvelopeError
 from .._logging import about, preview
 from ..transport import GroupConsumer, InboundRecord, Transport
@@ -24,7 +24,6 @@ from ..wire.dead_letter import DlqReason
 from ..wire.envelope import Envelope, decode_envelope
 from ..wire.headers import RequestRouting
 from . import decide
-from .context import cause_of
 from .decide import Request, effective_deadline
 from .delivery import Delivery
 from .execution import Execution
@@ -213,7 +212,8 @@ class Pipeline:
         failure sent in its place (or parked in the DLQ) is what the request got.
         """
         # A call or event the handler makes continues this request's chain.
-        with caused_by(cause_of(request)):
+        cause = set_cause(request)
+        try:
             if request.handler.context_param is None:
                 outcome = await self._execution.outcome(request)
                 delivered = True
@@ -229,6 +229,8 @@ class Pipeline:
                 if outcome.ok:
                     for event in outbox.staged:
                         delivered = self._delivery.post(event, settlement)[1] and delivered
+        finally:
+            reset_cause(cause)
         if not request.handler.replies:
             # An event: nothing to send but what its handler published (and its dead letter).
             return outcome, delivered

@@ -23,7 +23,7 @@ from .decide import Request
 from .handler import Responder
 from .outcome import Outcome, failure
 
-__all__ = ["DeadLetter", "Replier", "Reply", "dead_letter"]
+__all__ = ["DeadLetter", "Replier", "Reply", "dead_letter", "too_large_failure"]
 
 
 class Reply(NamedTuple):
@@ -97,14 +97,7 @@ class Replier:
 
     def too_large(self, reply: Reply, error: PayloadTooLarge) -> Reply:
         """The failure that replaces a reply the broker will not take for its size."""
-        outcome = failure(
-            ErrorCode.REPLY_TOO_LARGE,
-            f"the reply is {error.size} bytes; the broker accepts {error.limit}",
-            error_type="PayloadTooLarge",
-            details={"size": error.size, "limit": error.limit},
-            instead_of=reply.outcome,
-        )
-        return self._again(reply, outcome, reply.trio.failed)
+        return self._again(reply, too_large_failure(reply, error), reply.trio.failed)
 
     def parked(self, reply: Reply) -> DeadLetter:
         """The request's dead letter, for a reply the broker keeps refusing."""
@@ -157,3 +150,14 @@ class Replier:
             partition=partition,
         )
         return Reply(source, trio, request, passthrough, outcome, record, renders + 1)
+
+
+def too_large_failure(reply: Reply, error: PayloadTooLarge) -> Outcome:
+    """What a caller is told instead of a reply the broker will not take for its size."""
+    return failure(
+        ErrorCode.REPLY_TOO_LARGE,
+        f"the reply is {error.size} bytes; the broker accepts {error.limit}",
+        error_type="PayloadTooLarge",
+        details={"size": error.size, "limit": error.limit},
+        instead_of=reply.outcome,
+    )

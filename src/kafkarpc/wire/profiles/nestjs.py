@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..._exceptions import EnvelopeError
 from ...transport import InboundRecord, OutboundRecord
 from ..failure import UNKNOWN_ERROR, failure_payload
 from .base import (
@@ -22,33 +21,21 @@ from .base import (
     correlation_text,
     encode_json,
     header_value,
-    json_value,
+)
+from .kafka_headers import (
+    CORRELATION_ID,
+    REPLY_PARTITION,
+    REPLY_TOPIC,
+    read_request,
+    success_reply,
 )
 
 __all__ = ["NestJsProfile"]
 
-CORRELATION_ID = "kafka_correlationId"
-REPLY_TOPIC = "kafka_replyTopic"
-REPLY_PARTITION = "kafka_replyPartition"
 IS_DISPOSED = "kafka_nest-is-disposed"
 ERROR = "kafka_nest-err"
 #: Nest reads a header whose first byte is 0x00 as raw bytes: the "disposed" marker is one.
 DISPOSED = b"\x00"
-
-
-def read_partition(raw: bytes | None) -> int | None:
-    """A reply partition, read leniently: a decimal string, or a 4-byte big-endian int."""
-    if raw is None:
-        return None
-    try:
-        text = raw.decode()
-        if text.strip().lstrip("-").isdigit():
-            return int(text)
-    except UnicodeDecodeError:
-        pass
-    if len(raw) == 4:
-        return int.from_bytes(raw, "big", signed=True)
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,31 +76,10 @@ class NestJsProfile:
         error = header_value(record.headers, ERROR)
         if error is not None:
             return ReplyContent(False, _failure_of(error))
-        if record.value is None or record.value == b"":
-            return ReplyContent(True, None)  # the handler returned undefined
-        return ReplyContent(True, json_value(record, "a NestJS reply"))
+        return success_reply(record, "a NestJS reply")
 
     def decode_request(self, record: InboundRecord) -> IncomingRequest:
-        raw_id = header_value(record.headers, CORRELATION_ID)
-        correlation_id = None if raw_id is None else correlation_text(raw_id)
-        reply_topic = header_value(record.headers, REPLY_TOPIC)
-        if correlation_id is None or not reply_topic:
-            # Nest's emit() sends an event like this: no one waits for an answer.
-            raise EnvelopeError(
-                f"the request on {record.topic} has no reply route "
-                f"({CORRELATION_ID} and {REPLY_TOPIC} headers); nothing can answer it"
-            )
-        try:
-            topic = reply_topic.decode()
-        except UnicodeDecodeError as exc:
-            raise EnvelopeError(f"{REPLY_TOPIC} on {record.topic} is not UTF-8") from exc
-        return IncomingRequest(
-            correlation_id=correlation_id,
-            payload=json_value(record, "a NestJS request"),
-            reply_topic=topic,
-            reply_partition=read_partition(header_value(record.headers, REPLY_PARTITION)),
-            record=record,
-        )
+        return read_request(record, correlation_text, "a NestJS request")
 
     def encode_reply_item(self, request: IncomingRequest, payload: Any) -> OutboundRecord:
         # Nest sends every item of an Observable but the last without the disposed marker.

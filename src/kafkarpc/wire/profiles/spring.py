@@ -25,13 +25,16 @@ from .base import (
     header_value,
     json_value,
 )
-from .nestjs import read_partition
+from .kafka_headers import (
+    CORRELATION_ID,
+    REPLY_PARTITION,
+    REPLY_TOPIC,
+    read_request,
+    success_reply,
+)
 
 __all__ = ["SpringProfile"]
 
-CORRELATION_ID = "kafka_correlationId"
-REPLY_TOPIC = "kafka_replyTopic"
-REPLY_PARTITION = "kafka_replyPartition"
 TYPE_ID = "__TypeId__"
 
 
@@ -99,30 +102,10 @@ class SpringProfile:
         error = header_value(record.headers, self.error_header)
         if error is not None:
             return ReplyContent(False, _failure_of(error, record))
-        if record.value is None or record.value == b"":
-            return ReplyContent(True, None)
-        return ReplyContent(True, json_value(record, "a Spring reply"))
+        return success_reply(record, "a Spring reply")
 
     def decode_request(self, record: InboundRecord) -> IncomingRequest:
-        raw_id = header_value(record.headers, CORRELATION_ID)
-        correlation_id = None if raw_id is None else _spring_correlation(raw_id)
-        reply_topic = header_value(record.headers, REPLY_TOPIC)
-        if correlation_id is None or not reply_topic:
-            raise EnvelopeError(
-                f"the request on {record.topic} has no reply route "
-                f"({CORRELATION_ID} and {REPLY_TOPIC} headers); nothing can answer it"
-            )
-        try:
-            topic = reply_topic.decode()
-        except UnicodeDecodeError as exc:
-            raise EnvelopeError(f"{REPLY_TOPIC} on {record.topic} is not UTF-8") from exc
-        return IncomingRequest(
-            correlation_id=correlation_id,
-            payload=json_value(record, "a Spring request"),
-            reply_topic=topic,
-            reply_partition=read_partition(header_value(record.headers, REPLY_PARTITION)),
-            record=record,
-        )
+        return read_request(record, _spring_correlation, "a Spring request")
 
     def encode_reply(self, request: IncomingRequest, reply: ReplyContent) -> OutboundRecord:
         # Echoed unchanged: Spring matches the reply by these very bytes.
