@@ -6,33 +6,24 @@ send pipeline (``pipeline.py``); the reply reader (``replies.py``) settles it.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
-
-import anyio
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
-from .._exceptions import (
-    ClientClosed,
-    LifecycleError,
-)
 from .._legacy import LegacyClientOptions
-from .._loop import adopt_current_library, forget_library, running_clock, running_library
+from .._loop import adopt_current_library, forget_library
 from .._sentinel import UNSET, Unset
 from .._setup import Setup
-from .._stats import ClientStats
 from .._telemetry import ClientTelemetry
 from ..transport import Transport
 from ..wire.envelope import encode_payload
-from ..wire.header_table import STREAM_ACCEPT
 from ..wire.topics import TopicTrio, name_topic, validate_topic_name
-from .call import Call, Send
-from .circuit import Circuits, CircuitState, CircuitTracker
+from .call import Send
+from .circuit import Circuits
+from .conversing import Conversations
+from .lifecycle import ClientState
 from .pending import PendingCalls
 from .records import RecordWriter, send_event
 from .replies import as_model
@@ -44,10 +35,6 @@ if TYPE_CHECKING:
 
     from ..events import EmitResult, EventCatalog, EventRegistration
     from ..events.emit import EmitOptions
-    from .gather import Gathering
-    from .stream import ReplyStream
-
-if TYPE_CHECKING:
     from ..wire.profiles import WireProfile
     from .foreign import ProfileRoutes
 
@@ -57,13 +44,7 @@ ModelT = TypeVar("ModelT", bound="BaseModel")
 DEFAULT_TIMEOUT = 5.0
 
 
-class _State(enum.Enum):
-    NEW = "new"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class RpcClient:
+class RpcClient(Conversations):
     """Sends requests and resolves their replies.
 
     >>> async with RpcClient("127.0.0.1:9092", service="checkout") as client:  # doctest: +SKIP
@@ -128,87 +109,11 @@ class RpcClient:
 
             self._trios = ProfileRoutes(profile)
         self._events = events
-        self._state = _State.NEW
+        self._state = ClientState.NEW
         # Set by start(), from the running loop:
         self._library = "asyncio"
         self._clock: Callable[[], float] = time.monotonic
         self._send: Send | None = None
-
-    async def start(self) -> None:
-        """Connect and start the reply reader. ``async with`` calls this for you.
-
-        Raises ``BrokerUnavailable`` when no broker can be reached (refused, unknown
-        host, failed TLS handshake); the client is closed then.
-        """
-        if self._state is not _State.NEW:
-            raise LifecycleError(f"client is {self._state.value}; a client starts once")
-        self._library = running_library()
-        self._clock = running_clock()
-        try:
-            # Raises BrokerUnavailable at once when no broker can be reached.
-            await self._transport.start()
-            # The send pipeline's layers load with the first client that starts,
-            # not with `import kafkarpc` (a responder-only program never needs them).
-            from .pipeline import open_pipeline
-
-            self._send = await open_pipeline(
-                self._transport,
-                self._pending,
-                self._telemetry,
-                self._circuits,
-                self._writer,
-                self._limits,
-                self._topics,
-            )
-        except BaseException:
-            await self._transport.aclose()
-            self._state = _State.CLOSED
-            raise
-        self._state = _State.OPEN
-
-    async def aclose(self) -> None:
-        """Fail every pending call with ClientClosed, flush the producer, stop reading."""
-        if self._state is _State.CLOSED:
-            return
-        self._state = _State.CLOSED
-        self._pending.close(ClientClosed, "the client was closed while the call was pending")
-        with anyio.CancelScope(shield=True):
-            await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def _check_open(self) -> None:
-        if self._state is not _State.OPEN:
-            if self._state is _State.NEW:
-                raise LifecycleError("client is not started; use 'async with RpcClient(...)'")
-            raise ClientClosed("the client is closed")
-
-    @property
-    def stats(self) -> ClientStats:
-        """Counters of this client's calls (also exported as OpenTelemetry metrics)."""
-        return self._telemetry.stats
-
-    @property
-    def pending_count(self) -> int:
-        """Calls waiting for a reply right now."""
-        return len(self._pending)
-
-    def circuit_state(self, op: str | TopicTrio) -> CircuitState:
-        """The circuit of ``op``: closed when no breaker is configured or nothing failed."""
-        return self._circuits.state(self._trios.of(op))
-
-    def _circuit(self, trio: TopicTrio) -> CircuitTracker | None:
-        return self._circuits.tracker(trio) if self._circuits.enabled else None
 
     @overload
     async def request(
@@ -278,95 +183,6 @@ class RpcClient:
         if response_model is None:
             return result
         return as_model(result, response_model, call)
-
-    def gather(
-        self,
-        op: str | TopicTrio,
-        payload: Mapping[str, Any] | BaseModel,
-        *,
-        expect: int | None = None,
-        timeout: float | Unset = UNSET,
-        response_model: type[BaseModel] | None = None,
-        partition_key: str | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-    ) -> Gathering:
-        """Ask every responder group of ``op`` at once; their replies as they arrive.
-
-        ``async for reply in client.gather(...)`` yields a ``GatherReply`` per
-        answering service (a failure is a reply with ``error`` set); ``await
-        client.gather(...)`` collects them into a ``GatherResult``. It ends when
-        ``expect`` replies arrived or ``timeout`` passed, with ``complete`` saying
-        which; it raises only when the request could not be sent (``PublishError``,
-        ``CircuitOpenError``, ``ClientClosed``). Sent once: a ``CallRetry`` does not apply.
-        """
-        # Loaded by the first gather, not by `import kafkarpc` (docs/benchmarks.md).
-        from .gather import check_expect, gather_replies
-
-        call = self._conversation_call(op, payload, timeout, partition_key, headers)
-        return gather_replies(
-            self._send_ready(),
-            call,
-            self._library,
-            expect=check_expect(expect),
-            response_model=response_model,
-        )
-
-    def stream(
-        self,
-        op: str | TopicTrio,
-        payload: Mapping[str, Any] | BaseModel,
-        *,
-        timeout: float | Unset = UNSET,
-        item_model: type[ModelT] | None = None,
-        partition_key: str | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-    ) -> ReplyStream[Any]:
-        """The items a streaming responder yields, in order, as they arrive.
-
-        ``timeout`` bounds the whole stream. Items are dicts, or ``item_model``
-        instances (``Progress``, say). Raises ``RemoteError`` when the responder
-        fails, ``RequestTimeout`` when the deadline passes first. Sent once: a
-        ``CallRetry`` does not apply (docs/patterns.md).
-        """
-        # Loaded by the first stream, not by `import kafkarpc` (docs/benchmarks.md).
-        from .stream import open_stream, send_cancel
-
-        extra = {**(headers or {}), STREAM_ACCEPT: "1"}
-        call = self._conversation_call(op, payload, timeout, partition_key, extra)
-        send, wire = self._send_ready(), self._writer.wire
-        if wire is not None:  # a foreign wire: its replies are read as its profile says
-            from .foreign import ProfileStreamCollector
-
-            collect = partial(ProfileStreamCollector, wire)
-            return open_stream(send, call, self._library, item_model, None, collect)
-        cancel = partial(send_cancel, self._transport, self._writer, call)
-        return open_stream(send, call, self._library, item_model, cancel)
-
-    def _conversation_call(
-        self,
-        op: str | TopicTrio,
-        payload: Mapping[str, Any] | BaseModel,
-        timeout: float | Unset,
-        partition_key: str | None,
-        headers: Mapping[str, str | bytes] | None,
-    ) -> Call:
-        self._check_open()
-        return new_call(
-            self._trios.of(op),
-            payload,
-            timeout=self._timeout if timeout is UNSET else check_timeout(timeout),
-            policy=NO_CALL_RETRY,  # a re-send would ask every group, or restart a stream
-            clock=self._clock,
-            partition_key=partition_key,
-            headers=headers,
-            idempotency_key=None,
-            priority=None,
-            cause=current_cause(),  # inside a handler, gathers and streams continue its chain
-        )
-
-    def _send_ready(self) -> Send:
-        assert self._send is not None
-        return self._send
 
     async def publish(
         self,
