@@ -7,17 +7,16 @@ each consumer group reads the request topic whole, so each answers a gather once
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from tests.integration.script_process import script_process, wait_for_lines
 
 from kafkarpc import (
     RemoteError,
@@ -147,34 +146,10 @@ async def test_a_stream_of_1000_items_arrives_complete_and_in_order(
     assert client.pending_count == 0
 
 
-@contextlib.contextmanager
-def _doomed_streamer(bootstrap: str, base: str, group: str) -> Iterator[subprocess.Popen[str]]:
-    doomed = subprocess.Popen(
-        [sys.executable, str(STREAMER), bootstrap, base, group],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield doomed
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
-            doomed.wait()
-
-
-async def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
-    assert process.stdout is not None
-    stdout = process.stdout
-
-    def read_until() -> None:
-        for line in stdout:
-            if line.strip() == expected:
-                return
-        raise AssertionError(f"the responder exited before printing {expected!r}")
-
-    with anyio.fail_after(60):
-        await anyio.to_thread.run_sync(read_until, abandon_on_cancel=True)
+def _doomed_streamer(
+    bootstrap: str, base: str, group: str
+) -> contextlib.AbstractContextManager[subprocess.Popen[str]]:
+    return script_process(STREAMER, bootstrap, base, group)
 
 
 async def test_a_stream_whose_responder_is_killed_is_rerun_and_seen_once_in_order(
@@ -210,10 +185,10 @@ async def test_a_stream_whose_responder_is_killed_is_rerun_and_seen_once_in_orde
             yield {"i": n}
 
     with _doomed_streamer(kafkarpc_broker, unique_topic_base, group) as doomed:
-        await _wait_for_line(doomed, "ready")
+        await wait_for_lines(doomed, "ready")
         async with anyio.create_task_group() as tg:
             tg.start_soon(consume)
-            await _wait_for_line(doomed, "stalled")
+            await wait_for_lines(doomed, "stalled")
             with anyio.fail_after(60):
                 await first_part.wait()  # the caller holds items 0..K-1 of the first run
             doomed.send_signal(signal.SIGKILL)

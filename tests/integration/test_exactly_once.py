@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from tests.integration.script_process import script_process, wait_for_lines
 
 from kafkarpc import (
     ExactlyOnce,
@@ -141,7 +140,6 @@ class RememberNothing:
         return None
 
 
-@contextlib.contextmanager
 def responder_process(
     bootstrap: str,
     base: str,
@@ -150,43 +148,12 @@ def responder_process(
     name: str,
     log: Path | None = None,
     store: Path | None = None,
-) -> Iterator[subprocess.Popen[str]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[str]]:
     """eos_responder_process.py as a process of its own, for the test to signal; reaped.
 
     Its log goes to ``log`` when given."""
-    stderr = None if log is None else log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, str(RESPONDER), bootstrap, base, group, mode, name]
-        + ([] if store is None else [str(store)]),
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if stderr is not None:
-            stderr.close()
-
-
-async def wait_for_lines(process: subprocess.Popen[str], *expected: str) -> None:
-    """Read the process's output until every one of ``expected`` was printed."""
-    assert process.stdout is not None
-    stdout, missing = process.stdout, set(expected)
-
-    def read_until() -> None:
-        for line in stdout:
-            missing.discard(line.strip())
-            if not missing:
-                return
-        raise AssertionError(f"the responder exited before printing {missing}")
-
-    with anyio.fail_after(30):
-        await anyio.to_thread.run_sync(read_until, abandon_on_cancel=True)
+    args = [bootstrap, base, group, mode, name] + ([] if store is None else [str(store)])
+    return script_process(RESPONDER, *args, log=log)
 
 
 def survivor_of(

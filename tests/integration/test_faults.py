@@ -8,13 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from tests.integration.script_process import script_process, wait_for_lines
 
 from kafkarpc import (
     DlqHeader,
@@ -92,37 +92,11 @@ async def test_poison_pills_go_to_the_dlq_and_serving_continues(
     assert server.stats.dead_lettered == len(poison)
 
 
-async def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
-    assert process.stdout is not None
-    stdout = process.stdout
-
-    def read_until() -> None:
-        for line in stdout:
-            if line.strip() == expected:
-                return
-        raise AssertionError(f"responder exited before printing {expected!r}")
-
-    with anyio.fail_after(30):
-        await anyio.to_thread.run_sync(read_until, abandon_on_cancel=True)
-
-
-@contextlib.contextmanager
 def doomed_responder(
     bootstrap: str, base: str, group: str, *store_path: str
-) -> Iterator[subprocess.Popen[str]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[str]]:
     """responder_process.py in a process of its own, for the test to kill; reaped at the end."""
-    doomed = subprocess.Popen(
-        [sys.executable, str(RESPONDER), bootstrap, base, group, *store_path],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield doomed
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
-            doomed.wait()
+    return script_process(RESPONDER, bootstrap, base, group, *store_path)
 
 
 @pytest.fixture
@@ -143,7 +117,7 @@ async def test_request_of_a_killed_responder_is_redelivered_and_answered(
     spawn_doomed: Callable[..., contextlib.AbstractContextManager[subprocess.Popen[str]]],
 ) -> None:
     with spawn_doomed() as doomed:
-        await _wait_for_line(doomed, "ready")
+        await wait_for_lines(doomed, "ready")
         reply: dict[str, object] = {}
 
         async def call() -> None:
@@ -151,7 +125,7 @@ async def test_request_of_a_killed_responder_is_redelivered_and_answered(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call)
-            await _wait_for_line(doomed, "handling 7")
+            await wait_for_lines(doomed, "handling 7")
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(10)
             # The survivor joins the same group and gets the uncommitted request.
@@ -244,7 +218,7 @@ async def test_killing_a_responder_under_load_loses_nothing_and_repeats_nothing(
     try:
         with spawn_doomed(str(store_path)) as doomed:
             async with survivor:
-                await _wait_for_line(doomed, "ready")
+                await wait_for_lines(doomed, "ready")
                 async with anyio.create_task_group() as tg:
                     for n in range(60):
                         tg.start_soon(call, n)
