@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..._exceptions import EnvelopeError
-from ...transport import InboundRecord
-from .base import IncomingRequest, ReplyContent, header_value, json_value
+from ...transport import InboundRecord, OutboundRecord
+from .base import (
+    IncomingRequest,
+    OutgoingRequest,
+    ReplyContent,
+    encode_json,
+    header_value,
+    json_value,
+)
 
 __all__ = [
     "CORRELATION_ID",
@@ -19,6 +26,7 @@ __all__ = [
     "REPLY_TOPIC",
     "read_partition",
     "read_request",
+    "request_record",
     "success_reply",
 ]
 
@@ -73,3 +81,13 @@ def success_reply(record: InboundRecord, what: str) -> ReplyContent:
     if record.value is None or record.value == b"":
         return ReplyContent(True, None)  # a NestJS handler that returned undefined, say
     return ReplyContent(True, json_value(record, what))
+
+
+def request_record(request: OutgoingRequest, route: list[tuple[str, bytes]]) -> OutboundRecord:
+    """A request with the bare JSON payload: the ``route`` headers, then kafkarpc's own."""
+    return OutboundRecord(
+        topic=request.route.request_topic,
+        value=encode_json(request.payload),
+        key=request.key,
+        headers=[*route, *request.headers],
+    )

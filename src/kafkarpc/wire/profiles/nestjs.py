@@ -27,6 +27,7 @@ from .kafka_headers import (
     REPLY_PARTITION,
     REPLY_TOPIC,
     read_request,
+    request_record,
     success_reply,
 )
 
@@ -60,13 +61,7 @@ class NestJsProfile:
             (REPLY_TOPIC, request.route.reply_topic.encode()),
             (REPLY_PARTITION, str(partition).encode()),
         ]
-        headers.extend(request.headers)
-        return OutboundRecord(
-            topic=request.route.request_topic,
-            value=encode_json(request.payload),
-            key=request.key,
-            headers=headers,
-        )
+        return request_record(request, headers)
 
     def reply_correlation_id(self, record: InboundRecord) -> str | None:
         raw = header_value(record.headers, CORRELATION_ID)

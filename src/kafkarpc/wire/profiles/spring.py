@@ -30,6 +30,7 @@ from .kafka_headers import (
     REPLY_PARTITION,
     REPLY_TOPIC,
     read_request,
+    request_record,
     success_reply,
 )
 
@@ -85,14 +86,7 @@ class SpringProfile:
         ]
         if request.reply_partition is not None:
             headers.append((REPLY_PARTITION, request.reply_partition.to_bytes(4, "big")))
-        headers = self._typed(headers)
-        headers.extend(request.headers)
-        return OutboundRecord(
-            topic=request.route.request_topic,
-            value=encode_json(request.payload),
-            key=request.key,
-            headers=headers,
-        )
+        return request_record(request, self._typed(headers))
 
     def reply_correlation_id(self, record: InboundRecord) -> str | None:
         raw = header_value(record.headers, CORRELATION_ID)
