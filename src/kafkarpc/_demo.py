@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 
 from ._broker import embedded_broker
+from ._config import Topics
 from .client.facade import RpcClient
 from .server.facade import RpcServer
 
@@ -22,7 +23,7 @@ async def serve_and_ask(bootstrap: str) -> dict[str, Any]:
     server = RpcServer(
         bootstrap,
         service="agent-router",
-        create_topics=True,  # fine on a dev broker; production topics are provisioned
+        topics=Topics(create=True),  # fine on a dev broker; production topics are provisioned
         # The dev broker holds a consumer-group join for half the session timeout.
         config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
     )
@@ -32,7 +33,10 @@ async def serve_and_ask(bootstrap: str) -> dict[str, Any]:
         agent = "agent-performance" if "optimize" in request["query"] else "agent-general"
         return {"agent": agent, "confidence": 0.92}
 
-    async with server, RpcClient(bootstrap, service="quickstart", create_topics=True) as client:
+    async with (
+        server,
+        RpcClient(bootstrap, service="quickstart", topics=Topics(create=True)) as client,
+    ):
         reply = await client.request("agent.routing", {"query": "optimize my database queries"})
         print(f"reply: {reply}", flush=True)
     return reply

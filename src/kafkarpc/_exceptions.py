@@ -99,7 +99,7 @@ class TopicNotFound(TransportError):
     def __init__(self, topic: str) -> None:
         super().__init__(
             f"topic {topic!r} does not exist; create it (kafkarpc.ensure_topics or your "
-            "cluster tooling) or pass create_topics=True in development"
+            "cluster tooling), or pass topics=Topics(create=True) in development"
         )
         self.topic = topic
 

@@ -42,7 +42,7 @@ import os
 
 import anyio
 
-from kafkarpc import RpcServer, TopicTrio
+from kafkarpc import RpcServer, Topics, TopicTrio
 
 BASE = {base!r}
 HYPHEN_TRIO = TopicTrio(
@@ -59,7 +59,7 @@ def build_server() -> RpcServer:
         os.environ["KAFKARPC_BOOTSTRAP"],
         service="cli-test",
         group_id=BASE,
-        create_topics=True,
+        topics=Topics(create=True),
         config={config!r},
     )
 

@@ -94,7 +94,8 @@ def test_every_example_is_tested() -> None:
 
 
 def test_kafkarpc_demo_prints_what_the_quickstart_prints() -> None:
-    result = _run("-m", "kafkarpc", "demo")
+    # The demo is what a newcomer copies: it must not use kafkarpc's deprecated keywords.
+    result = _run("-W", "error:kafkarpc.:DeprecationWarning", "-m", "kafkarpc", "demo")
 
     assert result.returncode == 0, result.stderr
     _assert_output(result.stdout, QUICKSTART_OUTPUT)

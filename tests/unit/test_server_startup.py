@@ -61,3 +61,35 @@ async def test_a_request_answered_before_the_consumer_is_handed_over_is_not_run_
         async with server(MemoryTransport(broker)):
             assert await client.request(trio, {"n": 2}) == {"n": 2}
     assert seen == [1, 2]
+
+
+async def test_an_event_that_cannot_be_parked_is_logged_and_left_unacknowledged(
+    broker: MemoryBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.create_topic("orders.placed", 1)  # and no orders.placed.dlq
+    attempts: list[str] = []
+
+    def auditor(name: str, *, fails: bool) -> RpcServer:
+        server = RpcServer(service="audit", group_id="audit", transport=MemoryTransport(broker))
+
+        @server.subscriber("orders.placed")
+        async def audit(payload: dict[str, int]) -> None:
+            attempts.append(name)
+            if fails:
+                raise RuntimeError("the audit log is down")
+
+        return server
+
+    async with RpcClient(service="shop", transport=MemoryTransport(broker)) as client:
+        async with auditor("first", fails=True):
+            await client.publish("orders.placed", {"n": 1})
+            with anyio.fail_after(5):
+                while "could not park orders.placed[0]@0" not in caplog.text:
+                    await anyio.sleep(0.01)
+        # Not acknowledged: the group's next member handles the event again.
+        async with auditor("next", fails=False):
+            with anyio.fail_after(5):
+                while attempts[-1:] != ["next"]:
+                    await anyio.sleep(0.01)
+    assert "it stays unacknowledged" in caplog.text
+    assert attempts == ["first", "next"]

@@ -203,6 +203,14 @@ class Delivery:
                 source.topic, source.partition, source.offset,
                 extra=about(None, source.topic),
             )  # fmt: skip
+        elif following is None and type(parcel) is DeadLetter:
+            # Nothing else to try: say so, or the request just sits there unacknowledged.
+            logger.error(
+                "could not park %s[%d]@%d in %s (%s); it stays unacknowledged and is "
+                "delivered again after a restart or rebalance",
+                source.topic, source.partition, source.offset, parcel.record.topic, error,
+                extra=about(None, source.topic),
+            )  # fmt: skip
         elif type(following) is Reply:
             logger.warning(
                 "reply route %s[%s] of %s could not take it (%s); replying on %s[%s]",
