@@ -13,11 +13,12 @@ import anyio
 
 from .._causation import Cause
 from .._config import PayloadPreview
-from .._exceptions import PublishError, TransportError
+from .._exceptions import KafkaRpcError, PublishError, TransportError
 from .._ids import new_uuid
 from .._logging import about, preview
 from .._telemetry import inject_trace_headers, parent_span_id
 from ..transport import OutboundRecord, Transport
+from ..wire.dead_letter import DlqReason, dead_letter_record, unsent_record
 from ..wire.envelope import EncodedPayload, OutgoingMessage, new_message, validate_event_type
 from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import event_type_for_topic
@@ -26,7 +27,7 @@ from .call import Call
 if TYPE_CHECKING:
     from ..wire.profiles import WireProfile
 
-__all__ = ["RecordWriter", "call_routing", "send_event"]
+__all__ = ["RecordWriter", "call_routing", "park_unsent", "send_event"]
 
 logger = logging.getLogger("kafkarpc.client")
 
@@ -165,3 +166,30 @@ async def send_event(
             topic=record.topic,
             elapsed=time.monotonic() - started,
         ) from exc
+
+
+#: How long parking a record the broker did not take may take.
+PARK_BUDGET_S = 5.0
+
+
+async def park_unsent(
+    transport: Transport, record: OutboundRecord, error: BaseException, *, retry_count: int = 0
+) -> str | None:
+    """Park ``record``, which the broker never took, in its DLQ after the last attempt;
+    the DLQ topic, or None (logged) when parking failed too."""
+    never_stored = unsent_record(record, now_ms=time.time_ns() // 1_000_000)
+    dead = dead_letter_record(
+        never_stored, error, reason=DlqReason.PUBLISH_FAILED, retry_count=retry_count
+    )
+    try:
+        with anyio.fail_after(PARK_BUDGET_S):
+            await transport.send(dead)
+    except (KafkaRpcError, TimeoutError) as exc:
+        logger.error(
+            "could not dead-letter a record for %s: %s",
+            record.topic,
+            exc,
+            extra=about(None, record.topic),
+        )
+        return None
+    return dead.topic

@@ -8,7 +8,6 @@ result says, per target, what happened.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,14 +18,12 @@ from pydantic import BaseModel
 
 from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry
-from .._exceptions import ConfigurationError, KafkaRpcError, PublishError
+from .._exceptions import ConfigurationError, PublishError
 from .._ids import new_uuid
-from .._logging import about
 from .._sentinel import UNSET, Unset
-from ..client.records import RecordWriter, send_event
+from ..client.records import RecordWriter, park_unsent, send_event
 from ..client.validate import check_timeout, within_cause
 from ..transport import OutboundRecord, Transport
-from ..wire.dead_letter import DlqReason, dead_letter_record, unsent_record
 from ..wire.envelope import encode_payload
 from ..wire.topics import TopicNaming
 from .catalog import EventCatalog, EventRegistration, PlannedCopy
@@ -40,11 +37,6 @@ __all__ = [
     "emit_event",
     "publish_copies",
 ]
-
-logger = logging.getLogger("kafkarpc.client")
-
-#: How long parking a failed copy may take: the copy already used its own budget.
-DEAD_LETTER_BUDGET = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,28 +219,6 @@ async def _publish_one(
             if attempt < retry.max_attempts and time.monotonic() + pause < deadline:
                 await anyio.sleep(pause)
                 continue
-            parked = await _dead_letter(transport, record, exc, attempt)
+            parked = await park_unsent(transport, record, exc, retry_count=attempt - 1)
             return TargetResult(record.topic, False, item.event_id, attempt, str(exc), parked)
         return TargetResult(record.topic, True, item.event_id, attempt)
-
-
-async def _dead_letter(
-    transport: Transport, record: OutboundRecord, error: BaseException, attempts: int
-) -> str | None:
-    """Park a copy the broker did not take; its DLQ topic, or None when that failed too."""
-    never_stored = unsent_record(record, now_ms=time.time_ns() // 1_000_000)
-    dead = dead_letter_record(
-        never_stored, error, reason=DlqReason.PUBLISH_FAILED, retry_count=attempts - 1
-    )
-    try:
-        with anyio.fail_after(DEAD_LETTER_BUDGET):
-            await transport.send(dead)
-    except (KafkaRpcError, TimeoutError) as exc:
-        logger.error(
-            "could not dead-letter an event copy for %s: %s",
-            record.topic,
-            exc,
-            extra=about(None, record.topic),
-        )
-        return None
-    return dead.topic

@@ -9,19 +9,17 @@ whose last attempt could not be published is parked in ``{requested}.dlq``.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
-from ..._exceptions import ClientClosed, KafkaRpcError, PublishError, RequestTimeout
-from ..._logging import about
+from ..._exceptions import ClientClosed, PublishError, RequestTimeout
 from ..._telemetry import ClientTelemetry
 from ...transport import OutboundRecord, Transport
-from ...wire.dead_letter import DlqReason, dead_letter_record, unsent_record
 from ..call import Call, Send
 from ..pending import PendingCalls
+from ..records import park_unsent
 from ..signal import Signals
 
 __all__ = ["InFlightLayer"]
@@ -83,16 +81,6 @@ class InFlightLayer:
 
     async def _dead_letter(self, record: OutboundRecord, error: BaseException) -> None:
         """After the last publish attempt, park the request in ``{requested}.dlq``."""
-        never_stored = unsent_record(record, now_ms=time.time_ns() // 1_000_000)
-        dead = dead_letter_record(never_stored, error, reason=DlqReason.PUBLISH_FAILED)
-        try:
-            with anyio.fail_after(5):
-                await self.transport.send(dead)
-            self.telemetry.dead_lettered(dead.topic)
-        except (KafkaRpcError, TimeoutError) as exc:
-            logger.error(
-                "could not dead-letter a request for %s: %s",
-                record.topic,
-                exc,
-                extra=about(None, record.topic),
-            )
+        parked = await park_unsent(self.transport, record, error)
+        if parked is not None:
+            self.telemetry.dead_lettered(parked)
