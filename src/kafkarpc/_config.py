@@ -70,7 +70,9 @@ class Topics:
     ``version`` is the suffix of every trio (docs/wire.md §1). ``create=True``
     creates missing topics with ``partitions`` partitions (off by default: real
     clusters create topics in their own way). ``reply_partition`` pins a client's
-    replies to one partition of each reply topic instead of every partition.
+    replies to one partition of each reply topic instead of every partition;
+    ``"auto"`` picks that partition per client instance, at random, so that many
+    clients of one operation stop reading each other's replies.
     ``naming`` turns every topic name kafkarpc builds from an operation name, and
     every topic given to ``publish``/``emit``, into the name used on the broker:
     ``TopicPrefix(environment, group)`` or any function ``str -> str``.
@@ -79,13 +81,19 @@ class Topics:
     version: str = "v1"
     create: bool = False
     partitions: int = 3
-    reply_partition: int | None = None
+    reply_partition: int | Literal["auto"] | None = None
     naming: TopicNaming | None = None
 
     def __post_init__(self) -> None:
         _at_least("partitions", self.partitions, 1)
-        if self.reply_partition is not None:
-            _at_least("reply_partition", self.reply_partition, 0)
+        reply_partition = self.reply_partition
+        if reply_partition is not None and reply_partition != "auto":
+            if not isinstance(reply_partition, int) or isinstance(reply_partition, bool):
+                raise ConfigurationError(
+                    f'reply_partition must be a partition number, "auto" or None, '
+                    f"got {reply_partition!r}"
+                )
+            _at_least("reply_partition", reply_partition, 0)
         if self.naming is not None and not callable(self.naming):
             raise ConfigurationError(f"naming must be a function str -> str, got {self.naming!r}")
 

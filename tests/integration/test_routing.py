@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
@@ -20,6 +20,7 @@ from kafkarpc import (
     decode_envelope,
     ensure_topics,
 )
+from kafkarpc.client import reply_partition
 from kafkarpc.transport import InboundRecord, OutboundRecord
 from kafkarpc.wire.envelope import new_message
 from kafkarpc.wire.headers import RequestRouting, build_headers
@@ -193,3 +194,94 @@ async def test_a_reply_to_a_partition_that_does_not_exist_is_rerouted_by_its_key
         await transport.aclose()
     assert reply.topic == trio.completed
     assert decode_envelope(reply.value).payload == {"n": 7}
+
+
+def _instance_slots(monkeypatch: pytest.MonkeyPatch, *slots: int) -> None:
+    """Fix the random number each new client instance draws for reply_partition="auto"."""
+    draws = iter(slots)
+    monkeypatch.setattr(reply_partition, "new_instance_slot", lambda: next(draws))
+
+
+async def test_auto_reply_partitions_keep_clients_from_reading_each_others_replies(
+    kafkarpc_broker: str,
+    serve: Callable[..., RpcServer],
+    unique_topic_base: str,
+    topic_records: Callable[[str], Awaitable[list[InboundRecord]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trio = TopicTrio.from_base(unique_topic_base)
+    await ensure_topics(kafkarpc_broker, [trio], partitions=4)
+    _instance_slots(monkeypatch, 4 * 1000 + 2, 4 * 7 + 3)  # partitions 2 and 3 of 4
+
+    async def tag(payload: dict[str, str]) -> dict[str, str]:
+        return {"for": payload["who"]}
+
+    auto = Topics(reply_partition="auto")
+    replies: dict[str, list[str]] = collections.defaultdict(list)
+
+    async def call(client: RpcClient, who: str) -> None:
+        reply = await client.request(unique_topic_base, {"who": who}, timeout=15)
+        replies[who].append(reply["for"])
+
+    async with (
+        serve(tag),
+        RpcClient(kafkarpc_broker, service="alice", topics=auto) as alice,
+        RpcClient(kafkarpc_broker, service="bob", topics=auto) as bob,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(15):
+            tg.start_soon(call, alice, "alice")
+            tg.start_soon(call, bob, "bob")
+    assert replies == {"alice": ["alice"] * 15, "bob": ["bob"] * 15}
+    # Each read only its own partition: the other's replies never reached it.
+    assert alice.stats.late_replies == 0
+    assert bob.stats.late_replies == 0
+    # The responder wrote each reply to the partition its client chose.
+    by_partition = collections.Counter(
+        record.partition for record in await topic_records(trio.completed)
+    )
+    assert by_partition == {2: 15, 3: 15}
+
+
+async def test_clients_that_draw_the_same_auto_partition_both_get_every_reply(
+    kafkarpc_broker: str,
+    serve: Callable[..., RpcServer],
+    unique_topic_base: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trio = TopicTrio.from_base(unique_topic_base)
+    await ensure_topics(kafkarpc_broker, [trio], partitions=4)
+    _instance_slots(monkeypatch, 5, 9)  # both partition 1 of 4
+
+    async def tag(payload: dict[str, str]) -> dict[str, str]:
+        return {"for": payload["who"]}
+
+    auto = Topics(reply_partition="auto")
+    replies: dict[str, list[str]] = collections.defaultdict(list)
+
+    async def call(client: RpcClient, who: str) -> None:
+        reply = await client.request(unique_topic_base, {"who": who}, timeout=15)
+        replies[who].append(reply["for"])
+
+    async with (
+        serve(tag),
+        RpcClient(kafkarpc_broker, service="alice", topics=auto) as alice,
+        RpcClient(kafkarpc_broker, service="bob", topics=auto) as bob,
+    ):
+        # Position both routes before the race, as a shared partition means each
+        # reads the other's replies from then on.
+        await call(alice, "alice")
+        await call(bob, "bob")
+        alice_before, bob_before = alice.stats.late_replies, bob.stats.late_replies
+        async with anyio.create_task_group() as tg:
+            for _ in range(15):
+                tg.start_soon(call, alice, "alice")
+                tg.start_soon(call, bob, "bob")
+        # Sharing costs reading: each drops the other's 15 replies (counted, never raised).
+        with anyio.fail_after(10):
+            while (
+                alice.stats.late_replies < alice_before + 15
+                or bob.stats.late_replies < bob_before + 15
+            ):
+                await anyio.sleep(0.01)
+    assert replies == {"alice": ["alice"] * 16, "bob": ["bob"] * 16}

@@ -21,6 +21,7 @@ from kafkarpc.client.call import Call
 from kafkarpc.client.pending import PendingCalls
 from kafkarpc.client.records import RecordWriter
 from kafkarpc.client.replies import ReplyReader, as_model, decode_reply
+from kafkarpc.client.reply_partition import ReplyPartitions
 from kafkarpc.client.validate import TrioNames, check_call_options, check_timeout, new_call
 from kafkarpc.transport import InboundRecord
 from kafkarpc.wire.envelope import new_message
@@ -96,7 +97,7 @@ def test_trio_names_are_made_once_per_name() -> None:
 
 
 def test_the_request_record_names_its_attempt_and_where_to_reply() -> None:
-    writer = RecordWriter("caller", "v1", 2, None)
+    writer = RecordWriter("caller", "v1", ReplyPartitions(2), None)
     call = make_call(priority="high")
     call.attempt = 1
     record = writer.request(call)
@@ -117,7 +118,7 @@ def test_the_request_record_names_its_attempt_and_where_to_reply() -> None:
 
 
 def test_an_event_record_derives_its_event_type_from_the_topic() -> None:
-    writer = RecordWriter("caller", "v1", None, None)
+    writer = RecordWriter("caller", "v1", ReplyPartitions(), None)
     message, record = writer.event(
         "orders.created.v1",
         make_call().body,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from .._causation import Cause, current_cause
 from .._config import NO_CALL_RETRY, CallRetry, CircuitBreaker, Limits, Security, Telemetry, Topics
+from .._exceptions import ConfigurationError
 from .._legacy import LegacyClientOptions
 from .._loop import adopt_current_library, forget_library
 from .._sentinel import UNSET, Unset
@@ -27,6 +28,7 @@ from .lifecycle import ClientState
 from .pending import PendingCalls
 from .records import RecordWriter, send_event
 from .replies import as_model
+from .reply_partition import ReplyPartitions
 from .validate import CallOptions, TrioNames, check_timeout, new_call, within_cause
 
 if TYPE_CHECKING:
@@ -95,8 +97,13 @@ class RpcClient(Conversations):
             from ..wire.profiles import resolve
 
             profile = resolve(wire)
+            _check_reply_partition(profile, topics)
         self._writer = RecordWriter(
-            self.service, topics.version, topics.reply_partition, telemetry.payload_preview, profile
+            self.service,
+            topics.version,
+            ReplyPartitions(topics.reply_partition),
+            telemetry.payload_preview,
+            profile,
         )
         self._telemetry = ClientTelemetry(
             tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
@@ -247,3 +254,16 @@ class RpcClient(Conversations):
             self._timeout,
         )
         return await emit_event(emitter, event, payload, **options)
+
+
+def _check_reply_partition(profile: WireProfile | None, topics: Topics) -> None:
+    """A payload-correlated service picks the result partition itself (by its key), so
+    a client reading one partition would miss the replies written to the others."""
+    from ..wire.profiles import PayloadCorrelated
+
+    if topics.reply_partition is not None and isinstance(profile, PayloadCorrelated):
+        raise ConfigurationError(
+            f"reply_partition={topics.reply_partition!r} cannot be used with a "
+            "payload-correlated service: it writes results to the partition of its own "
+            "choosing, so the client must read every partition (leave reply_partition=None)"
+        )

@@ -63,7 +63,7 @@ async def open_pipeline(
     send = InFlightLayer(
         send, limits.max_in_flight, pending, signals, transport=transport, telemetry=telemetry
     ).send
-    send = RouteLayer(send, transport, replies, topics).send
+    send = RouteLayer(send, transport, replies, topics, writer.reply_partitions).send
     if circuits.enabled:
         send = CircuitLayer(send, circuits).send
     return ObserveLayer(send, telemetry).send

@@ -23,6 +23,7 @@ from ..wire.envelope import EncodedPayload, OutgoingMessage, new_message, valida
 from ..wire.headers import RequestRouting, build_headers
 from ..wire.topics import event_type_for_topic
 from .call import Call
+from .reply_partition import ReplyPartitions
 
 if TYPE_CHECKING:
     from ..wire.profiles import WireProfile
@@ -38,7 +39,7 @@ class RecordWriter:
 
     service: str
     version: str
-    reply_partition: int | None
+    reply_partitions: ReplyPartitions
     payload_preview: PayloadPreview | None
     wire: WireProfile | None = None
     """A foreign wire profile (``RpcClient(wire=...)``); None for kafkarpc's own wire."""
@@ -49,7 +50,7 @@ class RecordWriter:
             # Imported here: a program on kafkarpc's own wire never loads the profiles.
             from .foreign import profile_request
 
-            return profile_request(self.wire, call, self.reply_partition)
+            return profile_request(self.wire, call, self.reply_partitions.of(call.trio))
         trio = call.trio
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -69,7 +70,7 @@ class RecordWriter:
             causation_id=None if cause is None else cause.event_id,
             version=self.version,
         )
-        routing = call_routing(call, trio.completed, self.reply_partition)
+        routing = call_routing(call, trio.completed, self.reply_partitions.of(trio))
         return OutboundRecord(
             topic=trio.requested,
             value=message.value,

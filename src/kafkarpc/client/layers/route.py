@@ -7,6 +7,7 @@ every later call finds the route ready and passes straight through.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,11 @@ from ..._config import Topics
 from ...transport import ReplyConsumer, Transport
 from ...wire.topics import TopicTrio
 from ..call import Call, Send
+from ..reply_partition import ReplyPartitions
 
 __all__ = ["RouteLayer"]
+
+logger = logging.getLogger("kafkarpc.client")
 
 
 @dataclass(slots=True)
@@ -27,6 +31,8 @@ class RouteLayer:
     transport: Transport
     replies: ReplyConsumer
     topics: Topics
+    reply_partitions: ReplyPartitions = field(default_factory=ReplyPartitions)
+    """Which partition of the reply topics is read; the writer asks it for each request."""
     # An entry is an unset event while a setup runs, a set one once it succeeded;
     # a failed setup removes its entry, and the next waiter starts another.
     _routes: dict[TopicTrio, anyio.Event] = field(default_factory=dict, init=False)
@@ -72,10 +78,25 @@ class RouteLayer:
                     [trio.requested, *trio.reply_topics], partitions=topics.partitions
                 )
             await self.transport.partition_count(trio.requested)
-            await self.replies.assign(trio.reply_topics, partition=topics.reply_partition)
+            partition = await self._reply_partition(trio)
+            await self.replies.assign(trio.reply_topics, partition=partition)
             self._ready[trio.requested] = trio
         except BaseException:
             del self._routes[trio]
             raise
         finally:
             ready.set()
+
+    async def _reply_partition(self, trio: TopicTrio) -> int | None:
+        counts: list[int] = []
+        if self.reply_partitions.automatic:
+            counts = [await self.transport.partition_count(topic) for topic in trio.reply_topics]
+        partition = self.reply_partitions.choose(trio, counts)
+        if counts:
+            logger.info(
+                "reading the replies of %s from partition %d of %s (reply_partition='auto')",
+                trio.requested,
+                partition,
+                ", ".join(trio.reply_topics),
+            )
+        return partition
