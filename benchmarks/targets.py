@@ -1,0 +1,138 @@
+"""Issue 15's targets for the request/reply levels, judged from the results alone.
+
+Pure: a committed JSON can be judged again (``judge_levels`` reads only what
+``LevelResult`` records). The curves judge their own targets (benchmarks/curves/).
+Where a load was measured in several interleaved rounds, each figure is the
+median over the rounds, so one lucky or unlucky round decides nothing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+from benchmarks.curves.base import Target
+from benchmarks.stats import LevelResult
+
+__all__ = ["format_targets", "judge_levels", "median_at"]
+
+SUBJECT = "kafkarpc"
+
+
+def median_at(
+    results: Sequence[LevelResult],
+    system: str,
+    load: int,
+    value: Callable[[LevelResult], float | None],
+) -> float | None:
+    """The median of ``value`` over the rounds of ``system`` at ``load``; None if never measured."""
+    values = [
+        v
+        for r in results
+        if r.system == system and r.load == load and not r.failure and (v := value(r)) is not None
+    ]
+    return statistics.median(values) if values else None
+
+
+def _ratio_target(
+    name: str,
+    goal: str,
+    mine: float | None,
+    theirs: float | None,
+    unit: str,
+    passes: Callable[[float], bool],
+) -> Target:
+    if mine is None or not theirs:
+        return Target(name, goal, "not measured in this run", None)
+    ratio = mine / theirs
+    measured = f"{mine:,.1f} / {theirs:,.1f} {unit} = {ratio:.2f}x"
+    return Target(name, goal, measured, passes(ratio))
+
+
+def judge_levels(results: Sequence[LevelResult], rounds_load: int = 256) -> list[Target]:
+    """Latency, throughput, CPU and no-collapse targets of the request/reply levels."""
+
+    def at(system: str, load: int, value: Callable[[LevelResult], float | None]) -> float | None:
+        return median_at(results, system, load, value)
+
+    rounds = max((r.round for r in results if r.load == rounds_load), default=1)
+    median_note = f" (median of {rounds} rounds)" if rounds > 1 else ""
+    rps: Callable[[LevelResult], float | None] = lambda r: r.throughput_rps  # noqa: E731
+    p95: Callable[[LevelResult], float | None] = lambda r: r.p95_ms  # noqa: E731
+    client: Callable[[LevelResult], float | None] = lambda r: r.cpu.client_us  # noqa: E731
+    responder: Callable[[LevelResult], float | None] = lambda r: r.cpu.responder_us  # noqa: E731
+    broker: Callable[[LevelResult], float | None] = lambda r: r.cpu.broker_us  # noqa: E731
+    load = rounds_load
+    return [
+        _ratio_target(
+            "latency: p95 at 1 in flight",
+            "<= 1.15x raw",
+            at(SUBJECT, 1, p95),
+            at("raw", 1, p95),
+            "ms",
+            lambda x: x <= 1.15,
+        ),
+        _ratio_target(
+            f"throughput at {load} in flight vs raw{median_note}",
+            ">= 1.0x raw",
+            at(SUBJECT, load, rps),
+            at("raw", load, rps),
+            "req/s",
+            lambda x: x >= 1.0,
+        ),
+        _ratio_target(
+            f"throughput at {load} in flight vs hand-rolled{median_note}",
+            ">= 1.5x handrolled",
+            at(SUBJECT, load, rps),
+            at("handrolled", load, rps),
+            "req/s",
+            lambda x: x >= 1.5,
+        ),
+        _ratio_target(
+            f"client CPU per request at {load}{median_note}",
+            "<= 1.2x raw",
+            at(SUBJECT, load, client),
+            at("raw", load, client),
+            "us",
+            lambda x: x <= 1.2,
+        ),
+        _ratio_target(
+            f"responder CPU per request at {load}{median_note}",
+            "<= 1.2x raw",
+            at(SUBJECT, load, responder),
+            at("raw", load, responder),
+            "us",
+            lambda x: x <= 1.2,
+        ),
+        _ratio_target(
+            f"broker CPU per request at {load}{median_note}",
+            "<= handrolled's",
+            at(SUBJECT, load, broker),
+            at("handrolled", load, broker),
+            "us",
+            lambda x: x <= 1.0,
+        ),
+        _ratio_target(
+            "no collapse: req/s at 1024 vs 256 in flight",
+            ">= 1.0x",
+            at(SUBJECT, 1024, rps),
+            at(SUBJECT, load, rps),
+            "req/s",
+            lambda x: x >= 1.0,
+        ),
+    ]
+
+
+def format_targets(targets: Sequence[Target]) -> str:
+    verdict = {True: "met", False: "NOT MET", None: "not measured"}
+    name_width = max([len(t.name) for t in targets] + [6])
+    goal_width = max([len(t.goal) for t in targets] + [4])
+    header = f"{'target':<{name_width}}  {'goal':<{goal_width}}  {'result':<12}  measured"
+    lines = [header, "-" * len(header)]
+    for t in targets:
+        lines.append(
+            f"{t.name:<{name_width}}  {t.goal:<{goal_width}}  {verdict[t.met]:<12}  {t.measured}"
+        )
+    met = sum(t.met is True for t in targets)
+    lines.append(f"{met} of {len(targets)} targets met")
+    return "\n".join(lines)
