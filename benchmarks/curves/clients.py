@@ -1,0 +1,224 @@
+"""The clients curve: 1 to 16 client processes calling one operation, sharing its reply topics.
+
+By default every kafkarpc client reads every partition of an operation's reply topics,
+so with N clients each reads N replies for each of its own. The curve runs each number
+of clients three ways (the reply partition setting of docs/concepts.md, "Many clients
+sharing reply topics") and records the CPU one client spends per call it made:
+
+- ``default``: ``Topics()``, every client reads every reply partition;
+- ``pinned``: ``Topics(reply_partition=i)`` for client ``i``, a stable instance index
+  (a pod ordinal, a worker number): distinct partitions, guaranteed;
+- ``auto``: ``Topics(reply_partition="auto")``, a random partition per instance.
+
+Every client runs the same few calls in flight for the same number of calls, so the
+responder and the broker stay far from their limits even at 16 clients.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.curves.base import Curve, CurveContext, Target
+from benchmarks.curves.clients_level import (
+    ClientsLevelError,
+    LevelSettings,
+    ReplyPartitionSetting,
+    run_clients_level,
+)
+from benchmarks.kafka import fresh_topics
+
+__all__ = ["CURVE", "measure", "targets"]
+
+TARGET_CLIENTS = 16
+TARGET_RATIO = 1.5
+RECOMMENDED = "pinned"
+
+_SETTINGS: dict[str, Callable[[int], ReplyPartitionSetting]] = {
+    "default": lambda index: None,
+    "pinned": lambda index: index,
+    "auto": lambda index: "auto",
+}
+_DESCRIPTIONS = {
+    "default": "Topics(): every client reads every partition of the reply topics",
+    "pinned": "Topics(reply_partition=i) for client i (a stable instance index): "
+    "distinct partitions, guaranteed",
+    "auto": 'Topics(reply_partition="auto"): a partition drawn at random per client '
+    "instance; with C clients on P partitions a client shares with (C-1)/P others on average",
+}
+_METRIC = (
+    "client_cpu_us_per_call: user+system CPU of one client process (/proc, every thread, "
+    "librdkafka's included) from its first measured call to its last reply, divided by the "
+    "calls it made; median, min and max over the level's clients. extra_cpu_us_per_call: "
+    "the median minus the same configuration's at 1 client (the same load with no other "
+    "clients), i.e. what the other clients' replies cost one client. "
+    "foreign_replies_per_call: replies a client read that were another's "
+    "(client.stats.late_replies) per call it made: N-1 by default, 0 when pinned."
+)
+
+
+def _level_settings(quick: bool) -> tuple[tuple[int, ...], LevelSettings]:
+    if quick:
+        # Tansu holds a group join for about half the session timeout: 1 s here.
+        responder = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
+        return (1, 2), LevelSettings(2, 30, 3, 64, 10.0, 60.0, responder)
+    return (1, 2, 4, 8, 16), LevelSettings(4, 1000, 20, 64, 10.0, 180.0, {})
+
+
+def _with_baseline(levels: list[dict[str, Any]]) -> None:
+    """Add each level's CPU over the same configuration's 1-client level."""
+    one = next((lv for lv in levels if lv["clients"] == 1 and "failure" not in lv), None)
+    base = None if one is None else one["client_cpu_us_per_call"]["median"]
+    for level in levels:
+        median = level.get("client_cpu_us_per_call", {}).get("median")
+        known = base is not None and median is not None
+        level["extra_cpu_us_per_call"] = median - base if known else None
+        level["cpu_ratio_to_one_client"] = median / base if known and base else None
+
+
+def measure(ctx: CurveContext) -> dict[str, Any]:
+    counts, settings = _level_settings(ctx.quick)
+    partitions = max(TARGET_CLIENTS, *counts)
+    rng = random.Random(ctx.seed)
+    levels: dict[str, list[dict[str, Any]]] = {name: [] for name in _SETTINGS}
+    for clients in counts:
+        # A seeded shuffle per level: no configuration always runs first on a cold broker.
+        for name in rng.sample(list(_SETTINGS), k=len(_SETTINGS)):
+            topics = fresh_topics(f"clients-{name}", clients, partitions)
+            ctx.admin.create(topics)
+            try:
+                level = run_clients_level(ctx.broker, topics, clients, _SETTINGS[name], settings)
+            except ClientsLevelError as exc:
+                level = {"clients": clients, "failure": str(exc)}
+            finally:
+                ctx.admin.delete(topics)
+            levels[name].append(level)
+            ctx.say(f"{clients:>2} clients, {name:<7}: {_one_line(level)}")
+    for config_levels in levels.values():
+        config_levels.sort(key=lambda level: int(level["clients"]))
+        _with_baseline(config_levels)
+    return {
+        "settings": {
+            "clients": list(counts),
+            "in_flight_per_client": settings.in_flight,
+            "calls_per_client": settings.calls,
+            "warmup_per_client": settings.warmup,
+            "payload_bytes": settings.payload_bytes,
+            "reply_partitions": partitions,
+            "timeout_s": settings.timeout_s,
+            "responder": "one kafkarpc RpcServer (benchmarks.systems.kafkarpc_system echo)",
+        },
+        "configurations": dict(_DESCRIPTIONS),
+        "recommended": RECOMMENDED,
+        "metric": _METRIC,
+        "levels": levels,
+    }
+
+
+def _one_line(level: dict[str, Any]) -> str:
+    if "failure" in level:
+        return "FAILED: " + str(level["failure"]).strip().splitlines()[-1]
+    cpu = level["client_cpu_us_per_call"]["median"]
+    foreign = level["foreign_replies_per_call"]["median"]
+    return (
+        f"{_number(cpu)} µs CPU/call per client, {_number(foreign, 1)} foreign replies/call, "
+        f"{level['errors']} errors"
+    )
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _level(data: dict[str, Any], config: str, clients: int) -> dict[str, Any] | None:
+    for level in data.get("levels", {}).get(config, []):
+        if level.get("clients") == clients and "failure" not in level:
+            found: dict[str, Any] = level
+            return found
+    return None
+
+
+def targets(data: dict[str, Any]) -> list[Target]:
+    config = data.get("recommended", RECOMMENDED)
+    name = f"clients: reply-side CPU per call of one client, {TARGET_CLIENTS} clients vs 1"
+    goal = f"<= {TARGET_RATIO}x ({config} reply partitions)"
+    one, many = _level(data, config, 1), _level(data, config, TARGET_CLIENTS)
+    if one is None or many is None:
+        return [Target(name, goal, f"not measured at 1 and {TARGET_CLIENTS} clients", None)]
+    errors = one["errors"] + many["errors"]
+    base = one["client_cpu_us_per_call"]["median"]
+    top = many["client_cpu_us_per_call"]["median"]
+    if base is None or top is None or base <= 0:
+        return [Target(name, goal, "client CPU unreadable (/proc)", None)]
+    ratio = top / base
+    measured = f"{ratio:.2f}x ({base:.0f} -> {top:.0f} µs/call)"
+    default = _level(data, "default", TARGET_CLIENTS)
+    if default is not None and default.get("cpu_ratio_to_one_client") is not None:
+        measured += f"; default {default['cpu_ratio_to_one_client']:.2f}x"
+    if errors:
+        return [Target(name, goal, f"{measured}, {errors} failed calls", False)]
+    return [Target(name, goal, measured, ratio <= TARGET_RATIO)]
+
+
+def format_table(data: dict[str, Any]) -> str:
+    configs = list(data["levels"])
+    header = f"{'clients':>7}  " + "  ".join(
+        f"{c + ' µs/call (foreign/call)':>30}" for c in configs
+    )
+    lines = [header]
+    for clients in data["settings"]["clients"]:
+        cells = []
+        for config in configs:
+            level = _level(data, config, clients)
+            if level is None:
+                cells.append(f"{'failed':>30}")
+                continue
+            cpu = level["client_cpu_us_per_call"]["median"]
+            foreign = level["foreign_replies_per_call"]["median"]
+            errors = f" {level['errors']} err" if level["errors"] else ""
+            cells.append(f"{_number(cpu) + ' (' + _number(foreign, 1) + ')' + errors:>30}")
+        lines.append(f"{clients:>7}  " + "  ".join(cells))
+    lines.append(
+        f"recommended: {data['recommended']} ({data['configurations'][data['recommended']]})"
+    )
+    return "\n".join(lines)
+
+
+_COLOURS = {"default": "tab:gray", "pinned": "tab:blue", "auto": "tab:green"}
+
+
+def plot(ax: Any, data: dict[str, Any]) -> None:
+    for config, config_levels in data["levels"].items():
+        points = sorted(
+            (level["clients"], level["client_cpu_us_per_call"])
+            for level in config_levels
+            if "failure" not in level and level["client_cpu_us_per_call"]["median"] is not None
+        )
+        if not points:
+            continue
+        xs = [clients for clients, _ in points]
+        label = config + (" (recommended)" if config == data["recommended"] else "")
+        colour = _COLOURS.get(config)
+        ax.plot(xs, [cpu["median"] for _, cpu in points], marker="o", label=label, color=colour)
+        lows = [cpu["min"] for _, cpu in points]
+        highs = [cpu["max"] for _, cpu in points]
+        ax.fill_between(xs, lows, highs, color=colour, alpha=0.15)
+    ax.set_xscale("log", base=2)
+    counts = data["settings"]["clients"]
+    ax.set_xticks(counts, [str(n) for n in counts])
+    ax.set_xlabel("client processes sharing the reply topics")
+    ax.set_ylabel("CPU per call of one client (µs)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+
+
+CURVE = Curve(
+    name="clients",
+    title="Clients sharing reply topics: CPU per call of one client",
+    measure=measure,
+    format=format_table,
+    targets=targets,
+    plot=plot,
+)

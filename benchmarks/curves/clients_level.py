@@ -1,0 +1,227 @@
+"""One level of the clients curve: one responder, N client processes, one operation.
+
+The responder is benchmarks.systems.kafkarpc_system's echo ``RpcServer``; each client
+is a process of its own (clients_proc.py) so its CPU, read from /proc, is its own. All
+clients warm up, then start their measured calls together; a client's CPU is read the
+moment its result arrives (it then idles until every client is done).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, Literal
+
+from benchmarks import child
+from benchmarks.cpu import cpu_seconds
+from benchmarks.curves.clients_proc import ClientJob, ClientOutcome, client_main
+from benchmarks.kafka import BrokerInfo, TopicSet
+from benchmarks.protocol import ResponderReport, ResponderSpec
+
+__all__ = ["ClientsLevelError", "LevelSettings", "run_clients_level"]
+
+ReplyPartitionSetting = int | Literal["auto"] | None
+
+_RESPONDER_MODULE = "benchmarks.systems.kafkarpc_system"
+_STOP_TIMEOUT_S = 45.0
+_JOIN_TIMEOUT_S = 10.0
+
+
+class ClientsLevelError(Exception):
+    """A process of the level crashed, exited early or hung."""
+
+
+@dataclass(frozen=True, slots=True)
+class LevelSettings:
+    in_flight: int
+    calls: int
+    warmup: int
+    payload_bytes: int
+    timeout_s: float
+    ready_timeout_s: float
+    """Spawning 16 interpreters that import kafkarpc takes a while on two cores."""
+    responder_config: dict[str, str]
+
+
+def _receive(conn: Connection, expected: str, who: str, timeout_s: float) -> Any:
+    if not conn.poll(timeout_s):
+        raise ClientsLevelError(f"{who}: no {expected!r} within {timeout_s:.0f}s")
+    try:
+        kind, body = conn.recv()
+    except EOFError:
+        raise ClientsLevelError(f"{who}: exited before sending {expected!r}") from None
+    if kind == "error":
+        raise ClientsLevelError(f"{who} crashed:\n{body}")
+    if kind != expected:
+        raise ClientsLevelError(f"{who}: sent {kind!r}, expected {expected!r}")
+    return body
+
+
+def _reap(process: BaseProcess) -> None:
+    process.join(_JOIN_TIMEOUT_S)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _micros_per_call(start: float | None, end: float | None, calls: int) -> float | None:
+    if start is None or end is None or calls <= 0:
+        return None
+    return (end - start) * 1e6 / calls
+
+
+def _spread(values: Sequence[float | None]) -> dict[str, float | None]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return {"median": None, "min": None, "max": None}
+    return {"median": statistics.median(known), "min": min(known), "max": max(known)}
+
+
+def _collect(
+    conns: dict[Connection, int], pids: dict[int, int | None], deadline_s: float
+) -> tuple[dict[int, ClientOutcome], dict[int, float | None]]:
+    """Every client's outcome, and its CPU (seconds) read as the outcome arrived."""
+    outcomes: dict[int, ClientOutcome] = {}
+    cpu_at_end: dict[int, float | None] = {}
+    waiting = dict(conns)
+    deadline = time.monotonic() + deadline_s
+    while waiting:
+        remaining = deadline - time.monotonic()
+        ready = wait(list(waiting), remaining) if remaining > 0 else []
+        if not ready:
+            raise ClientsLevelError(f"clients {sorted(waiting.values())}: no result in time")
+        for conn in ready:
+            assert isinstance(conn, Connection)
+            index = waiting.pop(conn)
+            outcomes[index] = _receive(conn, "result", f"client {index}", 0)
+            cpu_at_end[index] = cpu_seconds(pids[index])
+    return outcomes, cpu_at_end
+
+
+def run_clients_level(
+    broker: BrokerInfo,
+    topics: TopicSet,
+    clients: int,
+    setting_for: Callable[[int], ReplyPartitionSetting],
+    settings: LevelSettings,
+) -> dict[str, Any]:
+    """Run ``clients`` client processes against one responder; the level's numbers."""
+    ctx = multiprocessing.get_context("spawn")
+    responder_conn, responder_end = ctx.Pipe()
+    responder = ctx.Process(
+        target=child.responder_main,
+        args=(
+            _RESPONDER_MODULE,
+            ResponderSpec(
+                broker.bootstrap,
+                topics,
+                group_id=f"bench-clients-{uuid.uuid4().hex[:10]}",
+                extra_config=settings.responder_config,
+            ),
+            responder_end,
+        ),
+        name="bench-clients-responder",
+        daemon=True,
+    )
+    conns: dict[Connection, int] = {}
+    child_ends: list[Connection] = [responder_end]
+    processes: list[BaseProcess] = []
+    for index in range(clients):
+        conn, end = ctx.Pipe()
+        job = ClientJob(
+            bootstrap=broker.bootstrap,
+            base=topics.base,
+            index=index,
+            reply_partition=setting_for(index),
+            in_flight=settings.in_flight,
+            calls=settings.calls,
+            warmup=settings.warmup,
+            payload_bytes=settings.payload_bytes,
+            timeout_s=settings.timeout_s,
+        )
+        processes.append(
+            ctx.Process(
+                target=client_main, args=(job, end), name=f"bench-client-{index}", daemon=True
+            )
+        )
+        conns[conn] = index
+        child_ends.append(end)
+    # Started together: the clients' start-up overlaps the responder's group join.
+    responder.start()
+    for process in processes:
+        process.start()
+    # Without closing our copies, a crashed child would never read as EOF here.
+    for end in child_ends:
+        end.close()
+    try:
+        _receive(responder_conn, "ready", "responder", settings.ready_timeout_s)
+        for conn, index in conns.items():
+            _receive(conn, "ready", f"client {index}", settings.ready_timeout_s)
+        pids = {index: processes[index].pid for index in range(clients)}
+        shared_pids = (responder.pid, broker.pid)
+        cpu_before = {index: cpu_seconds(pid) for index, pid in pids.items()}
+        shared_before = [cpu_seconds(pid) for pid in shared_pids]
+        started = time.monotonic()
+        for conn in conns:
+            conn.send("go")
+        result_deadline = settings.calls * settings.timeout_s / settings.in_flight + 120.0
+        outcomes, cpu_after = _collect(conns, pids, result_deadline)
+        wall = time.monotonic() - started
+        shared_after = [cpu_seconds(pid) for pid in shared_pids]
+        for conn in conns:
+            conn.send("stop")
+        responder_conn.send("stop")
+        report: ResponderReport = _receive(responder_conn, "stopped", "responder", _STOP_TIMEOUT_S)
+    finally:
+        for conn in (*conns, responder_conn):
+            conn.close()
+        for process in (*processes, responder):
+            _reap(process)
+    return _level_numbers(
+        outcomes, cpu_before, cpu_after, (shared_before, shared_after), wall, report
+    )
+
+
+def _level_numbers(
+    outcomes: dict[int, ClientOutcome],
+    cpu_before: dict[int, float | None],
+    cpu_after: dict[int, float | None],
+    shared: tuple[list[float | None], list[float | None]],
+    wall: float,
+    report: ResponderReport,
+) -> dict[str, Any]:
+    per_client = [
+        {
+            "client": index,
+            "cpu_us_per_call": _micros_per_call(cpu_before[index], cpu_after[index], o.calls),
+            "foreign_replies_per_call": o.foreign_replies / o.calls if o.calls else None,
+            "errors": o.errors,
+            "wall_s": o.wall_s,
+        }
+        for index, o in sorted(outcomes.items())
+    ]
+    total_calls = sum(o.calls for o in outcomes.values())
+    errors = [o.first_error for o in outcomes.values() if o.first_error]
+    responder_us, broker_us = (
+        _micros_per_call(a, b, total_calls) for a, b in zip(*shared, strict=True)
+    )
+    return {
+        "clients": len(outcomes),
+        "calls": total_calls,
+        "errors": sum(o.errors for o in outcomes.values()),
+        "first_error": errors[0] if errors else None,
+        "client_cpu_us_per_call": _spread([c["cpu_us_per_call"] for c in per_client]),
+        "foreign_replies_per_call": _spread([c["foreign_replies_per_call"] for c in per_client]),
+        "responder_cpu_us_per_call": responder_us,
+        "broker_cpu_us_per_call": broker_us,
+        "responder_handled": report.handled,
+        "calls_per_s": total_calls / wall if wall > 0 else None,
+        "wall_s": wall,
+        "per_client": per_client,
+    }
