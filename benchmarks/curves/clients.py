@@ -10,8 +10,9 @@ sharing reply topics") and records the CPU one client spends per call it made:
   (a pod ordinal, a worker number): distinct partitions, guaranteed;
 - ``auto``: ``Topics(reply_partition="auto")``, a random partition per instance.
 
-Every client runs the same few calls in flight for the same number of calls, so the
-responder and the broker stay far from their limits even at 16 clients.
+Every client starts the same number of calls at the same pace (a few in flight at
+most), so the responder and the broker stay far from their limits even at 16 clients,
+and a client's time-driven costs weigh the same on each call at every level.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ _DESCRIPTIONS = {
     "instance; with C clients on P partitions a client shares with (C-1)/P others on average",
 }
 _METRIC = (
-    "client_cpu_us_per_call: user+system CPU of one client process (/proc, every thread, "
-    "librdkafka's included) from its first measured call to its last reply, divided by the "
+    "client_cpu_us_per_call: CPU of one client process (/proc/PID/task/*/schedstat, every "
+    "thread, librdkafka's included) from its first measured call to its last reply, "
+    "each client starting calls_per_s_per_client calls a second, divided by the "
     "calls it made; median, min and max over the level's clients. extra_cpu_us_per_call: "
     "the median minus the same configuration's at 1 client (the same load with no other "
-    "clients), i.e. what the other clients' replies cost one client. "
+    "clients): what the other clients cost one client, reading their replies "
+    "(foreign_replies_per_call) and sharing the machine's cores with them. "
     "foreign_replies_per_call: replies a client read that were another's "
     "(client.stats.late_replies) per call it made: N-1 by default, 0 when pinned."
 )
@@ -62,8 +65,10 @@ def _level_settings(quick: bool) -> tuple[tuple[int, ...], LevelSettings]:
     if quick:
         # Tansu holds a group join for about half the session timeout: 1 s here.
         responder = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
-        return (1, 2), LevelSettings(2, 30, 3, 64, 10.0, 60.0, responder)
-    return (1, 2, 4, 8, 16), LevelSettings(4, 1000, 20, 64, 10.0, 180.0, {})
+        return (1, 2), LevelSettings(2, 100.0, 30, 3, 64, 10.0, 60.0, responder)
+    # 16 clients at 50 calls/s are 800 calls/s in all: far from what one responder and
+    # Tansu serve, so neither becomes the bottleneck the curve would then measure.
+    return (1, 2, 4, 8, 16), LevelSettings(4, 50.0, 600, 20, 64, 10.0, 180.0, {})
 
 
 def _with_baseline(levels: list[dict[str, Any]]) -> None:
@@ -101,7 +106,8 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
     return {
         "settings": {
             "clients": list(counts),
-            "in_flight_per_client": settings.in_flight,
+            "calls_per_s_per_client": settings.rate,
+            "max_in_flight_per_client": settings.in_flight,
             "calls_per_client": settings.calls,
             "warmup_per_client": settings.warmup,
             "payload_bytes": settings.payload_bytes,

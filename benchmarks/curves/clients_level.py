@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, Literal
 
 from benchmarks import child
@@ -40,6 +41,7 @@ class ClientsLevelError(Exception):
 @dataclass(frozen=True, slots=True)
 class LevelSettings:
     in_flight: int
+    rate: float
     calls: int
     warmup: int
     payload_bytes: int
@@ -68,6 +70,22 @@ def _reap(process: BaseProcess) -> None:
     if process.is_alive():
         process.kill()
         process.join()
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """CPU of every live thread of ``pid``, in nanoseconds' precision: the sum of
+    /proc/PID/task/*/schedstat. A client spends a few hundred µs per call, and the
+    10 ms ticks of /proc/PID/stat (benchmarks.cpu) would blur a 1-client level by ~10%.
+    Falls back to benchmarks.cpu where schedstat cannot be read."""
+    if pid is None:
+        return None
+    total_ns = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total_ns += int((task / "schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return cpu_seconds(pid)
+    return total_ns / 1e9
 
 
 def _micros_per_call(start: float | None, end: float | None, calls: int) -> float | None:
@@ -100,7 +118,7 @@ def _collect(
             assert isinstance(conn, Connection)
             index = waiting.pop(conn)
             outcomes[index] = _receive(conn, "result", f"client {index}", 0)
-            cpu_at_end[index] = cpu_seconds(pids[index])
+            cpu_at_end[index] = process_cpu_seconds(pids[index])
     return outcomes, cpu_at_end
 
 
@@ -140,6 +158,7 @@ def run_clients_level(
             index=index,
             reply_partition=setting_for(index),
             in_flight=settings.in_flight,
+            rate=settings.rate,
             calls=settings.calls,
             warmup=settings.warmup,
             payload_bytes=settings.payload_bytes,
@@ -165,12 +184,12 @@ def run_clients_level(
             _receive(conn, "ready", f"client {index}", settings.ready_timeout_s)
         pids = {index: processes[index].pid for index in range(clients)}
         shared_pids = (responder.pid, broker.pid)
-        cpu_before = {index: cpu_seconds(pid) for index, pid in pids.items()}
+        cpu_before = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
         shared_before = [cpu_seconds(pid) for pid in shared_pids]
         started = time.monotonic()
         for conn in conns:
             conn.send("go")
-        result_deadline = settings.calls * settings.timeout_s / settings.in_flight + 120.0
+        result_deadline = settings.calls / settings.rate + settings.timeout_s + 120.0
         outcomes, cpu_after = _collect(conns, pids, result_deadline)
         wall = time.monotonic() - started
         shared_after = [cpu_seconds(pid) for pid in shared_pids]
@@ -203,6 +222,7 @@ def _level_numbers(
             "foreign_replies_per_call": o.foreign_replies / o.calls if o.calls else None,
             "errors": o.errors,
             "wall_s": o.wall_s,
+            "calls_per_s": o.calls / o.wall_s if o.wall_s > 0 else None,
         }
         for index, o in sorted(outcomes.items())
     ]

@@ -29,6 +29,9 @@ class ClientJob:
     index: int
     reply_partition: int | Literal["auto"] | None
     in_flight: int
+    """The most calls one client has waiting for a reply."""
+    rate: float
+    """Calls started per second (a paced, open loop)."""
     calls: int
     warmup: int
     payload_bytes: int
@@ -51,22 +54,35 @@ def _trio(base: str) -> TopicTrio:
 
 
 async def _measured_calls(client: RpcClient, job: ClientJob) -> tuple[int, str | None]:
-    """``job.calls`` calls, ``job.in_flight`` at a time; the errors and the first one."""
+    """``job.calls`` calls started ``job.rate`` a second, at most ``job.in_flight`` at once.
+
+    Paced, not a closed loop: with a closed loop a client's calls per second fall as
+    the broker slows with more clients, and its time-driven costs (librdkafka's fetch
+    and poll timers) would then weigh on fewer calls, growing its CPU per call for a
+    reason that has nothing to do with other clients' replies.
+    """
     trio = _trio(job.base)
     blob = "x" * job.payload_bytes
-    remaining = iter(range(job.calls))
+    slots = asyncio.Semaphore(job.in_flight)
     errors: list[str] = []
+    loop = asyncio.get_running_loop()
 
-    async def worker() -> None:
-        for seq in remaining:
-            try:
-                await client.request(trio, {"seq": seq, "blob": blob})
-            except Exception as exc:  # every failure is counted, never a crash
-                errors.append(f"{type(exc).__name__}: {exc}")
+    async def one(seq: int) -> None:
+        try:
+            await client.request(trio, {"seq": seq, "blob": blob})
+        except Exception as exc:  # every failure is counted, never a crash
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            slots.release()
 
+    started = loop.time()
     async with asyncio.TaskGroup() as group:
-        for _ in range(job.in_flight):
-            group.create_task(worker())
+        for seq in range(job.calls):
+            delay = started + seq / job.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await slots.acquire()
+            group.create_task(one(seq))
     return len(errors), errors[0] if errors else None
 
 

@@ -172,4 +172,6 @@ async def test_auto_reads_and_asks_for_the_same_partition_chosen_from_the_reply_
     await layer.send(make_call())
     await layer.send(make_call())
     assert replies.assigned == [(TRIO.reply_topics, 21 % 8)]
-    assert [headers["reply_partition"] for headers in sent] == [str(21 % 8)] * 2
+    # The writer's inlined lookup agrees with ReplyPartitions.of.
+    assert [headers["reply_partition"] for headers in sent] == [str(partitions.of(TRIO))] * 2
+    assert partitions.of(TRIO) == 21 % 8

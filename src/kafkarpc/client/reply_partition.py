@@ -52,17 +52,20 @@ def spread_reply_partition(slot: int, partition_counts: Sequence[int]) -> int:
 class ReplyPartitions:
     """This client's reply partition per operation: fixed, chosen per instance, or all (None)."""
 
-    __slots__ = ("_chosen", "_fixed", "_slot")
+    __slots__ = ("_slot", "chosen", "fixed")
 
     def __init__(self, setting: ReplyPartitionSetting = None, *, slot: int | None = None) -> None:
-        self._fixed = setting if isinstance(setting, int) else None
-        self._chosen: dict[str, int] | None = {} if setting == "auto" else None
+        self.fixed = setting if isinstance(setting, int) else None
+        """The pinned partition; None for every partition or an automatic choice."""
+        self.chosen: dict[str, int] | None = {} if setting == "auto" else None
+        """With ``"auto"``: the partition chosen per completed topic; None otherwise.
+        Read on every request (``RecordWriter.request``); written only by ``choose``."""
         self._slot = new_instance_slot() if slot is None else slot
 
     @property
     def automatic(self) -> bool:
         """True with ``"auto"``: the partition depends on the reply topics' partition counts."""
-        return self._chosen is not None
+        return self.chosen is not None
 
     def choose(self, trio: TopicTrio, partition_counts: Sequence[int]) -> int | None:
         """The partition to read ``trio``'s replies from, remembered for its requests.
@@ -70,17 +73,16 @@ class ReplyPartitions:
         ``partition_counts`` are those of ``trio.reply_topics``; only an automatic
         choice reads them.
         """
-        chosen = self._chosen
+        chosen = self.chosen
         if chosen is None:
-            return self._fixed
+            return self.fixed
         partition = spread_reply_partition(self._slot, partition_counts)
         chosen[trio.completed] = partition
         return partition
 
     def of(self, trio: TopicTrio) -> int | None:
         """The partition a request of ``trio`` asks its reply on (after ``choose``)."""
-        # HOT PATH (every request): the default and a fixed pin are one attribute check.
-        chosen = self._chosen
+        chosen = self.chosen
         if chosen is None:
-            return self._fixed
+            return self.fixed
         return chosen.get(trio.completed)
