@@ -49,15 +49,18 @@ _DESCRIPTIONS = {
     "instance; with C clients on P partitions a client shares with (C-1)/P others on average",
 }
 _METRIC = (
-    "client_cpu_us_per_call: CPU of one client process (/proc/PID/task/*/schedstat, every "
-    "thread, librdkafka's included) from its first measured call to its last reply, "
-    "each client starting calls_per_s_per_client calls a second, divided by the "
-    "calls it made; median, min and max over the level's clients. extra_cpu_us_per_call: "
-    "the median minus the same configuration's at 1 client (the same load with no other "
-    "clients): what the other clients cost one client, reading their replies "
-    "(foreign_replies_per_call) and sharing the machine's cores with them. "
-    "foreign_replies_per_call: replies a client read that were another's "
-    "(client.stats.late_replies) per call it made: N-1 by default, 0 when pinned."
+    "client_work_cpu_us_per_call (judged): the CPU one client process spent on its "
+    "measured calls beyond what it spends idle, per call it made: its CPU "
+    "(/proc/PID/task/*/schedstat, every thread, librdkafka's included) from 'go' to its "
+    "last reply, less client_idle_cpu_us_per_s (read just before, every client warmed up "
+    "and waiting) times that window; each client starts calls_per_s_per_client calls a "
+    "second. Median, min and max over the level's clients. client_cpu_us_per_call: the "
+    "same without the idle share taken off. work_cpu_ratio_to_one_client and "
+    "extra_work_cpu_us_per_call: against the same configuration's 1-client level (the "
+    "same load with no other clients), i.e. what the other clients cost one client: "
+    "reading their replies (foreign_replies_per_call, replies a client read that were "
+    "another's, client.stats.late_replies, per call it made: N-1 by default, 0 pinned) "
+    "and sharing the machine's cores with them."
 )
 
 
@@ -65,21 +68,39 @@ def _level_settings(quick: bool) -> tuple[tuple[int, ...], LevelSettings]:
     if quick:
         # Tansu holds a group join for about half the session timeout: 1 s here.
         responder = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
-        return (1, 2), LevelSettings(2, 100.0, 30, 3, 64, 10.0, 60.0, responder)
+        tiny = LevelSettings(
+            in_flight=2, rate=100.0, calls=30, idle_s=0.3, warmup=3, payload_bytes=64,
+            timeout_s=10.0, ready_timeout_s=60.0, responder_config=responder,
+        )  # fmt: skip
+        return (1, 2), tiny
     # 16 clients at 50 calls/s are 800 calls/s in all: far from what one responder and
     # Tansu serve, so neither becomes the bottleneck the curve would then measure.
-    return (1, 2, 4, 8, 16), LevelSettings(4, 50.0, 600, 20, 64, 10.0, 180.0, {})
+    full = LevelSettings(
+        in_flight=4, rate=50.0, calls=600, idle_s=2.0, warmup=20, payload_bytes=64,
+        timeout_s=10.0, ready_timeout_s=180.0, responder_config={},
+    )  # fmt: skip
+    return (1, 2, 4, 8, 16), full
 
 
 def _with_baseline(levels: list[dict[str, Any]]) -> None:
-    """Add each level's CPU over the same configuration's 1-client level."""
+    """Add each level's client CPU over the same configuration's 1-client level."""
     one = next((lv for lv in levels if lv["clients"] == 1 and "failure" not in lv), None)
-    base = None if one is None else one["client_cpu_us_per_call"]["median"]
-    for level in levels:
-        median = level.get("client_cpu_us_per_call", {}).get("median")
-        known = base is not None and median is not None
-        level["extra_cpu_us_per_call"] = median - base if known else None
-        level["cpu_ratio_to_one_client"] = median / base if known and base else None
+    for metric, ratio, extra in (
+        (
+            "client_work_cpu_us_per_call",
+            "work_cpu_ratio_to_one_client",
+            "extra_work_cpu_us_per_call",
+        ),
+        ("client_cpu_us_per_call", "cpu_ratio_to_one_client", "extra_cpu_us_per_call"),
+    ):
+        base: float | None = None if one is None else one[metric]["median"]
+        for level in levels:
+            median: float | None = level.get(metric, {}).get("median")
+            if base is None or median is None:
+                level[extra] = level[ratio] = None
+                continue
+            level[extra] = median - base
+            level[ratio] = median / base if base > 0 else None
 
 
 def measure(ctx: CurveContext) -> dict[str, Any]:
@@ -107,6 +128,7 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
         "settings": {
             "clients": list(counts),
             "calls_per_s_per_client": settings.rate,
+            "idle_s": settings.idle_s,
             "max_in_flight_per_client": settings.in_flight,
             "calls_per_client": settings.calls,
             "warmup_per_client": settings.warmup,
@@ -125,10 +147,12 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
 def _one_line(level: dict[str, Any]) -> str:
     if "failure" in level:
         return "FAILED: " + str(level["failure"]).strip().splitlines()[-1]
-    cpu = level["client_cpu_us_per_call"]["median"]
+    cpu = level["client_work_cpu_us_per_call"]["median"]
+    raw = level["client_cpu_us_per_call"]["median"]
     foreign = level["foreign_replies_per_call"]["median"]
     return (
-        f"{_number(cpu)} µs CPU/call per client, {_number(foreign, 1)} foreign replies/call, "
+        f"{_number(cpu)} µs work CPU/call per client ({_number(raw)} with idle), "
+        f"{_number(foreign, 1)} foreign replies/call, "
         f"{level['errors']} errors"
     )
 
@@ -153,15 +177,15 @@ def targets(data: dict[str, Any]) -> list[Target]:
     if one is None or many is None:
         return [Target(name, goal, f"not measured at 1 and {TARGET_CLIENTS} clients", None)]
     errors = one["errors"] + many["errors"]
-    base = one["client_cpu_us_per_call"]["median"]
-    top = many["client_cpu_us_per_call"]["median"]
+    base = one["client_work_cpu_us_per_call"]["median"]
+    top = many["client_work_cpu_us_per_call"]["median"]
     if base is None or top is None or base <= 0:
         return [Target(name, goal, "client CPU unreadable (/proc)", None)]
     ratio = top / base
     measured = f"{ratio:.2f}x ({base:.0f} -> {top:.0f} µs/call)"
     default = _level(data, "default", TARGET_CLIENTS)
-    if default is not None and default.get("cpu_ratio_to_one_client") is not None:
-        measured += f"; default {default['cpu_ratio_to_one_client']:.2f}x"
+    if default is not None and default.get("work_cpu_ratio_to_one_client") is not None:
+        measured += f"; default {default['work_cpu_ratio_to_one_client']:.2f}x"
     if errors:
         return [Target(name, goal, f"{measured}, {errors} failed calls", False)]
     return [Target(name, goal, measured, ratio <= TARGET_RATIO)]
@@ -178,12 +202,12 @@ def format_table(data: dict[str, Any]) -> str:
         for config in configs:
             level = _level(data, config, clients)
             if level is None:
-                cells.append(f"{'failed':>30}")
+                cells.append(f"{'failed':>35}")
                 continue
-            cpu = level["client_cpu_us_per_call"]["median"]
+            cpu = level["client_work_cpu_us_per_call"]["median"]
             foreign = level["foreign_replies_per_call"]["median"]
             errors = f" {level['errors']} err" if level["errors"] else ""
-            cells.append(f"{_number(cpu) + ' (' + _number(foreign, 1) + ')' + errors:>30}")
+            cells.append(f"{_number(cpu) + ' (' + _number(foreign, 1) + ')' + errors:>35}")
         lines.append(f"{clients:>7}  " + "  ".join(cells))
     lines.append(
         f"recommended: {data['recommended']} ({data['configurations'][data['recommended']]})"
@@ -197,9 +221,9 @@ _COLOURS = {"default": "tab:gray", "pinned": "tab:blue", "auto": "tab:green"}
 def plot(ax: Any, data: dict[str, Any]) -> None:
     for config, config_levels in data["levels"].items():
         points = sorted(
-            (level["clients"], level["client_cpu_us_per_call"])
+            (level["clients"], level["client_work_cpu_us_per_call"])
             for level in config_levels
-            if "failure" not in level and level["client_cpu_us_per_call"]["median"] is not None
+            if "failure" not in level and level["client_work_cpu_us_per_call"]["median"] is not None
         )
         if not points:
             continue
@@ -214,7 +238,7 @@ def plot(ax: Any, data: dict[str, Any]) -> None:
     counts = data["settings"]["clients"]
     ax.set_xticks(counts, [str(n) for n in counts])
     ax.set_xlabel("client processes sharing the reply topics")
-    ax.set_ylabel("CPU per call of one client (µs)")
+    ax.set_ylabel("work CPU per call of one client (µs)")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.legend()

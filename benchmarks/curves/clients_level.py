@@ -43,6 +43,8 @@ class LevelSettings:
     in_flight: int
     rate: float
     calls: int
+    idle_s: float
+    """How long every client's idle CPU is read before the measured calls."""
     warmup: int
     payload_bytes: int
     timeout_s: float
@@ -101,12 +103,44 @@ def _spread(values: Sequence[float | None]) -> dict[str, float | None]:
     return {"median": statistics.median(known), "min": min(known), "max": max(known)}
 
 
+@dataclass(frozen=True, slots=True)
+class _ClientCpu:
+    """One client's CPU readings (seconds) around its measured calls."""
+
+    start: float | None
+    end: float | None
+    window_s: float
+    """From "go" to its result."""
+    idle_per_s: float | None
+    """CPU a second while warmed up and idle: librdkafka's timers and fetch loop."""
+
+    def work(self) -> float | None:
+        """CPU of the window less what the client would have spent idle for as long."""
+        if self.start is None or self.end is None or self.idle_per_s is None:
+            return None
+        return self.end - self.start - self.idle_per_s * self.window_s
+
+
+def _idle_cpu(pids: dict[int, int | None], idle_s: float) -> dict[int, float | None]:
+    """Each client's CPU a second while every client is warmed up and waiting for go."""
+    before = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
+    started = time.monotonic()
+    time.sleep(idle_s)
+    after = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
+    elapsed = time.monotonic() - started
+    rates: dict[int, float | None] = {}
+    for index in pids:
+        a, b = before[index], after[index]
+        rates[index] = None if a is None or b is None else (b - a) / elapsed
+    return rates
+
+
 def _collect(
     conns: dict[Connection, int], pids: dict[int, int | None], deadline_s: float
-) -> tuple[dict[int, ClientOutcome], dict[int, float | None]]:
-    """Every client's outcome, and its CPU (seconds) read as the outcome arrived."""
+) -> tuple[dict[int, ClientOutcome], dict[int, tuple[float | None, float]]]:
+    """Every client's outcome, and its CPU (seconds) and the time, read as it arrived."""
     outcomes: dict[int, ClientOutcome] = {}
-    cpu_at_end: dict[int, float | None] = {}
+    cpu_at_end: dict[int, tuple[float | None, float]] = {}
     waiting = dict(conns)
     deadline = time.monotonic() + deadline_s
     while waiting:
@@ -118,7 +152,7 @@ def _collect(
             assert isinstance(conn, Connection)
             index = waiting.pop(conn)
             outcomes[index] = _receive(conn, "result", f"client {index}", 0)
-            cpu_at_end[index] = process_cpu_seconds(pids[index])
+            cpu_at_end[index] = (process_cpu_seconds(pids[index]), time.monotonic())
     return outcomes, cpu_at_end
 
 
@@ -184,13 +218,14 @@ def run_clients_level(
             _receive(conn, "ready", f"client {index}", settings.ready_timeout_s)
         pids = {index: processes[index].pid for index in range(clients)}
         shared_pids = (responder.pid, broker.pid)
+        idle = _idle_cpu(pids, settings.idle_s)
         cpu_before = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
         shared_before = [cpu_seconds(pid) for pid in shared_pids]
         started = time.monotonic()
         for conn in conns:
             conn.send("go")
         result_deadline = settings.calls / settings.rate + settings.timeout_s + 120.0
-        outcomes, cpu_after = _collect(conns, pids, result_deadline)
+        outcomes, ends = _collect(conns, pids, result_deadline)
         wall = time.monotonic() - started
         shared_after = [cpu_seconds(pid) for pid in shared_pids]
         for conn in conns:
@@ -202,15 +237,16 @@ def run_clients_level(
             conn.close()
         for process in (*processes, responder):
             _reap(process)
-    return _level_numbers(
-        outcomes, cpu_before, cpu_after, (shared_before, shared_after), wall, report
-    )
+    readings = {
+        index: _ClientCpu(cpu_before[index], ends[index][0], ends[index][1] - started, idle[index])
+        for index in outcomes
+    }
+    return _level_numbers(outcomes, readings, (shared_before, shared_after), wall, report)
 
 
 def _level_numbers(
     outcomes: dict[int, ClientOutcome],
-    cpu_before: dict[int, float | None],
-    cpu_after: dict[int, float | None],
+    readings: dict[int, _ClientCpu],
     shared: tuple[list[float | None], list[float | None]],
     wall: float,
     report: ResponderReport,
@@ -218,7 +254,11 @@ def _level_numbers(
     per_client = [
         {
             "client": index,
-            "cpu_us_per_call": _micros_per_call(cpu_before[index], cpu_after[index], o.calls),
+            "cpu_us_per_call": _micros_per_call(
+                readings[index].start, readings[index].end, o.calls
+            ),
+            "work_cpu_us_per_call": _micros_per_call(0.0, readings[index].work(), o.calls),
+            "idle_cpu_us_per_s": _micros_per_call(0.0, readings[index].idle_per_s, 1),
             "foreign_replies_per_call": o.foreign_replies / o.calls if o.calls else None,
             "errors": o.errors,
             "wall_s": o.wall_s,
@@ -237,6 +277,8 @@ def _level_numbers(
         "errors": sum(o.errors for o in outcomes.values()),
         "first_error": errors[0] if errors else None,
         "client_cpu_us_per_call": _spread([c["cpu_us_per_call"] for c in per_client]),
+        "client_work_cpu_us_per_call": _spread([c["work_cpu_us_per_call"] for c in per_client]),
+        "client_idle_cpu_us_per_s": _spread([c["idle_cpu_us_per_s"] for c in per_client]),
         "foreign_replies_per_call": _spread([c["foreign_replies_per_call"] for c in per_client]),
         "responder_cpu_us_per_call": responder_us,
         "broker_cpu_us_per_call": broker_us,

@@ -16,9 +16,11 @@ def _level(
         "calls": 100 * clients,
         "errors": errors,
         "first_error": "RequestTimeout: no reply" if errors else None,
-        "client_cpu_us_per_call": {"median": cpu, "min": cpu, "max": cpu},
+        "client_work_cpu_us_per_call": {"median": cpu, "min": cpu, "max": cpu},
+        # With the idle share: not what the target judges.
+        "client_cpu_us_per_call": {"median": 5000.0, "min": 5000.0, "max": 5000.0},
         "foreign_replies_per_call": {"median": foreign, "min": foreign, "max": foreign},
-        "cpu_ratio_to_one_client": None,
+        "work_cpu_ratio_to_one_client": None,
     }
 
 
@@ -44,7 +46,7 @@ def test_the_target_is_met_when_one_client_at_16_spends_at_most_one_and_a_half_t
 def test_the_target_is_missed_when_the_cost_grows_with_the_clients() -> None:
     default = [
         _level(1, 200.0),
-        {**_level(16, 900.0, foreign=15.0), "cpu_ratio_to_one_client": 4.5},
+        {**_level(16, 900.0, foreign=15.0), "work_cpu_ratio_to_one_client": 4.5},
     ]
     (target,) = CURVE.targets(_data([_level(1, 200.0), _level(16, 400.0)], default))
     assert target.met is False
