@@ -60,7 +60,8 @@ _METRIC = (
     "same load with no other clients), i.e. what the other clients cost one client: "
     "reading their replies (foreign_replies_per_call, replies a client read that were "
     "another's, client.stats.late_replies, per call it made: N-1 by default, 0 pinned) "
-    "and sharing the machine's cores with them."
+    "and sharing the machine's cores with them. reading_cost: default minus pinned at "
+    "the same number of clients, the reading alone with the machine loaded alike."
 )
 
 
@@ -103,6 +104,32 @@ def _with_baseline(levels: list[dict[str, Any]]) -> None:
             level[ratio] = median / base if base > 0 else None
 
 
+def _reading_cost(levels: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Default minus pinned at each number of clients: the same processes load the
+    machine alike, only the default ones read each other's replies, so the difference
+    is what reading them costs one client (a 1-client baseline would also fold in how
+    the machine's speed changes with its load)."""
+    rows: list[dict[str, Any]] = []
+    for default in levels.get("default", []):
+        clients = default["clients"]
+        pinned = next((lv for lv in levels.get("pinned", []) if lv["clients"] == clients), None)
+        if "failure" in default or pinned is None or "failure" in pinned:
+            continue
+        a = default["client_work_cpu_us_per_call"]["median"]
+        b = pinned["client_work_cpu_us_per_call"]["median"]
+        foreign = default["foreign_replies_per_call"]["median"]
+        cost = None if a is None or b is None else a - b
+        rows.append(
+            {
+                "clients": clients,
+                "work_cpu_us_per_call_default_minus_pinned": cost,
+                "foreign_replies_per_call_default": foreign,
+                "us_per_foreign_reply": cost / foreign if cost is not None and foreign else None,
+            }
+        )
+    return rows
+
+
 def measure(ctx: CurveContext) -> dict[str, Any]:
     counts, settings = _level_settings(ctx.quick)
     partitions = max(TARGET_CLIENTS, *counts)
@@ -141,6 +168,7 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
         "recommended": RECOMMENDED,
         "metric": _METRIC,
         "levels": levels,
+        "reading_cost": _reading_cost(levels),
     }
 
 
@@ -194,7 +222,7 @@ def targets(data: dict[str, Any]) -> list[Target]:
 def format_table(data: dict[str, Any]) -> str:
     configs = list(data["levels"])
     header = f"{'clients':>7}  " + "  ".join(
-        f"{c + ' µs/call (foreign/call)':>30}" for c in configs
+        f"{c + ' work µs/call (foreign/call)':>35}" for c in configs
     )
     lines = [header]
     for clients in data["settings"]["clients"]:
@@ -209,9 +237,14 @@ def format_table(data: dict[str, Any]) -> str:
             errors = f" {level['errors']} err" if level["errors"] else ""
             cells.append(f"{_number(cpu) + ' (' + _number(foreign, 1) + ')' + errors:>35}")
         lines.append(f"{clients:>7}  " + "  ".join(cells))
-    lines.append(
-        f"recommended: {data['recommended']} ({data['configurations'][data['recommended']]})"
-    )
+    for row in data.get("reading_cost", []):
+        if row["clients"] > 1:
+            lines.append(
+                f"reading others' replies at {row['clients']} clients (default - pinned): "
+                f"{_number(row['work_cpu_us_per_call_default_minus_pinned'])} µs/call"
+            )
+    recommended = data["recommended"]
+    lines.append(f"recommended: {recommended} ({data['configurations'][recommended]})")
     return "\n".join(lines)
 
 

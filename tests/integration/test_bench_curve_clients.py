@@ -41,6 +41,9 @@ def test_the_clients_curve_runs_every_configuration_and_every_call_succeeds(
     default_two, pinned_two = data["levels"]["default"][1], data["levels"]["pinned"][1]
     assert default_two["foreign_replies_per_call"]["max"] > 0
     assert pinned_two["foreign_replies_per_call"]["max"] == 0
+    # What reading the other's replies cost, default against pinned at equal load.
+    assert [row["clients"] for row in data["reading_cost"]] == [1, 2]
+    assert data["reading_cost"][1]["foreign_replies_per_call_default"] > 0
     (target,) = CURVE.targets(data)
     assert target.met is None  # 16 clients are not part of a quick run
     assert "2 clients" in progress.getvalue()

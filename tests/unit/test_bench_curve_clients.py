@@ -80,8 +80,12 @@ def test_the_table_shows_each_configuration_and_names_the_recommended_one() -> N
         [_level(1, 200.0), {"clients": 16, "failure": "hung"}],
         [_level(1, 210.0), _level(16, 900.0, foreign=15.0, errors=2)],
     )
+    data["reading_cost"] = [
+        {"clients": 16, "work_cpu_us_per_call_default_minus_pinned": 480.0},
+    ]
     table = CURVE.format(data)
     assert "900 (15.0) 2 err" in table
+    assert "reading others' replies at 16 clients (default - pinned): 480 µs/call" in table
     assert "failed" in table
     assert table.splitlines()[-1].startswith(f"recommended: {RECOMMENDED}")
 
