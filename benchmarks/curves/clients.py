@@ -252,6 +252,7 @@ _COLOURS = {"default": "tab:gray", "pinned": "tab:blue", "auto": "tab:green"}
 
 
 def plot(ax: Any, data: dict[str, Any]) -> None:
+    top = 0.0
     for config, config_levels in data["levels"].items():
         points = sorted(
             (level["clients"], level["client_work_cpu_us_per_call"])
@@ -267,12 +268,14 @@ def plot(ax: Any, data: dict[str, Any]) -> None:
         lows = [cpu["min"] for _, cpu in points]
         highs = [cpu["max"] for _, cpu in points]
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.15)
+        top = max(top, *highs)
     ax.set_xscale("log", base=2)
     counts = data["settings"]["clients"]
     ax.set_xticks(counts, [str(n) for n in counts])
     ax.set_xlabel("client processes sharing the reply topics")
     ax.set_ylabel("work CPU per call of one client (µs)")
-    ax.set_ylim(bottom=0)
+    # From zero, so a ratio reads as a ratio; room above for the legend.
+    ax.set_ylim(0, top * 1.3 if top > 0 else None)
     ax.grid(True, alpha=0.3)
     ax.legend()
 
