@@ -109,8 +109,9 @@ def measure_workers(ctx: CurveContext, sizes: WorkersSizes) -> dict[str, Any]:
                 runs.append({"round": index, **run})
                 ctx.say(
                     f"round {index + 1}/{sizes.rounds}, --workers {workers}: "
-                    f"{run['rps']:.0f} req/s, p50 {run['p50_ms']} ms, {run['errors']} errors, answered by "
-                    f"{run['answered_by']}, machine busy {run['machine_busy_cores']} cores"
+                    f"{run['rps']:.0f} req/s, p50 {run['p50_ms']} ms, {run['errors']} errors, "
+                    f"answered by {run['answered_by']}, "
+                    f"machine busy {run['machine_busy_cores']} cores"
                 )
     points = [
         _point([r for r in runs if r["workers"] == workers]) for workers in sizes.worker_counts
