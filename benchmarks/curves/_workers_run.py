@@ -225,6 +225,7 @@ def _summary(
     worker_cpu = {pid: _delta(first.workers[pid], last.workers[pid]) for pid in first.workers}
     workers_total = _sum(list(worker_cpu.values()))
     total = _sum([workers_total, *cpu.values()])
+    ours = None if total is None else round(total / window, 2)
     machine = None
     if first.machine and last.machine:
         busy = (last.machine[0] - first.machine[0]) / (last.machine[1] - first.machine[1])
@@ -253,8 +254,11 @@ def _summary(
         "worker_busy": {
             str(pid): None if s is None else round(s / window, 3) for pid, s in worker_cpu.items()
         },
-        "ours_cores": None if total is None else round(total / window, 2),
+        "ours_cores": ours,
         "machine_busy_cores": machine,
+        # Cores taken by processes outside this run (other work on the machine): the
+        # noise that bends the ratio, since two workers need both cores and one needs one.
+        "others_cores": None if ours is None or machine is None else round(machine - ours, 2),
     }
 
 

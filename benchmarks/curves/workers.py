@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks.curves._workers_run import RunSettings, calibrate, run_workers
 from benchmarks.curves.base import Curve, CurveContext, Target
 
-__all__ = ["CURVE", "WorkersSizes", "measure_workers"]
+__all__ = ["CURVE", "WorkersSizes", "cpu_ceiling", "measure_workers"]
 
 TARGET_SPEEDUP = 1.6
 
@@ -48,7 +48,9 @@ class WorkersSizes:
     ready_timeout_s: float = 60.0
 
 
-QUICK = WorkersSizes(rounds=1, handler_cpu_ms=2.0, in_flight=8, warmup_s=0.2, measure_s=1.0)
+QUICK = WorkersSizes(
+    rounds=1, handler_cpu_ms=2.0, in_flight=8, warmup_s=0.2, measure_s=1.0, ready_timeout_s=30.0
+)
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -74,6 +76,7 @@ def _point(runs: list[dict[str, Any]]) -> dict[str, Any]:
         # The fewest distinct pids that answered in any round's window.
         "answering_workers": min(len(r["answered_by"]) for r in runs),
         "machine_busy_cores": _median([r["machine_busy_cores"] for r in runs]),
+        "others_cores": _median([r["others_cores"] for r in runs]),
     }
 
 
@@ -85,6 +88,28 @@ def _speedups(runs: list[dict[str, Any]], rounds: int) -> list[float]:
         if by_count.get(1) and 2 in by_count:
             ratios.append(round(by_count[2] / by_count[1], 3))
     return ratios
+
+
+def cpu_ceiling(points: list[dict[str, Any]], cores: int) -> dict[str, float] | None:
+    """The req/s the measured CPU per request allows with the cores to this run alone.
+
+    One worker is bound by its own core; two by their two cores, or by all the cores
+    shared with the client and the broker, whichever binds first. The measured
+    speedup falls short of ``speedup`` here when other processes took CPU.
+    """
+    cpu = {p["workers"]: p["cpu_us_per_request"] for p in points}
+    if 1 not in cpu or 2 not in cpu:
+        return None
+    one, two = cpu[1], cpu[2]
+    if not one["workers"] or not two["workers"] or not two["total"]:
+        return None
+    one_rps = 1e6 / one["workers"]
+    two_rps = min(2e6 / two["workers"], cores * 1e6 / two["total"])
+    return {
+        "one_worker_rps": round(one_rps, 1),
+        "two_workers_rps": round(two_rps, 1),
+        "speedup": round(two_rps / one_rps, 3),
+    }
 
 
 def measure_workers(ctx: CurveContext, sizes: WorkersSizes) -> dict[str, Any]:
@@ -132,6 +157,7 @@ def measure_workers(ctx: CurveContext, sizes: WorkersSizes) -> dict[str, Any]:
         "runs": runs,
         "speedup": round(rps[2] / rps[1], 3) if rps.get(1) and rps.get(2) else None,
         "speedup_rounds": _speedups(runs, sizes.rounds),
+        "cpu_ceiling": cpu_ceiling(points, os.cpu_count() or 1),
     }
 
 
@@ -175,6 +201,11 @@ def _format(data: dict[str, Any]) -> str:
     if data.get("speedup") is not None:
         rounds = ", ".join(f"{r:.2f}" for r in data["speedup_rounds"])
         lines.append(f"speedup {data['speedup']:.2f}x (rounds: {rounds})")
+    if ceiling := data.get("cpu_ceiling"):
+        lines.append(
+            f"CPU ceiling with the cores to this run alone: {ceiling['speedup']:.2f}x "
+            f"({ceiling['two_workers_rps']:.0f} vs {ceiling['one_worker_rps']:.0f} req/s)"
+        )
     return "\n".join(lines)
 
 
