@@ -16,7 +16,7 @@ from typing import Any
 
 from kafkarpc import RpcServer
 
-__all__ = ["GROUP_ENV", "ITERATIONS_ENV", "OP_ENV", "burn", "make_server"]
+__all__ = ["GROUP_ENV", "ITERATIONS_ENV", "OP_ENV", "SESSION_TIMEOUT_MS", "burn", "make_server"]
 
 OP_ENV = "BENCH_WORKERS_OP"
 GROUP_ENV = "BENCH_WORKERS_GROUP"
@@ -24,7 +24,8 @@ ITERATIONS_ENV = "BENCH_WORKERS_ITERATIONS"
 
 # Tansu holds a JoinGroup for about half the session timeout: 2 s keeps each join
 # (and the rebalance when the second worker arrives) near one second.
-_FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
+SESSION_TIMEOUT_MS = 2000
+_FAST_GROUP = {"session.timeout.ms": SESSION_TIMEOUT_MS, "heartbeat.interval.ms": 500}
 
 
 def burn(iterations: int) -> int:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.curves._workers_app import SESSION_TIMEOUT_MS
 from benchmarks.curves._workers_run import RunSettings, calibrate, run_workers
 from benchmarks.curves.base import Curve, CurveContext, Target
 
@@ -61,6 +62,8 @@ def _median(values: list[float | None]) -> float | None:
 def _point(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One worker count's median over its rounds."""
     cpu_names = runs[0]["cpu_us_per_request"].keys()
+    cpu = {name: _median([r["cpu_us_per_request"][name] for r in runs]) for name in cpu_names}
+    handler_ms = _median([r["handler_cpu_ms_p50"] for r in runs])
     return {
         "workers": runs[0]["workers"],
         "rps": _median([r["rps"] for r in runs]),
@@ -69,10 +72,14 @@ def _point(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p95_ms": _median([r["p95_ms"] for r in runs]),
         "requests": sum(r["requests"] for r in runs),
         "errors": sum(r["errors"] for r in runs),
-        "handler_cpu_ms_p50": _median([r["handler_cpu_ms_p50"] for r in runs]),
-        "cpu_us_per_request": {
-            name: _median([r["cpu_us_per_request"][name] for r in runs]) for name in cpu_names
-        },
+        "handler_cpu_ms_p50": handler_ms,
+        "cpu_us_per_request": cpu,
+        # The workers' CPU beyond the handler's own: kafkarpc's (and Python's) share.
+        "worker_overhead_us": (
+            None
+            if cpu["workers"] is None or handler_ms is None
+            else round(cpu["workers"] - 1000 * handler_ms, 1)
+        ),
         # The fewest distinct pids that answered in any round's window.
         "answering_workers": min(len(r["answered_by"]) for r in runs),
         "machine_busy_cores": _median([r["machine_busy_cores"] for r in runs]),
@@ -142,6 +149,7 @@ def measure_workers(ctx: CurveContext, sizes: WorkersSizes) -> dict[str, Any]:
         _point([r for r in runs if r["workers"] == workers]) for workers in sizes.worker_counts
     ]
     rps = {p["workers"]: p["rps"] for p in points}
+    ratios = _speedups(runs, sizes.rounds)
     return {
         "settings": asdict(sizes),
         "cores": os.cpu_count(),
@@ -152,11 +160,14 @@ def measure_workers(ctx: CurveContext, sizes: WorkersSizes) -> dict[str, Any]:
             "calibrated_cpu_ms": round(calibrated_ms, 3),
         },
         "command": "kafkarpc serve benchmarks.curves._workers_app:make_server --workers N",
-        "session_timeout_ms": 2000,
+        "session_timeout_ms": SESSION_TIMEOUT_MS,
         "points": points,
         "runs": runs,
         "speedup": round(rps[2] / rps[1], 3) if rps.get(1) and rps.get(2) else None,
-        "speedup_rounds": _speedups(runs, sizes.rounds),
+        "speedup_rounds": ratios,
+        # A round's two runs go back to back: their ratio cancels slow drifts of the
+        # machine's load, which the ratio of the medians keeps.
+        "speedup_median_of_rounds": round(statistics.median(ratios), 3) if ratios else None,
         "cpu_ceiling": cpu_ceiling(points, os.cpu_count() or 1),
     }
 
@@ -188,19 +199,24 @@ def _format(data: dict[str, Any]) -> str:
         f"{data['settings']['in_flight']} in flight, {data['settings']['partitions']} partitions, "
         f"{data['cores']} cores",
         f"{'workers':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6} "
-        f"{'cpu µs/request: workers':>24} {'client':>7} {'broker':>7} {'total':>7}  answering",
+        f"{'cpu µs/request: workers':>24} {'(beyond handler)':>16} {'client':>7} {'broker':>7} "
+        f"{'total':>7}  answering",
     ]
     for p in data["points"]:
         cpu = p["cpu_us_per_request"]
         lines.append(
             f"{p['workers']:>7} {_num(p['rps'], 8, 0)} {_num(p['p50_ms'], 8, 1)} "
             f"{_num(p['p95_ms'], 8, 1)} {p['errors']:>6} {_num(cpu['workers'], 24, 0)} "
+            f"{_num(p['worker_overhead_us'], 16, 0)} "
             f"{_num(cpu['client'], 7, 0)} {_num(cpu['broker'], 7, 0)} {_num(cpu['total'], 7, 0)}"
             f"  {p['answering_workers']}"
         )
     if data.get("speedup") is not None:
         rounds = ", ".join(f"{r:.2f}" for r in data["speedup_rounds"])
-        lines.append(f"speedup {data['speedup']:.2f}x (rounds: {rounds})")
+        lines.append(
+            f"speedup {data['speedup']:.2f}x (rounds: {rounds}; "
+            f"median of rounds {data['speedup_median_of_rounds']:.2f}x)"
+        )
     if ceiling := data.get("cpu_ceiling"):
         lines.append(
             f"CPU ceiling with the cores to this run alone: {ceiling['speedup']:.2f}x "

@@ -42,6 +42,7 @@ def test_the_workers_curve_measures_one_and_two_serving_processes(kafkarpc_broke
         assert run["handler_cpu_ms_p50"] > 0
     two = next(p for p in data["points"] if p["workers"] == 2)
     assert two["answering_workers"] == 2  # the group gave each worker partitions
+    assert two["worker_overhead_us"] is not None
     assert data["speedup"] is not None and data["speedup_rounds"]
     (target,) = CURVE.targets(data)
     assert target.met is not None
