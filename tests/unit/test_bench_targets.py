@@ -114,3 +114,16 @@ def test_a_measured_curve_is_printed_and_judged_by_its_own_targets(monkeypatch: 
     assert measured == {"payload": {"points": 3}}
     assert curve_targets(measured) == [Target("payload flat", ">= 0.8x", "3", True)]
     assert format_curves(measured) == "payload size\npoints: 3"
+
+
+def test_cpu_targets_show_the_floor_the_librarys_own_python_sets() -> None:
+    results = [
+        _level("raw", 256, rps=1000, cpu=(50.0, 60.0, 140.0)),
+        _level("kafkarpc", 256, rps=950, cpu=(70.0, 90.0, 90.0)),
+    ]
+    own = {"client_us": 25.0, "responder_us": 42.0}
+    targets = _by_name(judge_levels(results, library_cpu=own))
+    client = targets["client CPU per request at 256"]
+    assert client.met is False
+    assert client.measured.endswith("kafkarpc's own Python alone 25.0 us (floor ~1.50x)")
+    assert "(floor ~1.70x)" in targets["responder CPU per request at 256"].measured
