@@ -239,6 +239,11 @@ def _plot(ax: Any, data: dict[str, Any]) -> None:
     if one:
         ax.plot(counts, [one * n for n in counts], linestyle=":", color="grey", label="linear")
         ax.axhline(one * TARGET_SPEEDUP, linestyle="--", color="red", label="target (1.6x)")
+    if ceiling := data.get("cpu_ceiling"):
+        ax.scatter(
+            [2], [ceiling["two_workers_rps"]], marker="x", color="black",
+            label="CPU ceiling (cores to this run alone)",
+        )  # fmt: skip
     ax.set_xticks(counts)
     ax.set_xlabel("kafkarpc serve --workers")
     ax.set_ylabel("requests/s")
