@@ -1,0 +1,319 @@
+"""One run of ``kafkarpc bench`` (its ``bench-*.json``) as the pages' tables and sentences."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from benchmarks.render.markdown import EN_DASH, TIMES, Cell, num, table
+
+__all__ = [
+    "conversations",
+    "cpu",
+    "level_rows",
+    "method",
+    "ratios",
+    "results",
+    "rounds",
+    "summary",
+    "targets",
+]
+
+Doc = Mapping[str, Any]
+Row = Mapping[str, Any]
+SUBJECT = "kafkarpc"
+_SYSTEM_ORDER = ("raw", "handrolled", "kafkarpc", "kafkarpc-eos")
+_SYSTEM_NAMES = {
+    "raw": "raw confluent-kafka loop",
+    "handrolled": "hand-rolled aiokafka pattern",
+    "kafkarpc": "**kafkarpc**",
+}
+
+
+def _systems(doc: Doc) -> list[str]:
+    present = {row["system"] for row in doc["results"]}
+    return [s for s in _SYSTEM_ORDER if s in present] + sorted(present - set(_SYSTEM_ORDER))
+
+
+def _loads(doc: Doc) -> list[int]:
+    return sorted({int(row["load"]) for row in doc["results"]})
+
+
+def _rounds_of(doc: Doc, system: str, load: int) -> list[Row]:
+    return sorted(
+        (r for r in doc["results"] if r["system"] == system and r["load"] == load),
+        key=lambda r: int(r.get("round", 1)),
+    )
+
+
+def median_round(rows: Sequence[Row]) -> Row:
+    """The round whose throughput is the median (the lower middle of an even count)."""
+    ranked = sorted(rows, key=lambda r: r.get("throughput_rps") or 0.0)
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def level_rows(doc: Doc) -> list[Row]:
+    """One row per (load, system): the median round where a load ran several."""
+    chosen: list[Row] = []
+    for load in _loads(doc):
+        for system in _systems(doc):
+            rows = _rounds_of(doc, system, load)
+            if rows:
+                chosen.append(median_round(rows))
+    return chosen
+
+
+def _multi_round_loads(doc: Doc) -> list[int]:
+    return [
+        load
+        for load in _loads(doc)
+        if any(len(_rounds_of(doc, s, load)) > 1 for s in _systems(doc))
+    ]
+
+
+def _stamp(doc: Doc) -> str:
+    started = datetime.fromisoformat(str(doc["meta"]["started_at"]))
+    return started.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def method(doc: Doc, stem: str) -> str:
+    """Where, when and how the run was measured, and the file it came from."""
+    meta = doc["meta"]
+    requests = ", ".join(
+        f"{num(int(count))} at {load} in flight" for load, count in meta["requests"].items()
+    )
+    rounds = ""
+    if multi := _multi_round_loads(doc):
+        count = max(len(_rounds_of(doc, s, multi[0])) for s in _systems(doc))
+        where = " and ".join(str(load) for load in multi)
+        rounds = (
+            f" At {where} in flight every system ran {count} rounds, interleaved, and the"
+            " tables show the round with the median throughput (every round is listed"
+            " under the CPU table)."
+        )
+    commit = f"commit `{meta['commit']}`" if meta.get("commit") else "an unrecorded commit"
+    return (
+        f"Measured on {_stamp(doc)} at {commit}: {meta['broker']} broker, "
+        f"{meta['cpus']} CPUs shared by client, responder and broker, Python "
+        f"{meta['python']} on `{meta['platform']}`; `--seed {meta['seed']}`, "
+        f"{meta['partitions']} partitions, {meta['payload_bytes']}-byte payloads, "
+        f"measured requests: {requests}. The run took {num(meta['duration_s'] / 60, 1)} "
+        f"minutes.{rounds} Its JSON: `benchmarks/results/{stem}.json`."
+    )
+
+
+def _errors_sentence(rows: Sequence[Row]) -> str:
+    bad = [r for r in rows if r.get("failure") or r.get("errors")]
+    if not bad:
+        return "No level had an error or a timeout."
+    listed = "; ".join(
+        f"{r['system']} at {r['load']} in flight: {num(int(r['errors']))} of "
+        f"{num(int(r['requests']))} failed"
+        for r in bad
+    )
+    return f"Levels with errors: {listed}."
+
+
+def results(doc: Doc) -> str:
+    rows = level_rows(doc)
+    body = [
+        [
+            r["system"],
+            str(r["load"]),
+            num(r["p50_ms"], 2),
+            num(r["p95_ms"], 2),
+            num(r["p99_ms"], 2),
+            num(r["throughput_rps"]),
+            num(r["client_rss_mb"], 1),
+            num(r["responder_rss_mb"], 1),
+        ]
+        for r in rows
+    ]
+    headers = ["system", "in flight", "p50 ms", "p95 ms", "p99 ms", "requests/s"]
+    headers += ["client MB", "responder MB"]
+    rendered = table(headers, body, [False] + [True] * 7)
+    return f"{rendered}\n\n{_errors_sentence(doc['results'])}"
+
+
+def _cpu_total(row: Row) -> float | None:
+    parts = [row["cpu"].get(k) for k in ("client_us", "responder_us", "broker_us")]
+    return None if any(p is None for p in parts) else float(sum(parts))
+
+
+def _cpu_bound(doc: Doc) -> str:
+    """What the cores allow at kafkarpc's CPU per request, at its busiest load."""
+    cpus = int(doc["meta"]["cpus"])
+    mine = [r for r in level_rows(doc) if r["system"] == SUBJECT and _cpu_total(r)]
+    if not mine:
+        return ""
+    busiest = max(mine, key=lambda r: int(r["load"]))
+    total = _cpu_total(busiest)
+    assert total is not None
+    ceiling = cpus * 1_000_000 / total
+    return (
+        f"\n\n{cpus} cores give {num(cpus * 1_000_000)} µs of CPU a second. At "
+        f"{busiest['load']} in flight kafkarpc's three processes spent "
+        f"{num(total)} µs per request together, so the cores allow at most "
+        f"{num(ceiling)} requests/s at that cost; the run measured "
+        f"{num(busiest['throughput_rps'])}."
+    )
+
+
+def cpu(doc: Doc) -> str:
+    rows = [r for r in level_rows(doc) if any(v is not None for v in r["cpu"].values())]
+    body: list[list[Cell]] = [
+        [
+            r["system"],
+            str(r["load"]),
+            num(r["cpu"]["client_us"]),
+            num(r["cpu"]["responder_us"]),
+            num(r["cpu"]["broker_us"]),
+            num(_cpu_total(r)),
+        ]
+        for r in rows
+    ]
+    headers = ["µs of CPU per request", "in flight", "client", "responder", "broker", "total"]
+    return table(headers, body, [False] + [True] * 5) + _cpu_bound(doc)
+
+
+def rounds(doc: Doc) -> str:
+    """Every round of the loads that ran several, with the median the tables use."""
+    multi = _multi_round_loads(doc)
+    if not multi:
+        return "This run measured one round per load."
+    count = max(len(_rounds_of(doc, s, load)) for s in _systems(doc) for load in multi)
+    body: list[list[Cell]] = []
+    for load in multi:
+        for system in _systems(doc):
+            rows = _rounds_of(doc, system, load)
+            if not rows:
+                continue
+            rps = [r.get("throughput_rps") for r in rows]
+            cells: list[Cell] = [system, str(load), *(num(v) for v in rps)]
+            cells += [""] * (count - len(rows))
+            known = [v for v in rps if v is not None]
+            cells.append(f"**{num(statistics.median(known))}**" if known else EN_DASH)
+            body.append(cells)
+    headers = ["requests/s", "in flight", *(f"round {i}" for i in range(1, count + 1)), "median"]
+    return table(headers, body, [False] + [True] * (count + 2))
+
+
+_RATIO_METRICS = (
+    ("p50_ms", "p50"),
+    ("p95_ms", "p95"),
+    ("p99_ms", "p99"),
+    ("throughput_rps", "requests/s"),
+    ("client_rss_mb", "client MB"),
+    ("responder_rss_mb", "responder MB"),
+)
+
+
+def _times(value: float | None) -> str:
+    return EN_DASH if value is None else f"{value:.2f}{TIMES}"
+
+
+def ratios(doc: Doc) -> str:
+    rows = doc.get("ratios") or []
+    if not rows:
+        return "This run has no ratios: kafkarpc ran without a baseline."
+    with_round = any("round" in r for r in rows)
+    headers = [f"{SUBJECT} / baseline", "in flight", *(["round"] if with_round else [])]
+    headers += [label for _, label in _RATIO_METRICS]
+    body: list[list[Cell]] = []
+    for r in rows:
+        cells: list[Cell] = [f"{SUBJECT} / {r['baseline']}", str(r["load"])]
+        if with_round:
+            cells.append(r.get("round", ""))
+        cells += [_times(r.get(metric)) for metric, _ in _RATIO_METRICS]
+        body.append(cells)
+    return table(headers, body, [False] + [True] * (len(headers) - 1))
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "not measured"}[met]
+
+
+def targets(doc: Doc) -> str:
+    rows = doc.get("targets") or []
+    if not rows:
+        return "This run judged no targets."
+    body: list[list[Cell]] = [
+        [t["name"], t["goal"], t["measured"], _verdict(t["met"])] for t in rows
+    ]
+    met = sum(1 for t in rows if t["met"] is True)
+    judged = sum(1 for t in rows if t["met"] is not None)
+    rendered = table(["target", "goal", "measured", ""], body, [False] * 4)
+    return f"{rendered}\n\n{met} of the {judged} targets this run measured are met."
+
+
+def conversations(doc: Doc) -> str:
+    figures = doc.get("conversations")
+    if not figures:
+        return "This run did not measure conversations (kafkarpc was not among its systems)."
+    single, gather, stream = figures["single_call"], figures["gather"], figures["stream"]
+    sizes = figures["sizes"]
+    items = num(int(stream["items"]))
+    body: list[list[Cell]] = [
+        [
+            "single call",
+            num(single["p50_ms"], 1),
+            num(single["p95_ms"], 1),
+            f"{num(single['calls_per_s'])} calls",
+        ],
+        [
+            f"gather answered by {gather['groups']} groups, until the last reply",
+            num(gather["p50_ms"], 1),
+            num(gather["p95_ms"], 1),
+            f"{num(gather['gathers_per_s'])} gathers",
+        ],
+        [
+            f"stream of {items} items: the first item",
+            num(stream["first_item_p50_ms"], 1),
+            "",
+            f"{num(stream['items_per_s'])} items",
+        ],
+        [f"stream of {items} items: the whole stream", num(stream["stream_p50_ms"], 1), "", ""],
+    ]
+    rendered = table(["conversation", "p50 ms", "p95 ms", "per second"], body, [False] + [True] * 3)
+    return (
+        f"{num(int(sizes['calls']))} calls and gathers, {num(int(sizes['streams']))} streams, "
+        f"in the same run:\n\n{rendered}"
+    )
+
+
+def summary(doc: Doc, stem: str, docs_link: str) -> str:
+    """README's Performance section: the main figures and the targets, in brief."""
+    meta = doc["meta"]
+    rows = [r for r in level_rows(doc) if r["system"] in _SYSTEM_NAMES]
+    body: list[list[Cell]] = [
+        [
+            str(r["load"]),
+            _SYSTEM_NAMES[r["system"]],
+            num(r["p50_ms"], 1),
+            num(r["p95_ms"], 1),
+            num(r["throughput_rps"]),
+            num(_cpu_total(r)),
+        ]
+        for r in rows
+    ]
+    headers = ["in flight", "system", "p50 ms", "p95 ms", "requests/s"]
+    headers.append("CPU µs/request (all 3 processes)")
+    figures = table(headers, body, [True, False, True, True, True, True])
+    verdicts = [
+        f"{t['name']} ({t['goal']}): {t['measured']}, {_verdict(t['met'])}"
+        for t in doc.get("targets") or []
+    ]
+    target_lines = "\n".join(f"- {line}" for line in verdicts)
+    commit = f" at commit `{meta['commit']}`" if meta.get("commit") else ""
+    intro = (
+        f"Measured with `kafkarpc bench` on {_stamp(doc)}{commit} ({meta['broker']} broker, "
+        f"{meta['cpus']} CPUs shared by client, responder and broker; "
+        f"`benchmarks/results/{stem}.json`). [{docs_link}]({docs_link}) has the method, "
+        "every table, the curves and what each optimization bought."
+    )
+    parts = [intro, figures]
+    if target_lines:
+        parts.append(f"Against the targets of this run:\n\n{target_lines}")
+    return "\n\n".join(parts)
