@@ -78,6 +78,12 @@ def _stamp(doc: Doc) -> str:
     return started.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:.0f} minutes"
+
+
 def method(doc: Doc, stem: str) -> str:
     """Where, when and how the run was measured, and the file it came from."""
     meta = doc["meta"]
@@ -99,8 +105,8 @@ def method(doc: Doc, stem: str) -> str:
         f"{meta['cpus']} CPUs shared by client, responder and broker, Python "
         f"{meta['python']} on `{meta['platform']}`; `--seed {meta['seed']}`, "
         f"{meta['partitions']} partitions, {meta['payload_bytes']}-byte payloads, "
-        f"measured requests: {requests}. The run took {num(meta['duration_s'] / 60, 1)} "
-        f"minutes.{rounds} Its JSON: `benchmarks/results/{stem}.json`."
+        f"measured requests: {requests}. The run took {_duration(float(meta['duration_s']))}."
+        f"{rounds} Its JSON: `benchmarks/results/{stem}.json`."
     )
 
 
