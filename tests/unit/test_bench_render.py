@@ -116,18 +116,34 @@ def test_every_curve_is_rendered_with_its_plot_only_when_the_png_exists(
     ]
     assert f'src="../benchmarks/results/{STEM}-payload.png"' in with_plot
     assert with_plot.count("<img") == 1
-    assert "| 524,288 | kafkarpc | 36.2 | 0 |" in with_plot
-    assert "| workers | throughput req/s | cpu.responder µs |" in with_plot
     assert "<img" not in curves.curves(doc["curves"], stem=STEM, root="", plots=set())
 
 
-def test_a_curve_can_have_its_own_renderer(doc: dict[str, Any]) -> None:
-    curves.RENDERERS["clients"] = lambda data: f"{len(data['points'])} points"
-    try:
-        text = curves.curves(doc["curves"], stem=STEM, root="", plots=set())
-    finally:
-        del curves.RENDERERS["clients"]
-    assert "### Clients sharing reply topics\n\n2 points" in text
+def test_each_curve_shows_the_cost_that_should_stay_flat(doc: dict[str, Any]) -> None:
+    text = curves.curves(doc["curves"], stem=STEM, root="", plots=set())
+    # Payload: MB/s of both systems and their ratio, and the call over the limit.
+    assert "| 512 KB | 63.33 | 55.47 | 0.88x | 310.2 | 355.0 | 0 |" in text
+    assert "| request over the limit | 1,048,576 | `PayloadTooLarge` | 0.4 |" in text
+    # Operations: throughput and the server's memory per operation count.
+    assert "| 200 | 600 | 4,980 | 9.1 | 14.2 | 9.8 | 71.4 | 74.6 | 97 | 0 |" in text
+    # Clients: CPU per call per configuration; a failed level says so.
+    assert "| 16 | 212 | 15.0 | failed |  |" in text
+    assert '- `auto` (recommended): Topics(reply_partition="auto")' in text
+    # Workers: the medians, every round, and the speedup.
+    assert "| 2 | 702 | 690, 702, 712 | 41.3 | 60.0 | 2.02 | 430 | 2 | 0 |" in text
+    assert "Two workers against one: 1.71x (rounds: 1.70x, 1.71x, 1.71x)." in text
+
+
+def test_a_curve_of_another_shape_is_rendered_generically(doc: dict[str, Any]) -> None:
+    # The workers view needs "points"; a curve dict without it still shows its numbers.
+    changed = {"workers": {"per_count": [{"workers": 1, "rps": 410.2}], "cores": 2}}
+    text = curves.curves(changed, stem=STEM, root="", plots=set())
+    assert "### Responder processes" in text
+    assert "| workers | rps |" in text
+    assert "| 1 | 410 |" in text
+    assert "- cores: 2" in text
+    unknown = curves.curves({"zeta": {"rows": [{"a_ms": 1.5}]}}, stem=STEM, root="", plots=set())
+    assert unknown.startswith("### zeta\n\n| a ms |")
 
 
 def test_readme_summary_has_the_figures_the_verdicts_and_the_link(doc: dict[str, Any]) -> None:
