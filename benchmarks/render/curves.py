@@ -104,6 +104,11 @@ def curve_section(
     name: str, data: Curve, *, stem: str, root: str, plots: Collection[str], level: str = "###"
 ) -> str:
     title = str(data.get("title") or TITLES.get(name) or name)
+    if "failure" in data:
+        # benchmarks/curves/runner.py keeps a crashed curve's traceback instead of its data.
+        lines = str(data["failure"]).strip().splitlines()
+        body = f"This curve failed in this run: `{lines[-1] if lines else 'no reason recorded'}`."
+        return f"{level} {title}\n\n{body}"
     try:
         body = RENDERERS.get(name, generic)(data)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
