@@ -298,10 +298,14 @@ def targets(doc: Doc) -> str:
     body: list[list[Cell]] = [
         [t["name"], t["goal"], t["measured"], _verdict(t["met"])] for t in rows
     ]
+    rendered = table(["target", "goal", "measured", ""], body, [False] * 4)
+    return f"{rendered}\n\n{_met_sentence(rows)}"
+
+
+def _met_sentence(rows: Sequence[Row]) -> str:
     met = sum(1 for t in rows if t["met"] is True)
     judged = sum(1 for t in rows if t["met"] is not None)
-    rendered = table(["target", "goal", "measured", ""], body, [False] * 4)
-    return f"{rendered}\n\n{met} of the {judged} targets this run measured are met."
+    return f"{met} of the {judged} targets this run measured are met."
 
 
 def conversations(doc: Doc) -> str:
@@ -357,11 +361,8 @@ def summary(doc: Doc, stem: str, docs_link: str) -> str:
     headers = ["in flight", "system", "p50 ms", "p95 ms", "requests/s"]
     headers.append("CPU µs/request (all 3 processes)")
     figures = table(headers, body, [True, False, True, True, True, True])
-    verdicts = [
-        f"{t['name']} ({t['goal']}): {t['measured']}, {_verdict(t['met'])}"
-        for t in doc.get("targets") or []
-    ]
-    target_lines = "\n".join(f"- {line}" for line in verdicts)
+    judged = doc.get("targets") or []
+    verdicts: list[list[Cell]] = [[t["name"], t["goal"], _verdict(t["met"])] for t in judged]
     commit = f" at commit `{meta['commit']}`" if meta.get("commit") else ""
     intro = (
         f"Measured with `kafkarpc bench` on {_stamp(doc)}{commit} ({meta['broker']} broker, "
@@ -369,7 +370,11 @@ def summary(doc: Doc, stem: str, docs_link: str) -> str:
         f"`benchmarks/results/{stem}.json`). [{docs_link}]({docs_link}) has the method, "
         "every table, the curves and what each optimization bought."
     )
+    if multi := _multi_round_loads(doc):
+        where = " and ".join(str(load) for load in multi)
+        intro += f" At {where} in flight each figure is the median of the run's rounds."
     parts = [intro, figures]
-    if target_lines:
-        parts.append(f"Against the targets of this run:\n\n{target_lines}")
+    if verdicts:
+        parts.append(table(["target", "goal", "this run"], verdicts, [False] * 3))
+        parts.append(_met_sentence(judged))
     return "\n\n".join(parts)
