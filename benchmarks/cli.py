@@ -87,6 +87,23 @@ def _meta(
     }
 
 
+def _library_cpu(config: BenchConfig) -> dict[str, Any]:
+    """kafkarpc's own CPU per request without a broker: the floor under the CPU targets."""
+    from benchmarks import hotpath
+
+    requests, reps = (1_000, 1) if config.quick else (10_000, 3)
+    print("measuring kafkarpc's own CPU per request without a broker", file=sys.stderr)
+    found = {r.side: r.best_us for r in hotpath.measure(requests, 256, reps)}
+    return {
+        "client_us": round(found["client"], 1),
+        "responder_us": round(found["responder"], 1),
+        "requests": requests,
+        "rounds": reps,
+        "load": 256,
+        "how": "best of the rounds, process CPU per request against a loopback transport",
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark.
 
@@ -115,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 broker_info, TopicAdmin(broker_info.bootstrap), config.seed, config.quick
             )
             curves = run_curves(config.curves, context)
+        library_cpu = _library_cpu(config) if "kafkarpc" in systems else None
     except SetupError as exc:
         print(f"benchmark not run: {exc}", file=sys.stderr)
         return 2
@@ -131,7 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if curves:
         print()
         print(format_curves(curves))
-    targets = judge_levels(results, config.rounds_load) + curve_targets(curves)
+    if library_cpu is not None:
+        print()
+        print(
+            f"kafkarpc's own CPU per request, no broker (benchmarks/hotpath.py): "
+            f"client {library_cpu['client_us']:.1f} us, "
+            f"responder {library_cpu['responder_us']:.1f} us"
+        )
+    targets = judge_levels(results, config.rounds_load, library_cpu) + curve_targets(curves)
     print()
     print(format_targets(targets))
 
@@ -140,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "duration_s": round(time.monotonic() - clock, 1)
     }
     json_path = stem.with_suffix(".json")
-    write_json(json_path, meta, results, ratio_rows, conversations, curves, targets)
+    write_json(json_path, meta, results, ratio_rows, conversations, curves, targets, library_cpu)
     print(f"\nresults: {json_path}")
     if config.plot:
         png_path = stem.with_suffix(".png")

@@ -123,6 +123,7 @@ def write_json(
     conversations: dict[str, Any] | None = None,
     curves: dict[str, dict[str, Any]] | None = None,
     targets: Sequence[Target] = (),
+    library_cpu: dict[str, Any] | None = None,
 ) -> None:
     document: dict[str, Any] = {
         "meta": meta,
@@ -135,4 +136,7 @@ def write_json(
     # benchmarks/curves/: each curve's own record, and every target met or not.
     document["curves"] = dict(curves or {})
     document["targets"] = [t.to_json() for t in targets]
+    if library_cpu is not None:
+        # benchmarks/hotpath.py: the library's own Python, the floor under the CPU targets.
+        document["library_cpu"] = library_cpu
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -26,7 +26,7 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
             "--systems", "raw,handrolled,kafkarpc",
             "--seed", "3", "--out", str(tmp_path),
             # Two interleaved rounds at 8 in flight; the curves have tests of their own.
-            "--rounds", "2", "--rounds-load", "8", "--curves", "",
+            "--rounds", "2", "--rounds-load", "8", "--curves", "", "--quick",
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=220, check=False,
     )  # fmt: skip
@@ -63,6 +63,9 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
     met = sum(target["met"] is True for target in data["targets"])
     assert f"{met} of {len(names)} targets met" in result.stdout.splitlines()
     assert data["meta"]["rounds"] == 2 and data["meta"]["commit"]
+    # The library's own CPU per request (no broker) sits beside the CPU targets.
+    assert data["library_cpu"]["client_us"] > 0 and data["library_cpu"]["responder_us"] > 0
+    assert "kafkarpc's own CPU per request, no broker" in result.stdout
 
 
 @pytest.mark.timeout(120)

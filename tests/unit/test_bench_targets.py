@@ -114,3 +114,31 @@ def test_a_measured_curve_is_printed_and_judged_by_its_own_targets(monkeypatch: 
     assert measured == {"payload": {"points": 3}}
     assert curve_targets(measured) == [Target("payload flat", ">= 0.8x", "3", True)]
     assert format_curves(measured) == "payload size\npoints: 3"
+
+
+def test_cpu_targets_show_the_floor_the_librarys_own_python_sets() -> None:
+    results = [
+        _level("raw", 256, rps=1000, cpu=(50.0, 60.0, 140.0)),
+        _level("kafkarpc", 256, rps=950, cpu=(70.0, 90.0, 90.0)),
+    ]
+    own = {"client_us": 25.0, "responder_us": 42.0}
+    targets = _by_name(judge_levels(results, library_cpu=own))
+    client = targets["client CPU per request at 256"]
+    assert client.met is False
+    assert client.measured.endswith("kafkarpc's own Python alone 25.0 us (floor ~1.50x)")
+    assert "(floor ~1.70x)" in targets["responder CPU per request at 256"].measured
+
+
+def test_throughput_against_raw_shows_the_ceiling_shared_cpu_allows() -> None:
+    # raw spends 50 + 60 + 140 = 250 us per request over its three processes; kafkarpc
+    # needs that plus its own 25 + 42 = 67 us, so at most 250 / 317 = 0.79x raw.
+    results = [
+        _level("raw", 256, rps=1000, cpu=(50.0, 60.0, 140.0)),
+        _level("kafkarpc", 256, rps=700, cpu=(70.0, 90.0, 90.0)),
+    ]
+    own = {"client_us": 25.0, "responder_us": 42.0}
+    versus_raw = _by_name(judge_levels(results, library_cpu=own))[
+        "throughput at 256 in flight vs raw"
+    ]
+    assert versus_raw.met is False
+    assert versus_raw.measured.endswith("at most ~0.79x")
