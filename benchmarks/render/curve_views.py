@@ -94,9 +94,14 @@ def clients(data: Curve) -> str:
     levels: Mapping[str, Sequence[Mapping[str, Any]]] = data["levels"]
     configs = list(levels)
     counts = data["settings"]["clients"]
+    # Paced runs judge the work CPU (idle share taken off); earlier dicts had only the raw.
+    every = [lv for config in configs for lv in levels[config]]
+    work = any("client_work_cpu_us_per_call" in lv for lv in every)
+    metric = "client_work_cpu_us_per_call" if work else "client_cpu_us_per_call"
     headers = ["clients"]
     for config in configs:
-        headers += [f"`{config}` client CPU µs/call", f"`{config}` others' replies/call"]
+        label = "work CPU" if work else "client CPU"
+        headers += [f"`{config}` {label} µs/call", f"`{config}` others' replies/call"]
     body: list[list[Cell]] = []
     for count in counts:
         cells: list[Cell] = [count]
@@ -105,7 +110,7 @@ def clients(data: Curve) -> str:
             if "failure" in level or not level:
                 cells += ["failed" if level else "", ""]
                 continue
-            cells.append(num(level["client_cpu_us_per_call"]["median"]))
+            cells.append(num(level[metric]["median"]))
             cells.append(num(level["foreign_replies_per_call"]["median"], 1))
         body.append(cells)
     settings = data["settings"]
@@ -113,13 +118,31 @@ def clients(data: Curve) -> str:
         f"- `{name}`{' (recommended)' if name == data.get('recommended') else ''}: {text}"
         for name, text in data["configurations"].items()
     )
+    if "calls_per_s_per_client" in settings:
+        load = (
+            f"{num(settings['calls_per_s_per_client'])} calls/s per client (at most "
+            f"{settings['max_in_flight_per_client']} in flight)"
+        )
+    else:
+        load = f"{settings['in_flight_per_client']} in flight per client"
     intro = (
-        f"{settings['in_flight_per_client']} in flight per client, "
-        f"{num(int(settings['calls_per_client']))} calls per client, "
+        f"{load}, {num(int(settings['calls_per_client']))} calls per client, "
         f"{settings['reply_partitions']} reply partitions; {settings['responder']}. "
-        "CPU per call is the median over the clients of a level."
+        "CPU per call is the median over the clients of a level"
+        + (", less what the client spends idle for as long." if work else ".")
     )
-    return f"{intro}\n\n{table(headers, body, [True] * len(headers))}\n\n{described}"
+    reading = [
+        f"{row['clients']} clients: {num(row['work_cpu_us_per_call_default_minus_pinned'])}"
+        for row in data.get("reading_cost", [])
+        if row["clients"] > 1 and row.get("work_cpu_us_per_call_default_minus_pinned") is not None
+    ]
+    cost = (
+        "\n\nWhat reading the other clients' replies costs one client (work CPU µs/call, "
+        "`default` minus `pinned` at the same number of clients): " + "; ".join(reading) + "."
+        if reading
+        else ""
+    )
+    return f"{intro}\n\n{table(headers, body, [True] * len(headers))}{cost}\n\n{described}"
 
 
 def workers(data: Curve) -> str:

@@ -104,3 +104,27 @@ def test_the_plot_draws_a_line_per_configuration() -> None:
     finally:
         plt.close(figure)
     assert labels == ["default", f"{RECOMMENDED} (recommended)"]
+
+
+def test_the_docs_page_shows_the_judged_work_cpu_and_what_reading_others_costs() -> None:
+    from benchmarks.render.curve_views import clients
+
+    data = _data(
+        [_level(1, 200.0), _level(16, 220.0)],
+        [_level(1, 210.0), _level(16, 700.0, foreign=15.0)],
+    )
+    data["settings"].update(
+        calls_per_s_per_client=50.0,
+        max_in_flight_per_client=4,
+        calls_per_client=600,
+        reply_partitions=16,
+        responder="one RpcServer",
+    )
+    data["reading_cost"] = [
+        {"clients": 16, "work_cpu_us_per_call_default_minus_pinned": 480.0},
+    ]
+    text = clients(data)
+    assert "50 calls/s per client (at most 4 in flight)" in text
+    assert "| 16 | 700 | 15.0 | 220 | 0.0 |" in text
+    assert "`pinned` work CPU µs/call" in text
+    assert "16 clients: 480." in text
