@@ -5,11 +5,14 @@ per topic: Tansu lists every stored batch of a partition on each fetch, and N
 trios of many partitions would measure that instead). One client process spreads
 its requests round-robin over all N at a fixed number in flight. What should stay
 flat: requests per second. What may grow, and is recorded: the server's memory
-(once serving, and at its peak) and its time to ready.
+(once serving, and at its peak) and its time to ready. The raw confluent-kafka
+loop over the same N trios runs next to it: what the broker allows for N
+operations with no library code, which bounds the target on a given machine.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -21,7 +24,7 @@ from benchmarks.systems import SystemSpec
 from benchmarks.systems.kafkarpc_multi import OperationTopics
 from benchmarks.workload import Workload
 
-__all__ = ["CURVE", "judge_throughput", "judge_answered"]
+__all__ = ["CURVE", "SYSTEMS", "judge_answered", "judge_throughput"]
 
 OPERATIONS = (1, 10, 50, 100, 200)
 QUICK_OPERATIONS = (1, 5)
@@ -36,13 +39,25 @@ LEVEL_DEADLINE_S = 120.0
 TARGET_RATIO = 0.8
 TARGET_OPERATIONS = 200
 
-SYSTEM = SystemSpec(
-    "kafkarpc-multi",
-    "benchmarks.systems.kafkarpc_multi",
-    "benchmarks.systems.kafkarpc_multi",
-    ("kafkarpc.client.facade", "kafkarpc.server.facade"),
-    "one kafkarpc RpcServer serving N operations, one RpcClient calling all N",
-)
+SYSTEMS = {
+    spec.name: spec
+    for spec in (
+        SystemSpec(
+            "raw",
+            "benchmarks.systems.raw_multi",
+            "benchmarks.systems.raw_multi",
+            ("confluent_kafka",),
+            "raw confluent-kafka loop over N topic trios, one responder consumer for all",
+        ),
+        SystemSpec(
+            "kafkarpc",
+            "benchmarks.systems.kafkarpc_multi",
+            "benchmarks.systems.kafkarpc_multi",
+            ("kafkarpc.client.facade", "kafkarpc.server.facade"),
+            "one kafkarpc RpcServer serving N operations, one RpcClient calling all N",
+        ),
+    )
+}
 
 
 def _workload(ctx: CurveContext, operations: int) -> Workload:
@@ -59,10 +74,8 @@ def _workload(ctx: CurveContext, operations: int) -> Workload:
     )
 
 
-def _row(operations: int, result: LevelResult) -> dict[str, Any]:
+def _entry(result: LevelResult) -> dict[str, Any]:
     return {
-        "operations": operations,
-        "topics": 3 * operations,
         "requests": result.requests,
         "ok": result.ok,
         "errors": result.errors,
@@ -90,42 +103,51 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def measure(ctx: CurveContext) -> dict[str, Any]:
     counts = QUICK_OPERATIONS if ctx.quick else OPERATIONS
-    progress = Progress(len(counts), ctx.stream)
+    names = list(SYSTEMS)
+    progress = Progress(len(counts) * len(names), ctx.stream)
+    rng = random.Random(ctx.seed)
     rows: list[dict[str, Any]] = []
     for operations in counts:
         workload = _workload(ctx, operations)
-        topics = OperationTopics(
-            f"bench.ops.n{operations}.{uuid.uuid4().hex[:10]}", PARTITIONS, operations
-        )
-        ctx.say(f"operations={operations}: creating {len(topics.names)} topics")
-        progress.start_level(f"operations={operations}", workload.measured)
-        ctx.admin.create(topics)
-        try:
-            result = run_level(SYSTEM, ctx.broker, topics, workload, progress, {})
-        finally:
-            ctx.admin.delete(topics)
-        row = _row(operations, result)
+        # Seeded shuffle: neither system always meets the broker the other left busy.
+        order = rng.sample(names, k=len(names))
+        row: dict[str, Any] = {
+            "operations": operations,
+            "topics": 3 * operations,
+            "order": order,
+            "systems": {},
+        }
+        for name in order:
+            topics = OperationTopics(
+                f"bench.ops.{name}.n{operations}.{uuid.uuid4().hex[:10]}", PARTITIONS, operations
+            )
+            progress.start_level(f"{name} operations={operations}", workload.measured)
+            ctx.admin.create(topics)
+            try:
+                result = run_level(SYSTEMS[name], ctx.broker, topics, workload, progress, {})
+            finally:
+                ctx.admin.delete(topics)
+            row["systems"][name] = entry = _entry(result)
+            progress.finish_level(_summary(entry))
         rows.append(row)
-        progress.finish_level(_summary(row))
-    first = rows[0]
     return {
-        "system": SYSTEM.summary,
+        "systems": {name: spec.summary for name, spec in SYSTEMS.items()},
         "load": QUICK_LOAD if ctx.quick else LOAD,
         "partitions_per_topic": PARTITIONS,
         "payload_bytes": PAYLOAD_BYTES,
-        "requests_per_level": first["requests"],
+        "requests_per_level": QUICK_REQUESTS if ctx.quick else REQUESTS,
         "timeout_s": TIMEOUT_S,
         "spread": "round-robin over every operation by request index",
         "levels": rows,
     }
 
 
-def _summary(row: dict[str, Any]) -> str:
-    if row["failure"]:
-        return f"FAILED: {row['failure'].splitlines()[0]}"
+def _summary(entry: dict[str, Any]) -> str:
+    if entry["failure"]:
+        return f"FAILED: {entry['failure'].splitlines()[0]}"
     return (
-        f"{_num(row['throughput_rps'], '.0f')} req/s  p95 {_num(row['p95_ms'], '.1f')} ms  "
-        f"server {_num(row['server_peak_rss_mb'], '.0f')} MB  {row['errors']} errors"
+        f"{_num(entry['throughput_rps'], '.0f')} req/s  p95 {_num(entry['p95_ms'], '.1f')} ms  "
+        f"server {_num(entry['server_peak_rss_mb'], '.0f')} MB  {entry['errors']} errors"
     )
 
 
@@ -137,36 +159,45 @@ def format_table(data: dict[str, Any]) -> str:
     lines = [
         f"operations per server ({data.get('load')} in flight, round-robin, "
         f"{data.get('partitions_per_topic')} partition per topic)",
-        f"{'ops':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'ready s':>8} "
+        f"{'ops':>5} {'system':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'ready s':>8} "
         f"{'RSS ready':>10} {'RSS peak':>9} {'errors':>7}",
     ]
     for row in data.get("levels", []):
-        lines.append(
-            f"{row['operations']:>5} {_num(row['throughput_rps'], '.0f'):>8} "
-            f"{_num(row['p50_ms'], '.1f'):>8} {_num(row['p95_ms'], '.1f'):>8} "
-            f"{_num(row['server_ready_s'], '.1f'):>8} "
-            f"{_num(row['server_ready_rss_mb'], '.0f'):>7} MB "
-            f"{_num(row['server_peak_rss_mb'], '.0f'):>6} MB {row['errors']:>7}"
-        )
+        for name, entry in sorted(row.get("systems", {}).items()):
+            lines.append(
+                f"{row['operations']:>5} {name:>9} {_num(entry['throughput_rps'], '.0f'):>8} "
+                f"{_num(entry['p50_ms'], '.1f'):>8} {_num(entry['p95_ms'], '.1f'):>8} "
+                f"{_num(entry['server_ready_s'], '.1f'):>8} "
+                f"{_num(entry['server_ready_rss_mb'], '.0f'):>7} MB "
+                f"{_num(entry['server_peak_rss_mb'], '.0f'):>6} MB {entry['errors']:>7}"
+            )
     return "\n".join(lines)
 
 
-def _levels(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    return {row["operations"]: row for row in data.get("levels", []) if "operations" in row}
+def _throughput(data: dict[str, Any], operations: int, system: str) -> float | None:
+    for row in data.get("levels", []):
+        if row.get("operations") == operations:
+            value = row.get("systems", {}).get(system, {}).get("throughput_rps")
+            return None if value is None else float(value)
+    return None
 
 
 def judge_throughput(data: dict[str, Any]) -> Target:
-    name = f"operations: throughput at {TARGET_OPERATIONS} operations vs 1"
+    name = f"operations: kafkarpc throughput at {TARGET_OPERATIONS} operations vs 1"
     goal = f">= {TARGET_RATIO}x"
-    levels = _levels(data)
-    one, many = levels.get(1), levels.get(TARGET_OPERATIONS)
-    if one is None or many is None:
-        return Target(name, goal, f"not measured (operations: {sorted(levels)})", None)
-    base, grown = one.get("throughput_rps"), many.get("throughput_rps")
+    counts = [row["operations"] for row in data.get("levels", []) if "operations" in row]
+    if 1 not in counts or TARGET_OPERATIONS not in counts:
+        return Target(name, goal, f"not measured (operations: {counts})", None)
+    base = _throughput(data, 1, "kafkarpc")
+    grown = _throughput(data, TARGET_OPERATIONS, "kafkarpc")
     if not base or grown is None:
-        return Target(name, goal, "no throughput (the level failed)", False)
+        return Target(name, goal, "no kafkarpc throughput (a level failed)", False)
     ratio = grown / base
     measured = f"{ratio:.2f}x ({grown:.0f} vs {base:.0f} req/s)"
+    raw_base = _throughput(data, 1, "raw")
+    raw_grown = _throughput(data, TARGET_OPERATIONS, "raw")
+    if raw_base and raw_grown is not None:
+        measured += f"; the raw loop {raw_grown / raw_base:.2f}x"
     return Target(name, goal, measured, ratio >= TARGET_RATIO)
 
 
@@ -176,11 +207,15 @@ def judge_answered(data: dict[str, Any]) -> Target:
     rows = data.get("levels", [])
     if not rows:
         return Target(name, goal, "not measured", None)
-    bad = [row for row in rows if row.get("errors") or row.get("failure")]
-    if not bad:
-        return Target(name, goal, f"0 errors in {len(rows)} levels", True)
-    described = ", ".join(f"{row['operations']} ops: {row.get('errors')} errors" for row in bad)
-    return Target(name, goal, described, False)
+    bad = [
+        f"{system} at {row['operations']}: {entry.get('errors')} errors"
+        for row in rows
+        for system, entry in sorted(row.get("systems", {}).items())
+        if entry.get("errors") or entry.get("failure")
+    ]
+    if bad:
+        return Target(name, goal, "; ".join(bad), False)
+    return Target(name, goal, f"0 errors at {len(rows)} counts", True)
 
 
 def targets(data: dict[str, Any]) -> list[Target]:
@@ -188,18 +223,28 @@ def targets(data: dict[str, Any]) -> list[Target]:
 
 
 def plot(ax: Any, data: dict[str, Any]) -> None:
-    rows = [row for row in data.get("levels", []) if row.get("throughput_rps") is not None]
-    counts = [row["operations"] for row in rows]
-    ax.plot(counts, [row["throughput_rps"] for row in rows], "o-", label="req/s")
+    rows = data.get("levels", [])
+    memory = ax.twinx()
+    for name, colour in (("raw", "tab:gray"), ("kafkarpc", "tab:blue")):
+        entries = [
+            (row["operations"], row["systems"][name])
+            for row in rows
+            if row.get("systems", {}).get(name, {}).get("throughput_rps") is not None
+        ]
+        counts = [count for count, _ in entries]
+        ax.plot(
+            counts, [e["throughput_rps"] for _, e in entries], "o-", color=colour,
+            label=f"{name} req/s",
+        )  # fmt: skip
+        if name == "kafkarpc":
+            memory.plot(
+                counts, [e["server_peak_rss_mb"] for _, e in entries], "s--", color="tab:red",
+                label="kafkarpc server peak RSS (MB)",
+            )  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("operations served by one server")
     ax.set_ylabel("requests per second")
     ax.set_ylim(bottom=0)
-    memory = ax.twinx()
-    memory.plot(
-        counts, [row["server_peak_rss_mb"] for row in rows], "s--", color="tab:red",
-        label="server peak RSS (MB)",
-    )  # fmt: skip
     memory.set_ylabel("server peak RSS, MB")
     memory.set_ylim(bottom=0)
     ax.set_title(f"Operations per server ({data.get('load')} in flight)")

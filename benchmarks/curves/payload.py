@@ -10,6 +10,7 @@ request over the message limit must fail at once with ``PayloadTooLarge``.
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -55,7 +56,8 @@ def _workload(ctx: CurveContext, size: int) -> Workload:
     load = QUICK_LOAD if ctx.quick else LOAD
     return Workload(
         load=load,
-        warmup=2 * load,
+        # A tenth of the level, at least two windows: the first level meets a cold broker.
+        warmup=max(2 * load, requests_for(size, ctx.quick) // 10),
         measured=requests_for(size, ctx.quick),
         seed=ctx.seed * 1_000_003 + size,
         payload_bytes=size,
@@ -101,11 +103,15 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
     sizes = QUICK_SIZES if ctx.quick else SIZES
     systems = _systems(ctx)
     progress = Progress(len(sizes) * len(systems), ctx.stream)
+    rng = random.Random(ctx.seed)
     rows: list[dict[str, Any]] = []
     for size in sizes:
-        row: dict[str, Any] = {"payload_bytes": size, "systems": {}}
+        # A seeded shuffle per size, as the session's levels: no system always runs
+        # first, on the broker the previous size left busy.
+        order = rng.sample(systems, k=len(systems))
+        row: dict[str, Any] = {"payload_bytes": size, "order": order, "systems": {}}
         workload = _workload(ctx, size)
-        for name in systems:
+        for name in order:
             topics = TopicSet(f"bench.payload.{name}.b{size}.{uuid.uuid4().hex[:10]}", PARTITIONS)
             progress.start_level(f"{name} {_size_label(size)}", workload.measured)
             ctx.admin.create(topics)
@@ -163,7 +169,9 @@ def format_table(data: dict[str, Any]) -> str:
     ]
     for row in data.get("sizes", []):
         ratio = _ratio(row)
-        for name, entry in row.get("systems", {}).items():
+        measured = row.get("systems", {})
+        for name in [n for n in data.get("systems", []) if n in measured]:
+            entry = measured[name]
             versus = f"{ratio:.2f}x" if name == "kafkarpc" and ratio is not None else ""
             lines.append(
                 f"{_size_label(row['payload_bytes']):>7} {name:>9} "

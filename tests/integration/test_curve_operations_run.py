@@ -24,14 +24,16 @@ def test_operations_curve_serves_every_operation_from_one_server(kafkarpc_broker
     levels = data["levels"]
     assert [level["operations"] for level in levels] == list(QUICK_OPERATIONS)
     for level in levels:
-        assert level["failure"] is None
-        assert level["errors"] == 0 and level["ok"] == level["requests"] > 0
-        assert level["throughput_rps"] > 0 and level["p95_ms"] >= level["p50_ms"] > 0
-        # The server's memory once serving and at its peak, and its time to ready.
-        assert 0 < level["server_ready_rss_mb"] <= level["server_peak_rss_mb"]
-        assert level["server_ready_s"] > 0
+        assert set(level["systems"]) == {"raw", "kafkarpc"}
+        for entry in level["systems"].values():
+            assert entry["failure"] is None
+            assert entry["errors"] == 0 and entry["ok"] == entry["requests"] > 0
+            assert entry["throughput_rps"] > 0 and entry["p95_ms"] >= entry["p50_ms"] > 0
+            # The server's memory once serving and at its peak, and its time to ready.
+            assert 0 < entry["server_ready_rss_mb"] <= entry["server_peak_rss_mb"]
+            assert entry["server_ready_s"] > 0
     assert data["partitions_per_topic"] == 1
     throughput, answered = CURVE.targets(data)
     assert throughput.met is None  # 200 operations are not part of the quick run
     assert answered.met is True
-    assert "operations=5" in progress.getvalue()
+    assert "kafkarpc operations=5" in progress.getvalue()

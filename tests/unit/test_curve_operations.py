@@ -9,11 +9,22 @@ from benchmarks.curves.operations import CURVE, judge_answered, judge_throughput
 from benchmarks.systems.kafkarpc_multi import OperationTopics
 
 
-def _data(*levels: tuple[int, float | None], errors: int = 0) -> dict[str, Any]:
+def _data(
+    *levels: tuple[int, float | None], errors: int = 0, raw: dict[int, float] | None = None
+) -> dict[str, Any]:
+    def entry(rps: float | None, errors: int) -> dict[str, Any]:
+        return {"throughput_rps": rps, "errors": errors, "failure": None}
+
     return {
         "load": 64,
         "levels": [
-            {"operations": n, "throughput_rps": rps, "errors": errors, "failure": None}
+            {
+                "operations": n,
+                "systems": {
+                    "kafkarpc": entry(rps, errors),
+                    **({"raw": entry(raw[n], 0)} if raw and n in raw else {}),
+                },
+            }
             for n, rps in levels
         ],
     }
@@ -23,6 +34,12 @@ def test_met_when_200_operations_keep_0_8x_of_the_throughput_of_one() -> None:
     target = judge_throughput(_data((1, 1000.0), (10, 900.0), (200, 800.0)))
     assert target.met is True
     assert target.measured.startswith("0.80x")
+
+
+def test_the_raw_loop_over_the_same_operations_is_shown_next_to_it() -> None:
+    target = judge_throughput(_data((1, 1000.0), (200, 100.0), raw={1: 2000.0, 200: 300.0}))
+    assert target.met is False
+    assert target.measured == "0.10x (100 vs 1000 req/s); the raw loop 0.15x"
 
 
 def test_not_met_when_throughput_falls_further() -> None:
