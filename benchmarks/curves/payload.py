@@ -180,6 +180,10 @@ def format_table(data: dict[str, Any]) -> str:
                 f"{entry['errors']:>7} {versus:>7}"
             )
     probe = data.get("over_limit", {})
+    broker = probe.get("broker_takes_larger")
+    if broker:
+        took = "yes" if broker["accepted"] else f"no ({broker['error']})"
+        lines.append(f"broker takes a {broker['record_bytes']} B record when allowed: {took}")
     for case in probe.get("cases", []):
         lines.append(
             f"over the limit ({case['case']}, {case['payload_bytes']} B payload, limit "

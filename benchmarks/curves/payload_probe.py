@@ -2,10 +2,11 @@
 
 The limit that applies is the producer's ``message.max.bytes`` (kafkarpc's
 default 1,000,000 bytes, counted as librdkafka counts it: key, value, headers and
-record overhead). The embedded Tansu broker stores larger records (12 MB were
-accepted in a test run), so it never refuses first. Each call must fail at once
-with ``PayloadTooLarge``: a call that went out would wait for its timeout here,
-since no responder serves the probe's topics.
+record overhead) unless the broker's is lower; the probe also sends one record
+four times that size with a producer allowed it, to record whether the broker
+takes it (the embedded Tansu does). Each call must fail at once with
+``PayloadTooLarge``: a call that went out would wait for its timeout here, since
+no responder serves the probe's topics.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import uuid
 from typing import Any
 
 from benchmarks.kafka import TopicAdmin, TopicSet
-from kafkarpc import KafkaTransport, RpcClient, TopicTrio
+from kafkarpc import KafkaRpcError, KafkaTransport, RpcClient, TopicTrio
+from kafkarpc.transport import OutboundRecord
 
 __all__ = ["probe_over_limit"]
 
@@ -42,6 +44,20 @@ async def _call(client: RpcClient, trio: TopicTrio, case: str, blob_bytes: int) 
     }
 
 
+async def _broker_takes(bootstrap: str, topic: str, size: int) -> dict[str, Any]:
+    """Whether the broker stores a record of ``size`` bytes when the producer allows it."""
+    transport = KafkaTransport(bootstrap, config={"message.max.bytes": 2 * size})
+    error: str | None = None
+    await transport.start()
+    try:
+        await transport.send(OutboundRecord(topic, b"x" * size))
+    except KafkaRpcError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        await transport.aclose()
+    return {"record_bytes": size, "accepted": error is None, "error": error}
+
+
 async def _probe(bootstrap: str, topics: TopicSet, timeout_s: float) -> dict[str, Any]:
     transport = KafkaTransport(bootstrap)
     limit = transport.max_message_bytes
@@ -54,12 +70,14 @@ async def _probe(bootstrap: str, topics: TopicSet, timeout_s: float) -> dict[str
             await _call(c, trio, "twice the limit", 2 * limit),
             await _call(c, trio, "over by its headers", limit - _HEADERS_OVER_MARGIN),
         ]
+    broker = await _broker_takes(bootstrap, topics.requested, 4 * limit)
     return {
         "limit_bytes": limit,
         "limit_source": (
             "the producer's message.max.bytes (kafkarpc's default), on key, value, headers "
-            "and record overhead; the embedded Tansu broker enforces no lower limit"
+            "and record overhead"
         ),
+        "broker_takes_larger": broker,
         "cases": cases,
     }
 

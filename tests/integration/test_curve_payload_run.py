@@ -33,6 +33,9 @@ def test_payload_curve_measures_both_systems_at_every_size(kafkarpc_broker: str)
     assert {case["raised"] for case in cases} == {"PayloadTooLarge"}
     assert all(case["payload_bytes"] > 0 for case in cases)
     assert data["over_limit"]["limit_bytes"] == 1_000_000
+    # Whether the broker itself would store a record four times the producer's limit.
+    broker = data["over_limit"]["broker_takes_larger"]
+    assert broker["record_bytes"] == 4_000_000 and isinstance(broker["accepted"], bool)
     judged = CURVE.targets(data)
     assert [target.met is not None for target in judged] == [True, True, True]
     assert "kafkarpc" in CURVE.format(data)
