@@ -62,6 +62,8 @@ class LevelResult:
     first_error: str | None = None
     failure: str | None = None
     """Why the level produced no numbers (a crashed or hung process)."""
+    round: int = 1
+    """Which of the interleaved rounds at this load (only ``--rounds-load`` has several)."""
     responder_ready_s: float | None = None
     """From the responder process's start to ready: imports, connecting, group join."""
     responder_ready_rss_mb: float | None = None
