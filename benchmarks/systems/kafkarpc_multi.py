@@ -49,7 +49,7 @@ class OperationTopics(TopicSet):
         return self.operation(0).failed
 
     @property
-    def names(self) -> tuple[str, ...]:  # type: ignore[override]
+    def names(self) -> tuple[str, ...]:
         return tuple(name for i in range(self.operations) for name in self.operation(i).names)
 
     def trios(self) -> list[TopicTrio]:
