@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from benchmarks.curves.base import Curve, CurveContext, Target
+from benchmarks.curves.operations_probe import probe_first_calls
 from benchmarks.level import run_level
 from benchmarks.progress import Progress
 from benchmarks.stats import LevelResult
@@ -35,6 +36,8 @@ REQUESTS = 4000
 QUICK_REQUESTS = 60
 PAYLOAD_BYTES = 256
 TIMEOUT_S = 10.0
+FIRST_CALLS_TIMEOUT_S = 60.0
+"""The probe's calls may take this long: it records when they were answered."""
 LEVEL_DEADLINE_S = 120.0
 TARGET_RATIO = 0.8
 TARGET_OPERATIONS = 200
@@ -130,6 +133,11 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
             row["systems"][name] = entry = _entry(result)
             progress.finish_level(_summary(entry))
         rows.append(row)
+    largest = max(counts)
+    ctx.say(f"operations: one client's first calls to {largest} operations at once")
+    first_calls = probe_first_calls(
+        ctx.broker.bootstrap, ctx.admin, largest, timeout_s=FIRST_CALLS_TIMEOUT_S
+    )
     return {
         "systems": {name: spec.summary for name, spec in SYSTEMS.items()},
         "load": QUICK_LOAD if ctx.quick else LOAD,
@@ -139,6 +147,7 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
         "timeout_s": TIMEOUT_S,
         "spread": "round-robin over every operation by request index",
         "levels": rows,
+        "first_calls": first_calls,
     }
 
 
@@ -171,6 +180,12 @@ def format_table(data: dict[str, Any]) -> str:
                 f"{_num(entry['server_ready_rss_mb'], '.0f'):>7} MB "
                 f"{_num(entry['server_peak_rss_mb'], '.0f'):>6} MB {entry['errors']:>7}"
             )
+    if first := data.get("first_calls"):
+        lines.append(
+            f"first calls to {first['operations']} operations at once: last answered after "
+            f"{_num(first['last_answered_s'], '.2f')} s (median "
+            f"{_num(first['median_answered_s'], '.2f')} s), {first['errors']} errors"
+        )
     return "\n".join(lines)
 
 
@@ -213,6 +228,9 @@ def judge_answered(data: dict[str, Any]) -> Target:
         for system, entry in sorted(row.get("systems", {}).items())
         if entry.get("errors") or entry.get("failure")
     ]
+    first = data.get("first_calls") or {}
+    if first.get("errors"):
+        bad.append(f"first calls to {first['operations']} at once: {first['errors']} errors")
     if bad:
         return Target(name, goal, "; ".join(bad), False)
     return Target(name, goal, f"0 errors at {len(rows)} counts", True)

@@ -104,7 +104,14 @@ def operations(data: Curve) -> str:
         f"payloads, {data['partitions_per_topic']} partition per topic, "
         f"{num(int(data['requests_per_level']))} requests per level, {data['spread']}."
     )
-    return f"{intro}\n\n{table(headers, body, [True] * len(headers))}"
+    parts = [intro, table(headers, body, [True] * len(headers))]
+    if first := data.get("first_calls"):
+        parts.append(
+            f"A fresh client's first calls to all {first['operations']} operations at once: "
+            f"the last answered after {num(first['last_answered_s'], 2)} s (median "
+            f"{num(first['median_answered_s'], 2)} s), {first['errors']} failed."
+        )
+    return "\n\n".join(parts)
 
 
 def clients(data: Curve) -> str:

@@ -33,6 +33,11 @@ def test_operations_curve_serves_every_operation_from_one_server(kafkarpc_broker
             assert 0 < entry["server_ready_rss_mb"] <= entry["server_peak_rss_mb"]
             assert entry["server_ready_s"] > 0
     assert data["partitions_per_topic"] == 1
+    # One fresh client's first calls to every operation at once, each answered.
+    first = data["first_calls"]
+    assert first["operations"] == max(QUICK_OPERATIONS)
+    assert first["answered"] == first["operations"] and first["errors"] == 0
+    assert 0 < first["first_answered_s"] <= first["last_answered_s"]
     throughput, answered = CURVE.targets(data)
     assert throughput.met is None  # 200 operations are not part of the quick run
     assert answered.met is True

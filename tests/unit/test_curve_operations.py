@@ -60,6 +60,14 @@ def test_errors_at_any_count_fail_the_answered_target() -> None:
     assert [t.met for t in CURVE.targets(_data((1, 1.0), (200, 1.0)))] == [True, True]
 
 
+def test_a_failed_first_call_fails_the_answered_target() -> None:
+    data = _data((1, 1000.0))
+    data["first_calls"] = {"operations": 200, "errors": 4}
+    target = judge_answered(data)
+    assert target.met is False
+    assert target.measured == "first calls to 200 at once: 4 errors"
+
+
 def test_operation_topics_name_every_trio_and_survive_pickling() -> None:
     topics = OperationTopics("bench.ops", 1, 3)
     assert len(topics.names) == 9
