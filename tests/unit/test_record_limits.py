@@ -6,7 +6,12 @@ import pytest
 
 from kafkarpc import PayloadTooLarge
 from kafkarpc.transport import OutboundRecord
-from kafkarpc.transport.limits import RECORD_OVERHEAD, check_record_size, record_wire_size
+from kafkarpc.transport.limits import (
+    HEADER_ROOM,
+    RECORD_OVERHEAD,
+    check_record_size,
+    record_wire_size,
+)
 
 
 def test_a_bare_record_is_its_value_plus_the_overhead() -> None:
@@ -38,3 +43,17 @@ def test_headers_can_take_a_record_over_the_limit() -> None:
         check_record_size(record, 950)
     assert (info.value.size, info.value.limit) == (record_wire_size(record), 950)
     assert "'topic'" in str(info.value)
+
+
+def test_headers_count_once_key_and_value_come_near_the_limit() -> None:
+    # Far below the limit, the headers are not counted (librdkafka's own check still
+    # refuses the rare record they take over it, and its sender gets PayloadTooLarge).
+    limit = 1_000_000
+    heavy = OutboundRecord("t", b"v", headers=[("h", b"x" * limit)])
+    assert record_wire_size(heavy) > limit
+    check_record_size(heavy, limit)
+    with pytest.raises(PayloadTooLarge):
+        check_record_size(heavy, limit, exact=True)
+    near = OutboundRecord("t", b"v" * (limit - HEADER_ROOM), headers=[("h", b"x" * HEADER_ROOM)])
+    with pytest.raises(PayloadTooLarge):
+        check_record_size(near, limit)
