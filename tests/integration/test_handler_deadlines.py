@@ -14,7 +14,7 @@ import anyio
 import pytest
 from tests.integration.test_claims_server import _failure_reply
 
-from kafkarpc import RequestContext, RequestTimeout, RpcClient, RpcServer, TopicTrio
+from kafkarpc import RequestContext, RequestTimeout, RpcClient, RpcServer, Topics, TopicTrio
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +120,30 @@ async def test_deadlines_out_of_order_each_cancel_their_own_handler_only(
     assert endings == {0: "finished", 1: "cancelled", 2: "cancelled", 3: "cancelled"}
     assert server.stats.deadline_expired == 3
     assert server.stats.succeeded == 1
+
+
+async def test_a_request_cancelled_at_its_deadline_is_committed_after_its_reply_and_not_run_again(
+    serve: Callable[..., RpcServer], client: RpcClient, trio: TopicTrio
+) -> None:
+    # At least once, and no more than needed: the cancelled request is acknowledged
+    # once its DEADLINE_EXCEEDED reply is on the broker, so the next server of the
+    # group starts after it. One partition: the next request is fetched after it.
+    one_partition = Topics(create=True, partitions=1)
+    ran: list[int] = []
+
+    async def work(payload: dict[str, int]) -> dict[str, int]:
+        ran.append(payload["n"])
+        if payload["n"] == 1:
+            await anyio.sleep(60)
+        return payload
+
+    async with serve(work, topics=one_partition) as first:
+        with pytest.raises(RequestTimeout):
+            await client.request(trio, {"n": 1}, timeout=2)
+        with anyio.fail_after(30):
+            while first.stats.deadline_expired < 1:
+                await anyio.sleep(0.05)
+    async with serve(work, topics=one_partition) as second:
+        assert await client.request(trio, {"n": 2}, timeout=30) == {"n": 2}
+    assert ran == [1, 2]
+    assert second.stats.received == 1
