@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -16,10 +17,14 @@ from benchmarks.conversations import (
     format_conversations,
     measure_conversations,
 )
-from benchmarks.plot import write_plot
+from benchmarks.curves.base import CurveContext
+from benchmarks.curves.runner import curve_targets, format_curves, run_curves
+from benchmarks.kafka import TopicAdmin
+from benchmarks.plot import write_curve_plots, write_plot
 from benchmarks.report import format_cpu, format_ratios, format_table, ratios, write_json
 from benchmarks.session import SetupError, broker, run_session
 from benchmarks.systems import SYSTEMS, unavailable_reason
+from benchmarks.targets import format_targets, judge_levels
 
 __all__ = ["main"]
 
@@ -39,6 +44,23 @@ def _runnable_systems(config: BenchConfig) -> tuple[list[str], list[str]]:
     return runnable, notes
 
 
+def _commit() -> str | None:
+    """The clone's commit, marked ``-dirty`` with uncommitted changes; None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
 def _meta(
     config: BenchConfig, systems: Sequence[str], bootstrap: str, started: datetime
 ) -> dict[str, Any]:
@@ -46,7 +68,12 @@ def _meta(
         "started_at": started.isoformat(),
         "broker": "embedded tansu" if config.bootstrap is None else bootstrap,
         "systems": list(systems),
+        "commit": _commit(),
         "loads": list(config.loads),
+        "rounds": config.rounds,
+        "rounds_load": config.rounds_load,
+        "curves": list(config.curves),
+        "quick": config.quick,
         "requests": {str(load): config.requests_for(load) for load in config.loads},
         "warmup": {str(load): config.warmup_for(load) for load in config.loads},
         "seed": config.seed,
@@ -57,6 +84,23 @@ def _meta(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+    }
+
+
+def _library_cpu(config: BenchConfig) -> dict[str, Any]:
+    """kafkarpc's own CPU per request without a broker: the floor under the CPU targets."""
+    from benchmarks import hotpath
+
+    requests, reps = (1_000, 1) if config.quick else (10_000, 3)
+    print("measuring kafkarpc's own CPU per request without a broker", file=sys.stderr)
+    found = {r.side: r.best_us for r in hotpath.measure(requests, 256, reps)}
+    return {
+        "client_us": round(found["client"], 1),
+        "responder_us": round(found["responder"], 1),
+        "requests": requests,
+        "rounds": reps,
+        "load": 256,
+        "how": "best of the rounds, process CPU per request against a loopback transport",
     }
 
 
@@ -84,6 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Streaming and scatter-gather next to the single call (one process).
                 sizes = ConversationSizes(calls=min(200, config.requests or 200))
                 conversations = measure_conversations(broker_info.bootstrap, sizes)
+            context = CurveContext(
+                broker_info, TopicAdmin(broker_info.bootstrap), config.seed, config.quick
+            )
+            curves = run_curves(config.curves, context)
+        library_cpu = _library_cpu(config) if "kafkarpc" in systems else None
     except SetupError as exc:
         print(f"benchmark not run: {exc}", file=sys.stderr)
         return 2
@@ -97,16 +146,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if conversations is not None:
         print()
         print(format_conversations(conversations))
+    if curves:
+        print()
+        print(format_curves(curves))
+    if library_cpu is not None:
+        print()
+        print(
+            f"kafkarpc's own CPU per request, no broker (benchmarks/hotpath.py): "
+            f"client {library_cpu['client_us']:.1f} us, "
+            f"responder {library_cpu['responder_us']:.1f} us"
+        )
+    targets = judge_levels(results, config.rounds_load, library_cpu) + curve_targets(curves)
+    print()
+    print(format_targets(targets))
 
     stem = config.out_dir / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}"
     meta = _meta(config, systems, broker_info.bootstrap, started) | {
         "duration_s": round(time.monotonic() - clock, 1)
     }
     json_path = stem.with_suffix(".json")
-    write_json(json_path, meta, results, ratio_rows, conversations)
+    write_json(json_path, meta, results, ratio_rows, conversations, curves, targets, library_cpu)
     print(f"\nresults: {json_path}")
     if config.plot:
         png_path = stem.with_suffix(".png")
         skipped = write_plot(png_path, results, f"kafkarpc benchmark ({meta['broker']})")
         print(skipped or f"plot:    {png_path}", file=sys.stderr if skipped else sys.stdout)
-    return 1 if any(r.failure or r.errors for r in results) else 0
+        written = write_curve_plots(stem, curves)
+        if isinstance(written, list):
+            for path in written:
+                print(f"plot:    {path}")
+    failed_curve = any("failure" in data for data in curves.values())
+    return 1 if failed_curve or any(r.failure or r.errors for r in results) else 0

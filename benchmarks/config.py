@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.curves.registry import CURVE_NAMES
 from benchmarks.systems import SYSTEMS
 
 __all__ = ["DEFAULT_OUT", "BenchConfig", "parse_args"]
@@ -37,6 +38,16 @@ class BenchConfig:
     plot: bool
     kafkarpc_config: dict[str, str]
     """librdkafka overrides for the kafkarpc client and responder."""
+    rounds: int
+    """Interleaved rounds at ``rounds_load``: throughput there is judged by their median."""
+    rounds_load: int
+    curves: tuple[str, ...]
+    """Which curves to run after the levels (benchmarks/curves/)."""
+    quick: bool
+    """Tiny curve sizes: checks that every curve runs, measures nothing worth quoting."""
+
+    def rounds_at(self, load: int) -> int:
+        return self.rounds if load == self.rounds_load else 1
 
     def requests_for(self, load: int) -> int:
         return self.requests if self.requests is not None else max(2000, 32 * load)
@@ -64,6 +75,16 @@ def _system_names(text: str) -> tuple[str, ...]:
     if not names or unknown:
         raise argparse.ArgumentTypeError(
             f"unknown system(s) {unknown or text!r}; choose from {', '.join(SYSTEMS)}"
+        )
+    return names
+
+
+def _curve_names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in CURVE_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown curve(s) {unknown}; choose from {', '.join(CURVE_NAMES)}"
         )
     return names
 
@@ -129,7 +150,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="librdkafka property for kafkarpc's client and responder (repeatable)",
     )
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds at --rounds-load; its throughput is their median (default: 3)",
+    )
+    parser.add_argument(
+        "--rounds-load", type=int, default=256, help="the load measured in rounds (default: 256)"
+    )
+    parser.add_argument(
+        "--curves",
+        type=_curve_names,
+        default=CURVE_NAMES,
+        help=f"comma-separated curves to run, '' for none (default: {','.join(CURVE_NAMES)})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny curve sizes: a check that they run, not a measure",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     return parser
 
 
@@ -142,6 +183,8 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
         parser.error("--warmup must not be negative")
     if args.payload_bytes < 0 or args.partitions <= 0:
         parser.error("--payload-bytes must be >= 0 and --partitions > 0")
+    if args.rounds <= 0 or args.rounds_load <= 0:
+        parser.error("--rounds and --rounds-load must be positive")
     if args.timeout <= 0 or args.level_timeout <= 0:
         parser.error("timeouts must be positive")
     return BenchConfig(
@@ -159,4 +202,8 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
         level_timeout_s=args.level_timeout,
         plot=not args.no_plot,
         kafkarpc_config=dict(args.kafkarpc_config),
+        rounds=args.rounds,
+        rounds_load=args.rounds_load,
+        curves=args.curves,
+        quick=args.quick,
     )

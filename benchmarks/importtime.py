@@ -21,8 +21,10 @@ class: ``import pydantic`` alone is lazy and loads none of the model machinery,
 which the first model class does; that is why kafkarpc's own models
 (``Envelope``, ``ErrorPayload``) load on first use.
 
-The last line printed is the row docs/benchmarks.md's "Import time" table takes,
-made from the JSON written.
+The last line printed is the table row docs/benchmarks.md shows for the result.
+A run worth keeping goes, as the JSON object written, into ``importtime.runs`` of
+``benchmarks/results/history.json``, from which ``python -m benchmarks.docs``
+renders the page's "Import time" table with ``table_row``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
 start-up and warm-up cancel out, and the count repeats to within 0.5% whatever else
 the machine is doing, which wall-clock time does not. ``PYTHONHASHSEED`` is fixed
 because set and dict layouts otherwise move the responder's count by up to 4k.
-It writes ``benchmarks/results/instructions.json`` (docs/benchmarks.md quotes it).
+It writes ``benchmarks/results/instructions.json``; a count worth keeping goes into
+``instructions`` of ``benchmarks/results/history.json``, which docs/benchmarks.md is
+rendered from (``python -m benchmarks.docs``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from collections.abc import Iterator, Sequence
 
@@ -63,7 +64,7 @@ def run_session(
 ) -> list[LevelResult]:
     bootstrap = broker_info.bootstrap
     rng = random.Random(config.seed)
-    progress = Progress(len(config.loads) * len(systems))
+    progress = Progress(sum(config.rounds_at(load) for load in config.loads) * len(systems))
     admin = TopicAdmin(bootstrap)
     try:
         admin.check_reachable()
@@ -71,25 +72,46 @@ def run_session(
         raise SetupError(f"broker {bootstrap} is not reachable: {exc}") from exc
     results: list[LevelResult] = []
     for load in config.loads:
-        # A seeded shuffle per load: no system always runs first on a cold
-        # broker or last on a busy one, yet a rerun uses the same order.
-        order = rng.sample(list(systems), k=len(systems))
-        for name in order:
-            # Every system sees the same payloads at a given load.
-            workload = _workload(config, load, level_seed=config.seed * 1_000_003 + load)
-            topics = fresh_topics(name, load, config.partitions)
-            progress.start_level(f"{name} load={load}", workload.measured)
-            try:
-                admin.create(topics)
-            except (KafkaException, TimeoutError) as exc:
-                raise SetupError(f"cannot create topics on {bootstrap}: {exc}") from exc
-            try:
-                extra = config.kafkarpc_config if name == "kafkarpc" else {}
-                result = run_level(SYSTEMS[name], broker_info, topics, workload, progress, extra)
-            finally:
-                admin.delete(topics)
-            results.append(result)
-            progress.finish_level(_one_line(result))
+        for round_no in range(1, config.rounds_at(load) + 1):
+            results.extend(
+                _run_round(config, systems, broker_info, admin, progress, load, round_no, rng)
+            )
+    return results
+
+
+def _run_round(
+    config: BenchConfig,
+    systems: Sequence[str],
+    broker_info: BrokerInfo,
+    admin: TopicAdmin,
+    progress: Progress,
+    load: int,
+    round_no: int,
+    rng: random.Random,
+) -> list[LevelResult]:
+    """Every system once at ``load``; rounds interleave systems so drift hits all alike."""
+    bootstrap = broker_info.bootstrap
+    results: list[LevelResult] = []
+    # A seeded shuffle per round: no system always runs first on a cold
+    # broker or last on a busy one, yet a rerun uses the same order.
+    order = rng.sample(list(systems), k=len(systems))
+    for name in order:
+        # Every system sees the same payloads at a given load.
+        workload = _workload(config, load, level_seed=config.seed * 1_000_003 + load)
+        topics = fresh_topics(name, load, config.partitions)
+        label = f"{name} load={load}" + (f" #{round_no}" if config.rounds_at(load) > 1 else "")
+        progress.start_level(label, workload.measured)
+        try:
+            admin.create(topics)
+        except (KafkaException, TimeoutError) as exc:
+            raise SetupError(f"cannot create topics on {bootstrap}: {exc}") from exc
+        try:
+            extra = config.kafkarpc_config if name == "kafkarpc" else {}
+            result = run_level(SYSTEMS[name], broker_info, topics, workload, progress, extra)
+        finally:
+            admin.delete(topics)
+        results.append(dataclasses.replace(result, round=round_no))
+        progress.finish_level(_one_line(result))
     return results
 
 

@@ -62,6 +62,8 @@ class LevelResult:
     first_error: str | None = None
     failure: str | None = None
     """Why the level produced no numbers (a crashed or hung process)."""
+    round: int = 1
+    """Which of the interleaved rounds at this load (only ``--rounds-load`` has several)."""
 
     def to_json(self) -> dict[str, Any]:
         rounded: dict[str, Any] = _rounded(asdict(self))

@@ -25,6 +25,8 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
             "--requests", "40", "--warmup", "5", "--loads", "1,8",
             "--systems", "raw,handrolled,kafkarpc",
             "--seed", "3", "--out", str(tmp_path),
+            # Two interleaved rounds at 8 in flight; the curves have tests of their own.
+            "--rounds", "2", "--rounds-load", "8", "--curves", "", "--quick",
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=220, check=False,
     )  # fmt: skip
@@ -32,8 +34,11 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
     assert "kafkarpc / raw" in result.stdout
     (report,) = tmp_path.glob("*.json")
     data = json.loads(report.read_text())
-    systems = {(row["system"], row["load"]) for row in data["results"]}
-    assert systems == {(s, load) for s in ("raw", "handrolled", "kafkarpc") for load in (1, 8)}
+    runs = sorted((row["system"], row["load"], row["round"]) for row in data["results"])
+    assert runs == sorted(
+        [(s, 1, 1) for s in ("raw", "handrolled", "kafkarpc")]
+        + [(s, 8, n) for s in ("raw", "handrolled", "kafkarpc") for n in (1, 2)]
+    )
     assert all(row["errors"] == 0 for row in data["results"])
     # CPU per request of each process: read for the client and the responder (at these
     # sizes a process may spend less than one 10 ms clock tick, so zero is a reading);
@@ -50,6 +55,17 @@ def test_bench_compares_the_three_systems(kafkarpc_broker: str, tmp_path: Path) 
     assert conversations["stream"]["items_per_s"] > 0
     assert "gather, 3 groups" in result.stdout
     assert list(tmp_path.glob("*.png")), "the plot was written"
+    # It ends with the targets table, the same verdicts as the JSON's.
+    names = [target["name"] for target in data["targets"]]
+    assert "latency: p95 at 1 in flight" in names
+    assert "throughput at 8 in flight vs raw (median of 2 rounds)" in names
+    assert all(target["met"] in (True, False, None) for target in data["targets"])
+    met = sum(target["met"] is True for target in data["targets"])
+    assert f"{met} of {len(names)} targets met" in result.stdout.splitlines()
+    assert data["meta"]["rounds"] == 2 and data["meta"]["commit"]
+    # The library's own CPU per request (no broker) sits beside the CPU targets.
+    assert data["library_cpu"]["client_us"] > 0 and data["library_cpu"]["responder_us"] > 0
+    assert "kafkarpc's own CPU per request, no broker" in result.stdout
 
 
 @pytest.mark.timeout(120)
