@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
 import traceback
 from multiprocessing.connection import Connection
 
@@ -45,10 +46,13 @@ def client_main(module_name: str, spec: ClientSpec, conn: Connection) -> None:
 
 
 def responder_main(module_name: str, spec: ResponderSpec, conn: Connection) -> None:
+    # Time to ready counts the system's imports too: a user's process pays them.
+    link = ResponderLink(conn, started=time.monotonic())
     try:
         module = importlib.import_module(module_name)
-        handled = module.serve(spec, ResponderLink(conn))
-        conn.send(("stopped", ResponderReport(handled, peak_rss_mb())))
+        handled = module.serve(spec, link)
+        report = ResponderReport(handled, peak_rss_mb(), link.ready_s, link.ready_rss_mb)
+        conn.send(("stopped", report))
     except BaseException:
         _report_crash(conn)
     finally:

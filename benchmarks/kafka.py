@@ -61,7 +61,8 @@ class TopicSet:
         return f"{self.base}.failed.v1"
 
     @property
-    def names(self) -> tuple[str, str, str]:
+    def names(self) -> tuple[str, ...]:
+        """Every topic of the set, which ``TopicAdmin`` creates and deletes."""
         return (self.requested, self.completed, self.failed)
 
 

@@ -8,10 +8,12 @@ harness: ``("ready", None)``, then ``("stopped", ResponderReport)`` or ``("error
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 from benchmarks.kafka import TopicSet
+from benchmarks.memory import current_rss_mb
 from benchmarks.tracker import Samples
 from benchmarks.workload import Workload
 
@@ -56,6 +58,10 @@ class ClientReport:
 class ResponderReport:
     handled: int
     rss_peak_mb: float | None
+    ready_s: float | None = None
+    """From the process's entry point to ``ready()``: imports, connecting, the group join."""
+    ready_rss_mb: float | None = None
+    """Resident memory when it announced ready: serving, before any load."""
 
 
 class ClientLink:
@@ -77,11 +83,16 @@ class ClientLink:
 class ResponderLink:
     """The responder process's end of the pipe."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, started: float | None = None) -> None:
         self._conn = conn
+        self._started = time.monotonic() if started is None else started
+        self.ready_s: float | None = None
+        self.ready_rss_mb: float | None = None
 
     def ready(self) -> None:
         """Has its partitions and is positioned: requests sent from now on are served."""
+        self.ready_s = time.monotonic() - self._started
+        self.ready_rss_mb = current_rss_mb()
         self._conn.send(("ready", None))
 
     def stop_requested(self) -> bool:

@@ -64,6 +64,10 @@ class LevelResult:
     """Why the level produced no numbers (a crashed or hung process)."""
     round: int = 1
     """Which of the interleaved rounds at this load (only ``--rounds-load`` has several)."""
+    responder_ready_s: float | None = None
+    """From the responder process's start to ready: imports, connecting, group join."""
+    responder_ready_rss_mb: float | None = None
+    """Resident memory of the responder once serving, before any load."""
 
     def to_json(self) -> dict[str, Any]:
         rounded: dict[str, Any] = _rounded(asdict(self))
@@ -115,6 +119,8 @@ def summarize(
         wall_s=wall_s,
         cpu=cpu,
         first_error=first_error,
+        responder_ready_s=responder.ready_s,
+        responder_ready_rss_mb=responder.ready_rss_mb,
     )
 
 

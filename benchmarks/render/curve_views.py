@@ -51,6 +51,12 @@ def payload(data: Curve) -> str:
     )
     parts = [intro, table(headers, body, [False] + [True] * (len(headers) - 1))]
     if over := data.get("over_limit"):
+        if broker := over.get("broker_takes_larger"):
+            took = "stored it" if broker["accepted"] else f"refused it ({broker['error']})"
+            parts.append(
+                f"Sent a {num(int(broker['record_bytes']))}-byte record with the producer's "
+                f"limit raised: the broker {took}."
+            )
         cases: list[list[Cell]] = [
             [c["case"], num(int(c["payload_bytes"])), f"`{c['raised']}`", num(c["elapsed_ms"], 1)]
             for c in over["cases"]
@@ -66,28 +72,46 @@ def payload(data: Curve) -> str:
 
 
 def operations(data: Curve) -> str:
-    body: list[list[Cell]] = [
-        [
-            r["operations"],
-            r["topics"],
-            num(r["throughput_rps"]),
-            num(r["p50_ms"], 1),
-            num(r["p95_ms"], 1),
-            num(r["server_ready_s"], 1),
-            num(r["server_ready_rss_mb"], 1),
-            num(r["server_peak_rss_mb"], 1),
-            num(r["cpu_us_per_request"]["server"]),
-            r["errors"],
-        ]
-        for r in data["levels"]
-    ]
-    headers = ["operations", "topics", "requests/s", "p50 ms", "p95 ms", "server ready s"]
-    headers += ["server MB when ready", "server peak MB", "server CPU µs/request", "errors"]
+    body: list[list[Cell]] = []
+    for r in data["levels"]:
+        by = r["systems"]
+        ours, raw = by.get("kafkarpc", {}), by.get("raw", {})
+        cpu = ours.get("cpu_us_per_request") or {}
+        body.append(
+            [
+                r["operations"],
+                r["topics"],
+                num(ours.get("throughput_rps")),
+                num(raw.get("throughput_rps")),
+                _ratio(ours.get("throughput_rps"), raw.get("throughput_rps")),
+                num(ours.get("p50_ms"), 1),
+                num(ours.get("p95_ms"), 1),
+                num(ours.get("server_ready_s"), 1),
+                num(ours.get("server_ready_rss_mb"), 1),
+                num(ours.get("server_peak_rss_mb"), 1),
+                num(cpu.get("server")),
+                num(cpu.get("broker")),
+                sum(int(e.get("errors") or 0) for e in by.values()),
+            ]
+        )
+    headers = ["operations", "topics", "kafkarpc requests/s", "raw requests/s", "kafkarpc / raw"]
+    headers += ["p50 ms", "p95 ms", "server ready s", "server MB when ready", "server peak MB"]
+    headers += ["server CPU µs/request", "broker CPU µs/request", "errors"]
+    systems = data["systems"]
     intro = (
-        f"{data['system']}; {data['load']} in flight, {data['payload_bytes']}-byte payloads, "
+        f"{systems['kafkarpc']}, next to the {systems['raw']} (the latency, memory and CPU "
+        f"columns are kafkarpc's); {data['load']} in flight, {data['payload_bytes']}-byte "
+        f"payloads, {data['partitions_per_topic']} partition per topic, "
         f"{num(int(data['requests_per_level']))} requests per level, {data['spread']}."
     )
-    return f"{intro}\n\n{table(headers, body, [True] * len(headers))}"
+    parts = [intro, table(headers, body, [True] * len(headers))]
+    if first := data.get("first_calls"):
+        parts.append(
+            f"A fresh client's first calls to all {first['operations']} operations at once: "
+            f"the last answered after {num(first['last_answered_s'], 2)} s (median "
+            f"{num(first['median_answered_s'], 2)} s), {first['errors']} failed."
+        )
+    return "\n\n".join(parts)
 
 
 def clients(data: Curve) -> str:

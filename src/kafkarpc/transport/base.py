@@ -100,7 +100,8 @@ class TransactionalGroupConsumer(GroupConsumer):
 class Transport(abc.ABC):
     """A connection to one Kafka cluster (or an in-memory stand-in)."""
 
-    #: Largest record value the broker accepts; checked before producing.
+    #: Largest record the producer sends, counted as librdkafka counts it (key, value,
+    #: headers and record overhead: ``limits.record_wire_size``); checked before producing.
     max_message_bytes: int = 1_000_000
 
     @abc.abstractmethod

@@ -257,7 +257,8 @@ class MemoryTransport(Transport):
 
     def produce(self, record: OutboundRecord, on_delivery: DeliveryCallback) -> None:
         bridge = self._require_bridge()
-        check_record_size(record, self.max_message_bytes)
+        # Exact for every record: no librdkafka behind it refuses what the check lets by.
+        check_record_size(record, self.max_message_bytes, exact=True)
         try:
             self.broker.append(record)
         except TopicNotFound as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from ..._exceptions import (
     ClientClosed,
     LifecycleError,
+    PayloadTooLarge,
     PublishError,
     RequestTimeout,
     TransportError,
@@ -39,6 +40,11 @@ def _attempt_error(pending: PendingCall, call: Call) -> Exception:
             topic=trio.requested,
             elapsed=call.elapsed(),
         )
+    if isinstance(error, PayloadTooLarge):
+        # The broker refused the record for its size (its limit is below the
+        # producer's): like the size check before producing, this is the caller's
+        # error, not a failed publish that a retry or a dead letter could deliver.
+        return error
     if isinstance(error, ClientClosed):
         error.correlation_id = call.correlation_id
         error.topic = trio.requested

@@ -23,6 +23,11 @@ from .polling import BATCH_MAX, POLL_S, PollThread, drain, librdkafka_logger, lo
 __all__ = ["KafkaGroupConsumer", "KafkaReplyConsumer"]
 
 _REPLY_POLL_S = 0.05
+# Assignments looked up at once: one at a time, a client's first calls to 200
+# operations waited for each other (a lookup and up to one poll each), the last one
+# 10.7 s, past the default timeout. Concurrent ones are safe: ``apply`` skips what is
+# already assigned, and each lookup is a thread-safe query on the never-polled handle.
+_CONCURRENT_ASSIGNS = 16
 _STALL_S = 0.1
 _COMMIT_INTERVAL_S = 0.2
 
@@ -45,7 +50,7 @@ class KafkaReplyConsumer(ReplyConsumer):
         self._on_batch = on_batch
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._assigned: set[tuple[str, int]] = set()
-        self._assign_lock = anyio.Lock()
+        self._assign_lock = anyio.Semaphore(_CONCURRENT_ASSIGNS)
         self._thread = PollThread("kafkarpc-replies", self._poll_once, self._close_blocking)
         self._thread.start()
 
