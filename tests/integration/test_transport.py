@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from kafkarpc import KafkaTransport, PayloadTooLarge, TopicNotFound
 from kafkarpc.transport import ANY_PARTITION, OutboundRecord
+from kafkarpc.transport.kafka.producer import _STICKY_S as STICKY_S
 
 pytestmark = pytest.mark.anyio
 
@@ -150,6 +151,10 @@ async def test_records_for_any_partition_leave_together_and_rotate(
                 )
             with anyio.fail_after(30):
                 await settled.wait()
+            # A topic's ANY_PARTITION records stay on one partition for a short
+            # window (several hand-overs per produce round trip leave as one batch);
+            # the next round starts after it.
+            await anyio.sleep(2 * STICKY_S)
     finally:
         await transport.aclose()
 
@@ -159,7 +164,7 @@ async def test_records_for_any_partition_leave_together_and_rotate(
             _read_partition, kafkarpc_broker, topic, partition, per_round
         )
         turn_of_partition[partition] = {value.decode().split("-")[0] for value in stored}
-    # Each hand-over went whole to one partition, and the next one to another.
+    # Each round went whole to one partition, and the next one to another.
     assert sorted(turn for turns in turn_of_partition.values() for turn in turns) == [
         "0", "1", "2", "3",
     ]  # fmt: skip

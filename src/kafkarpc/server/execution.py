@@ -21,6 +21,7 @@ from .._telemetry import ServerTelemetry
 from ..wire.headers import header_dict
 from . import decide, outbox
 from .context import RequestContext
+from .deadlines import deadline_scopes
 from .decide import Request
 from .handler import Handler, PayloadInvalid, ResultInvalid
 from .idempotency import IdempotencyStore, InMemoryIdempotencyStore, StoredReply
@@ -66,6 +67,7 @@ class Execution:
         self.workers = workers  # at most this many requests (and sync handlers) at once
         self._limiter = anyio.CapacityLimiter(workers)
         self.loop = LoopTools.running()
+        self._deadline_scope = deadline_scopes(self.loop)  # HOT PATH: see deadlines.py
         self.telemetry = telemetry
         self._running: dict[str, _Running] = {}
         self._streams = streams  # runs the responders that are async generators
@@ -135,7 +137,8 @@ class Execution:
                 else:
                     # A bare CancelScope: fail_after's context-manager wrapper costs more
                     # than the rest of a request's bookkeeping on this path.
-                    with self.loop.cancel_scope(deadline=self.loop.clock() + remaining) as scope:
+                    deadline = self.loop.clock() + remaining
+                    with self._deadline_scope(deadline=deadline) as scope:
                         result = await invoke(argument, context, self._limiter)
                     if scope.cancelled_caught:
                         self.telemetry.deadline_expired(request.record.topic)

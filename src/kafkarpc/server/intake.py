@@ -26,9 +26,23 @@ from anyio.abc import TaskGroup
 from .._loop import LoopTools, adopt_current_library
 from ..transport import InboundRecord
 
-__all__ = ["DequeIntake", "Intake", "StreamIntake", "fetch_high_mark"]
+__all__ = [
+    "RECORDS_PER_CHECKPOINT",
+    "DequeIntake",
+    "Intake",
+    "StreamIntake",
+    "fetch_high_mark",
+]
 
 Handle = Callable[[InboundRecord], Awaitable[None]]
+
+RECORDS_PER_CHECKPOINT = 8
+"""How many records a ``DequeIntake`` worker may handle without yielding to the loop.
+
+Handlers that suspend (any I/O) let other tasks in anyway; this bounds what a run
+of handlers that never suspend holds the loop for, and how many of them start
+after the server was cancelled. A checkpoint is a trip through the loop: about 8k
+instructions, 3% of a request."""
 
 
 def fetch_high_mark(workers: int) -> int:
@@ -102,11 +116,13 @@ class StreamIntake(_Pool):
 class DequeIntake(_Pool):
     """The intake the server uses: a deque of records and a deque of idle workers.
 
-    HOT PATH: the same as ``StreamIntake`` (one checkpoint per record, fetch
-    order, drain on close) at a fraction of the cost: with the synchronous
-    built-in idempotency store it took the responder from 312k to 295k
-    instructions per request (benchmarks.hotpath under callgrind; a memory
-    object stream does the same at several times the cost per record).
+    HOT PATH: the same as ``StreamIntake`` (fetch order, drain on close) at a
+    fraction of the cost: with the synchronous built-in idempotency store it took
+    the responder from 312k to 295k instructions per request (benchmarks.hotpath
+    under callgrind; a memory object stream does the same at several times the
+    cost per record). Where a stream's ``receive()`` checkpoints on every record,
+    a worker here checkpoints on every ``RECORDS_PER_CHECKPOINT``-th (253.5k ->
+    246.3k instructions per request).
     """
 
     def __init__(self, workers: int, loop: LoopTools) -> None:
@@ -132,10 +148,14 @@ class DequeIntake(_Pool):
     async def _serve(self, handle: Handle) -> None:
         queue = self._queue
         sleep = self._loop.sleep
+        taken = 0
         while True:
-            # A checkpoint per record, as a stream's receive() has: a worker whose
-            # handlers never suspend must still let other tasks (and cancellation) in.
-            await sleep(0)
+            # A worker whose handlers never suspend must still let other tasks (and
+            # cancellation) in; every few records is enough, and each checkpoint is a
+            # trip through the loop (see RECORDS_PER_CHECKPOINT).
+            taken += 1
+            if taken % RECORDS_PER_CHECKPOINT == 0:
+                await sleep(0)
             while not queue:
                 if not self.open:
                     return

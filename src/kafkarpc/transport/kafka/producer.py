@@ -30,6 +30,13 @@ _STALL_S = 1.0
 _FLUSH_SLICE_S = 0.1
 # librdkafka's RD_KAFKA_PARTITION_UA, produce()'s default: the partitioner hashes the key.
 _KEYED = -1
+# How long a topic's ANY_PARTITION records keep going to one partition. Under load a
+# hand-over happens every loop iteration, several per produce round trip; moving to
+# the next partition on each sent them as several batches (one produce request each
+# with librdkafka) where one would do. librdkafka's own sticky partitioner
+# (sticky.partitioning.linger.ms) switches every 10 ms too. Measured in
+# docs/benchmarks.md ("What was tried").
+_STICKY_S = 0.010
 
 
 class KafkaProducer:
@@ -42,7 +49,7 @@ class KafkaProducer:
         self._reports_lock = threading.Lock()
         self._outbox: list[tuple[OutboundRecord, DeliveryCallback]] = []
         self.partition_counts: dict[str, int | None] = {}  # None: being looked up
-        self._turns: dict[str, int] = {}
+        self._turns: dict[str, tuple[int, float]] = {}  # topic: (turn, when it began)
         self._thread = PollThread("kafkarpc-producer", self._poll_once, lambda: None)
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
 
@@ -126,10 +133,10 @@ class KafkaProducer:
     def _next_partition(self, topic: str) -> int | None:
         """The partition for this hand-over's ``ANY_PARTITION`` records of ``topic``.
 
-        One partition per hand-over, the next one each time: the records leave as
-        one batch instead of one per partition, and the broker's work grows with
-        the number of batches (docs/benchmarks.md). Until the topic's partition
-        count is known (looked up off the loop), the key decides.
+        One partition per hand-over, the same one for ``_STICKY_S`` and then the
+        next: the records leave as one batch instead of one per partition, and the
+        broker's work grows with the number of batches (docs/benchmarks.md). Until
+        the topic's partition count is known (looked up off the loop), the key decides.
         """
         count = self.partition_counts.get(topic)
         if count is None:
@@ -139,8 +146,11 @@ class KafkaProducer:
                     target=self._look_up_partitions, args=(topic,), daemon=True
                 ).start()
             return None
-        turn = self._turns.get(topic, -1) + 1
-        self._turns[topic] = turn
+        now = time.monotonic()
+        turn, began = self._turns.get(topic, (-1, -_STICKY_S))
+        if now - began >= _STICKY_S:
+            turn += 1
+            self._turns[topic] = (turn, now)
         return turn % count
 
     def _look_up_partitions(self, topic: str) -> None:
