@@ -22,6 +22,7 @@ from confluent_kafka.cimpl import NewTopic
 __all__ = [
     "FETCH_WAIT_MS",
     "BrokerInfo",
+    "OperationTopics",
     "TopicAdmin",
     "TopicSet",
     "fresh_topics",
@@ -64,6 +65,42 @@ class TopicSet:
     def names(self) -> tuple[str, ...]:
         """Every topic of the set, which ``TopicAdmin`` creates and deletes."""
         return (self.requested, self.completed, self.failed)
+
+    def routes(self) -> list[TopicSet]:
+        """The trios a client spreads its requests over: this one alone."""
+        return [self]
+
+
+@dataclass(frozen=True, slots=True)
+class OperationTopics(TopicSet):
+    """The topic trios of ``operations`` operations, ``{base}.op{i}``, each with
+    ``partitions`` partitions. ``names`` lists all of them, so ``TopicAdmin``
+    creates and deletes every trio; ``requested`` and friends are operation 0's.
+    Every system serves and calls all of them (request ``i`` goes to ``routes()[i % N]``)."""
+
+    operations: int = 1
+
+    def operation(self, index: int) -> TopicSet:
+        return TopicSet(f"{self.base}.op{index:03d}", self.partitions)
+
+    @property
+    def requested(self) -> str:
+        return self.operation(0).requested
+
+    @property
+    def completed(self) -> str:
+        return self.operation(0).completed
+
+    @property
+    def failed(self) -> str:
+        return self.operation(0).failed
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for route in self.routes() for name in route.names)
+
+    def routes(self) -> list[TopicSet]:
+        return [self.operation(i) for i in range(self.operations)]
 
 
 def fresh_topics(system: str, load: int, partitions: int) -> TopicSet:

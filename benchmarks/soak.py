@@ -32,7 +32,7 @@ from benchmarks.level import _reap, _receive
 from benchmarks.memory import current_rss_mb
 from benchmarks.protocol import ResponderSpec
 from benchmarks.session import SetupError, broker
-from benchmarks.systems.kafkarpc_system import _trio
+from benchmarks.systems.kafkarpc_system import echo_trios
 from kafkarpc import RpcClient
 
 __all__ = ["main"]
@@ -71,7 +71,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 async def _drive(bootstrap: str, args: argparse.Namespace, spec: ResponderSpec) -> list[Sample]:
-    trio = _trio(spec.topics)
+    (trio,) = echo_trios(spec.topics)
     total = args.warmup + args.requests
     issued = 0
     done = 0

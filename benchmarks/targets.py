@@ -84,6 +84,14 @@ def _sum_or_none(*values: float | None) -> float | None:
     return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
+def _client_cpu(r: LevelResult) -> float | None:
+    return r.cpu.client_us
+
+
+def _responder_cpu(r: LevelResult) -> float | None:
+    return r.cpu.responder_us
+
+
 def _total_cpu(r: LevelResult) -> float | None:
     return _sum_or_none(r.cpu.client_us, r.cpu.responder_us, r.cpu.broker_us)
 
@@ -100,85 +108,100 @@ def judge_levels(
     """
     own = library_cpu or {}
 
-    def at(system: str, load: int, value: Callable[[LevelResult], float | None]) -> float | None:
-        return median_at(results, system, load, value)
+    def compare(
+        name: str,
+        goal: str,
+        value: Callable[[LevelResult], float | None],
+        unit: str,
+        passes: Callable[[float], bool],
+        mine: tuple[str, int],
+        theirs: tuple[str, int],
+    ) -> Target:
+        return _ratio_target(
+            name,
+            goal,
+            median_at(results, *mine, value),
+            median_at(results, *theirs, value),
+            unit,
+            passes,
+        )
 
     rounds = max((r.round for r in results if r.load == rounds_load), default=1)
     median_note = f" (median of {rounds} rounds)" if rounds > 1 else ""
-    rps: Callable[[LevelResult], float | None] = lambda r: r.throughput_rps  # noqa: E731
-    p95: Callable[[LevelResult], float | None] = lambda r: r.p95_ms  # noqa: E731
-    client: Callable[[LevelResult], float | None] = lambda r: r.cpu.client_us  # noqa: E731
-    responder: Callable[[LevelResult], float | None] = lambda r: r.cpu.responder_us  # noqa: E731
-    broker: Callable[[LevelResult], float | None] = lambda r: r.cpu.broker_us  # noqa: E731
     load = rounds_load
+    subject, raw, handrolled = (SUBJECT, load), ("raw", load), ("handrolled", load)
+
+    def rps(r: LevelResult) -> float | None:
+        return r.throughput_rps
+
+    def p95(r: LevelResult) -> float | None:
+        return r.p95_ms
+
+    def broker(r: LevelResult) -> float | None:
+        return r.cpu.broker_us
+
+    versus_raw = compare(
+        f"throughput at {load} in flight vs raw{median_note}",
+        ">= 1.0x raw", rps, "req/s", lambda x: x >= 1.0, subject, raw
+    )  # fmt: skip
+    cpu_targets = [
+        _with_floor(
+            compare(
+                f"{side} CPU per request at {load}{median_note}",
+                "<= 1.2x raw",
+                value,
+                "us",
+                lambda x: x <= 1.2,
+                subject,
+                raw,
+            ),
+            own.get(f"{side}_us"),
+            median_at(results, "raw", load, value),
+        )
+        for side, value in (("client", _client_cpu), ("responder", _responder_cpu))
+    ]
     return [
-        _ratio_target(
+        compare(
             "latency: p95 at 1 in flight",
             "<= 1.15x raw",
-            at(SUBJECT, 1, p95),
-            at("raw", 1, p95),
+            p95,
             "ms",
             lambda x: x <= 1.15,
+            (SUBJECT, 1),
+            ("raw", 1),
         ),
         _with_ceiling(
-            _ratio_target(
-                f"throughput at {load} in flight vs raw{median_note}",
-                ">= 1.0x raw",
-                at(SUBJECT, load, rps),
-                at("raw", load, rps),
-                "req/s",
-                lambda x: x >= 1.0,
-            ),
-            at("raw", load, _total_cpu),
+            versus_raw,
+            median_at(results, "raw", load, _total_cpu),
             _sum_or_none(own.get("client_us"), own.get("responder_us")),
         ),
-        _ratio_target(
+        compare(
             f"throughput at {load} in flight vs hand-rolled{median_note}",
             ">= 1.5x handrolled",
-            at(SUBJECT, load, rps),
-            at("handrolled", load, rps),
+            rps,
             "req/s",
             lambda x: x >= 1.5,
+            subject,
+            handrolled,
         ),
-        _with_floor(
-            _ratio_target(
-                f"client CPU per request at {load}{median_note}",
-                "<= 1.2x raw",
-                at(SUBJECT, load, client),
-                at("raw", load, client),
-                "us",
-                lambda x: x <= 1.2,
-            ),
-            own.get("client_us"),
-            at("raw", load, client),
-        ),
-        _with_floor(
-            _ratio_target(
-                f"responder CPU per request at {load}{median_note}",
-                "<= 1.2x raw",
-                at(SUBJECT, load, responder),
-                at("raw", load, responder),
-                "us",
-                lambda x: x <= 1.2,
-            ),
-            own.get("responder_us"),
-            at("raw", load, responder),
-        ),
-        _ratio_target(
+        *cpu_targets,
+        compare(
             f"broker CPU per request at {load}{median_note}",
             "<= handrolled's",
-            at(SUBJECT, load, broker),
-            at("handrolled", load, broker),
+            broker,
             "us",
             lambda x: x <= 1.0,
+            subject,
+            handrolled,
         ),
-        _ratio_target(
+        compare(
             "no collapse: req/s at 1024 vs 256 in flight",
             ">= 1.0x",
-            at(SUBJECT, 1024, rps),
-            at(SUBJECT, load, rps),
+            rps,
             "req/s",
             lambda x: x >= 1.0,
+            (SUBJECT, 1024),
+            subject,
         ),
     ]
 

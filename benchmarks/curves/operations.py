@@ -18,11 +18,11 @@ from typing import Any
 
 from benchmarks.curves.base import Curve, CurveContext, Target
 from benchmarks.curves.operations_probe import probe_first_calls
+from benchmarks.kafka import OperationTopics
 from benchmarks.level import run_level
 from benchmarks.progress import Progress
 from benchmarks.stats import LevelResult
 from benchmarks.systems import SystemSpec
-from benchmarks.systems.kafkarpc_multi import OperationTopics
 from benchmarks.workload import Workload
 
 __all__ = ["CURVE", "SYSTEMS", "judge_answered", "judge_throughput"]
@@ -47,15 +47,15 @@ SYSTEMS = {
     for spec in (
         SystemSpec(
             "raw",
-            "benchmarks.systems.raw_multi",
-            "benchmarks.systems.raw_multi",
+            "benchmarks.systems.raw",
+            "benchmarks.systems.raw_responder",
             ("confluent_kafka",),
             "raw confluent-kafka loop over N topic trios, one responder consumer for all",
         ),
         SystemSpec(
             "kafkarpc",
-            "benchmarks.systems.kafkarpc_multi",
-            "benchmarks.systems.kafkarpc_multi",
+            "benchmarks.systems.kafkarpc_system",
+            "benchmarks.systems.kafkarpc_system",
             ("kafkarpc.client.facade", "kafkarpc.server.facade"),
             "one kafkarpc RpcServer serving N operations, one RpcClient calling all N",
         ),

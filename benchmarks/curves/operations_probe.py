@@ -15,8 +15,8 @@ import time
 import uuid
 from typing import Any
 
-from benchmarks.kafka import TopicAdmin
-from benchmarks.systems.kafkarpc_multi import OperationTopics
+from benchmarks.kafka import OperationTopics, TopicAdmin
+from benchmarks.systems.kafkarpc_system import echo_trios
 from kafkarpc import RpcClient, RpcServer, TopicTrio
 
 __all__ = ["probe_first_calls"]
@@ -66,6 +66,6 @@ def probe_first_calls(
     topics = OperationTopics(f"bench.ops.first.{uuid.uuid4().hex[:10]}", 1, operations)
     admin.create(topics)
     try:
-        return asyncio.run(_first_calls(bootstrap, topics.trios(), timeout_s))
+        return asyncio.run(_first_calls(bootstrap, echo_trios(topics), timeout_s))
     finally:
         admin.delete(topics)

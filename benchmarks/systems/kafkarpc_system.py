@@ -17,14 +17,15 @@ from benchmarks.protocol import ClientLink, ClientSpec, ResponderLink, Responder
 from benchmarks.tracker import LoadTracker, Samples
 from kafkarpc import ExactlyOnce, RpcClient, RpcServer, TopicTrio
 
-__all__ = ["run_client", "serve", "serve_with"]
+__all__ = ["echo_trios", "run_client", "serve", "serve_with"]
 
 _RESPONDER_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
 
-def _trio(topics: TopicSet) -> TopicTrio:
-    # The same names and event types the raw and handrolled systems use.
-    return TopicTrio.from_base(topics.base, event_prefix="BENCH_ECHO")
+def echo_trios(topics: TopicSet) -> list[TopicTrio]:
+    # The same names and event types the raw and handrolled systems use; several
+    # with ``OperationTopics`` (one server serving N operations, a client calling all).
+    return [TopicTrio.from_base(route.base, event_prefix="BENCH_ECHO") for route in topics.routes()]
 
 
 async def serve_with(
@@ -45,8 +46,9 @@ async def serve_with(
         config={**_RESPONDER_CONFIG, **spec.extra_config},
         exactly_once=exactly_once,
     )
-    server.add_responder(_trio(spec.topics), echo)
-    # Entering returns once the group join produced an assignment.
+    for trio in echo_trios(spec.topics):
+        server.add_responder(trio, echo)
+    # Entering returns once the group join produced an assignment of every topic.
     async with server:
         link.ready()
         await asyncio.to_thread(link.wait_for_stop)
@@ -58,7 +60,8 @@ def serve(spec: ResponderSpec, link: ResponderLink) -> int:
 
 
 async def _run(spec: ClientSpec, link: ClientLink) -> Samples:
-    trio = _trio(spec.topics)
+    trios = echo_trios(spec.topics)
+    count = len(trios)
     async with RpcClient(
         spec.bootstrap,
         service=spec.service,
@@ -66,10 +69,14 @@ async def _run(spec: ClientSpec, link: ClientLink) -> Samples:
         config=dict(spec.extra_config) or None,
     ) as client:
         # The reply topics are assigned on the first request of the operation;
-        # the warm-up pays for that, the measured requests do not.
+        # the warm-up (at least one round of every operation) pays for that.
         await asyncio.to_thread(link.ready)
         tracker = LoadTracker(spec.workload, link.progress)
-        await run_closed_loop(lambda payload: client.request(trio, payload), tracker)
+
+        def call(payload: dict[str, Any]) -> Any:
+            return client.request(trios[payload["seq"] % count], payload)
+
+        await run_closed_loop(call, tracker)
         return tracker.samples()
 
 

@@ -4,6 +4,8 @@ One synchronous producer sends requests; one consumer, assigned by hand to every
 partition of the reply topic from its current end (no group join), reads replies
 and matches them by message key, which the responder sets to the correlation id.
 Replies are not even JSON-decoded: anything a library adds costs more than this.
+Given several operations (``OperationTopics``), request ``i`` goes to operation
+``i % N`` and the one consumer reads every operation's reply topic.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from benchmarks.envelope import encode_request
-from benchmarks.kafka import producer_config, reply_consumer_config
+from benchmarks.kafka import TopicSet, producer_config, reply_consumer_config
 from benchmarks.protocol import ClientLink, ClientSpec
 from benchmarks.tracker import LoadTracker, Samples
 from benchmarks.workload import PayloadSource
@@ -28,21 +30,23 @@ _METADATA_TIMEOUT_S = 10.0
 _TIMEOUT_ERROR = "TimeoutError: no reply within the request timeout"
 
 
-def _assign_at_end(consumer: Consumer, topic: str, partitions: int) -> None:
+def _assign_at_end(consumer: Consumer, routes: list[TopicSet]) -> None:
     # Explicit high-watermark offsets make the position known before the first
     # request goes out; "latest" would be resolved lazily and could skip a reply.
     assignment = []
-    for partition in range(partitions):
-        _low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=_METADATA_TIMEOUT_S
-        )
-        assignment.append(TopicPartition(topic, partition, high))
+    for route in routes:
+        for partition in range(route.partitions):
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(route.completed, partition), timeout=_METADATA_TIMEOUT_S
+            )
+            assignment.append(TopicPartition(route.completed, partition, high))
     consumer.assign(assignment)
 
 
 class _RawLoop:
     def __init__(self, spec: ClientSpec, link: ClientLink) -> None:
         self.spec = spec
+        self.routes = spec.topics.routes()
         self.producer = Producer(producer_config(spec.bootstrap))
         self.consumer = Consumer(reply_consumer_config(spec.bootstrap))
         self.tracker = LoadTracker(spec.workload, link.progress)
@@ -54,16 +58,14 @@ class _RawLoop:
         index = self.tracker.next_index(time.perf_counter())
         if index is None:
             return
+        route = self.routes[index % len(self.routes)]
         correlation_id = str(uuid.uuid4())
         value, headers = encode_request(
-            correlation_id,
-            self.spec.service,
-            self.payloads.payload(index),
-            self.spec.topics.completed,
+            correlation_id, self.spec.service, self.payloads.payload(index), route.completed
         )
         key = correlation_id.encode()
         self.pending[key] = (index, time.perf_counter())
-        self.producer.produce(self.spec.topics.requested, value, key, headers=headers)
+        self.producer.produce(route.requested, value, key, headers=headers)
 
     def receive(self, timeout_s: float) -> None:
         first = self.consumer.poll(timeout_s)
@@ -105,7 +107,7 @@ class _RawLoop:
 def run_client(spec: ClientSpec, link: ClientLink) -> Samples:
     loop = _RawLoop(spec, link)
     try:
-        _assign_at_end(loop.consumer, spec.topics.completed, spec.topics.partitions)
+        _assign_at_end(loop.consumer, loop.routes)
         link.ready()
         loop.run()
         return loop.tracker.samples()

@@ -2,7 +2,8 @@
 confluent-kafka consumer in a group plus a producer, nothing else.
 
 It speaks only the wire contract (benchmarks.envelope), so any client that
-follows docs/wire.md §2-4 can be measured against it.
+follows docs/wire.md §2-4 can be measured against it. Given several operations
+(``OperationTopics``), the one consumer reads every request topic.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ _ANY_PARTITION = -1
 def serve(spec: ResponderSpec, link: ResponderLink) -> int:
     consumer = Consumer(responder_consumer_config(spec.bootstrap, spec.group_id))
     producer = Producer(producer_config(spec.bootstrap))
-    assigned: set[int] = set()
+    requested = [route.requested for route in spec.topics.routes()]
+    expected = sum(route.partitions for route in spec.topics.routes())
+    assigned: set[tuple[str, int]] = set()
 
     def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # The topics are fresh, so starting at the beginning loses nothing a
@@ -33,15 +36,15 @@ def serve(spec: ResponderSpec, link: ResponderLink) -> int:
         for partition in partitions:
             partition.offset = OFFSET_BEGINNING
         consumer.assign(partitions)
-        assigned.update(p.partition for p in partitions)
+        assigned.update((p.topic, p.partition) for p in partitions)
 
-    consumer.subscribe([spec.topics.requested], on_assign=on_assign)
+    consumer.subscribe(requested, on_assign=on_assign)
     handled = 0
     announced = False
     try:
         while not link.stop_requested():
             first = consumer.poll(_POLL_S)
-            if not announced and len(assigned) == spec.topics.partitions:
+            if not announced and len(assigned) == expected:
                 link.ready()
                 announced = True
             if first is None:

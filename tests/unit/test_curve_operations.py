@@ -6,7 +6,8 @@ import pickle
 from typing import Any
 
 from benchmarks.curves.operations import CURVE, judge_answered, judge_throughput
-from benchmarks.systems.kafkarpc_multi import OperationTopics
+from benchmarks.kafka import OperationTopics
+from benchmarks.systems.kafkarpc_system import echo_trios
 
 
 def _data(
@@ -76,6 +77,6 @@ def test_operation_topics_name_every_trio_and_survive_pickling() -> None:
         "bench.ops.op000.completed.v1",
         "bench.ops.op000.failed.v1",
     )
-    assert [trio.requested for trio in topics.trios()][-1] == "bench.ops.op002.requested.v1"
+    assert [trio.requested for trio in echo_trios(topics)][-1] == "bench.ops.op002.requested.v1"
     # Sent to the spawned client and server processes.
     assert pickle.loads(pickle.dumps(topics)) == topics
