@@ -27,10 +27,15 @@ def current_rss_mb() -> float | None:
 
 
 def peak_rss_mb() -> float | None:
-    """High-water mark since the process started (VmHWM), so it can be read after closing."""
+    """High-water mark since the process started (VmHWM), so it can be read after closing.
+
+    Linux folds each thread's cached RSS counters into VmHWM only now and then, so
+    VmHWM can read a little below VmRSS read at the same moment (measured: 36.2 vs
+    36.3 MB); the larger of the two is the honest peak.
+    """
     kb = _status_kb("VmHWM")
     if kb is not None:
-        return kb / 1024.0
+        return max(kb, _status_kb("VmRSS") or 0.0) / 1024.0
     try:
         import resource
     except ImportError:  # Windows
