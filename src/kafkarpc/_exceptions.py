@@ -73,12 +73,28 @@ class PayloadNotSerializable(PayloadError, TypeError):
 
 
 class PayloadTooLarge(PayloadError):
-    """The encoded message exceeds the producer's ``message.max.bytes``."""
+    """The encoded message exceeds the producer's ``message.max.bytes``.
 
-    def __init__(self, message: str, *, size: int, limit: int) -> None:
+    Raised by a call, it also carries that call's ``correlation_id``, ``topic`` and
+    ``elapsed`` (seconds); raised by ``publish``, ``topic`` only.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int,
+        correlation_id: str | None = None,
+        topic: str | None = None,
+        elapsed: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.size = size
         self.limit = limit
+        self.correlation_id = correlation_id
+        self.topic = topic
+        self.elapsed = elapsed
 
 
 class EnvelopeError(KafkaRpcError, ValueError):

@@ -47,6 +47,9 @@ async def test_a_request_over_the_message_limit_raises_payload_too_large(
     assert info.value.limit == _DEFAULT_LIMIT
     assert info.value.size > 2_000_000
     assert client.pending_count == 0
+    # It names the call it ended, like every error about one call.
+    assert info.value.topic == f"{unique_topic_base}.requested.v1"
+    assert info.value.correlation_id and info.value.elapsed is not None
 
 
 async def test_a_request_pushed_over_the_limit_by_its_headers_raises_payload_too_large(

@@ -53,3 +53,22 @@ async def test_a_size_refusal_is_payload_too_large_not_retried_nor_dead_lettered
     # Sending it again, or parking it, cannot deliver a record the broker refuses.
     assert transport.produced == 1
     assert broker.records(dead_letters) == []
+    # It names the call it ended, like every error about one call.
+    assert info.value.topic == trio.requested
+    assert info.value.correlation_id and info.value.elapsed is not None
+
+
+async def test_a_request_over_the_producers_limit_names_its_call() -> None:
+    broker = MemoryBroker(max_message_bytes=2_000)
+    trio = TopicTrio.from_base("billing.refund")
+    for topic in (trio.requested, trio.completed, trio.failed):
+        broker.create_topic(topic)
+    transport = MemoryTransport(broker)
+    async with RpcClient(service="c", transport=transport) as client:
+        with pytest.raises(PayloadTooLarge) as info:
+            await client.request(trio, {"blob": "x" * 5_000}, timeout=5)
+    error = info.value
+    assert error.size > error.limit == 2_000
+    assert error.topic == trio.requested
+    assert error.correlation_id and error.elapsed is not None and error.elapsed >= 0
+    assert broker.records(trio.requested) == []

@@ -71,6 +71,7 @@ def check_record_size(
             f"record overhead; the {limit_name} is {limit}",
             size=size,
             limit=limit,
+            topic=record.topic,
         )
 
 

@@ -29,6 +29,14 @@ from ..replies import decode_reply
 __all__ = ["TransportLayer"]
 
 
+def _in_context(error: PayloadTooLarge | ClientClosed, call: Call) -> Exception:
+    """``error`` naming the call it ended: its correlation id, topic and time taken."""
+    error.correlation_id = call.correlation_id
+    error.topic = call.trio.requested
+    error.elapsed = call.elapsed()
+    return error
+
+
 def _attempt_error(pending: PendingCall, call: Call) -> Exception:
     """Why an attempt that got no reply failed: its wait ran out, or the record was refused."""
     trio = call.trio
@@ -40,16 +48,11 @@ def _attempt_error(pending: PendingCall, call: Call) -> Exception:
             topic=trio.requested,
             elapsed=call.elapsed(),
         )
-    if isinstance(error, PayloadTooLarge):
-        # The broker refused the record for its size (its limit is below the
-        # producer's): like the size check before producing, this is the caller's
-        # error, not a failed publish that a retry or a dead letter could deliver.
-        return error
-    if isinstance(error, ClientClosed):
-        error.correlation_id = call.correlation_id
-        error.topic = trio.requested
-        error.elapsed = call.elapsed()
-        return error
+    if isinstance(error, PayloadTooLarge | ClientClosed):
+        # PayloadTooLarge: the broker refused the record for its size (its limit is
+        # below the producer's): like the size check before producing, this is the
+        # caller's error, not a failed publish that a retry or a dead letter could deliver.
+        return _in_context(error, call)
     failure = PublishError(
         f"the broker did not accept the request for {trio.requested}: {error}",
         correlation_id=call.correlation_id,
@@ -74,6 +77,9 @@ class TransportLayer:
         record = call.record = self.writer.request(call)
         try:
             self.produce(record, pending.on_delivery)
+        except PayloadTooLarge as exc:
+            _in_context(exc, call)
+            raise
         except LifecycleError:
             pending.fail(ClientClosed("the client was closed while the call was pending"))
         except TransportError as exc:

@@ -48,6 +48,7 @@ def translate_error(
             f"message of {size} bytes is larger than the broker accepts{where}: {error.str()}",
             size=size,
             limit=limit,
+            topic=topic,
         )
     elif code in _UNREACHABLE:
         translated = BrokerUnavailable(f"broker unavailable{where}: {error.str()}")
