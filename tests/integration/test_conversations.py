@@ -233,6 +233,21 @@ async def test_a_caller_that_stops_iterating_has_the_generator_cancelled(
             await closed.wait()
 
 
+async def test_a_plain_break_without_async_with_still_cancels_the_generator(
+    serve: Callable[..., RpcServer], client: RpcClient, trio: TopicTrio
+) -> None:
+    closed, yielded = anyio.Event(), list[int]()
+    async with serve(_endless(closed, yielded)):
+        async for item in client.stream(trio, {}, timeout=90):
+            if item["i"] == 2:
+                break
+        # The dropped iteration is closed by the event loop, which sends the cancel:
+        # long before the call's 90 s deadline, the responder's generator is closed.
+        with anyio.fail_after(30):
+            await closed.wait()
+        assert client.pending_count == 0
+
+
 async def test_the_deadline_stops_the_caller_and_cancels_the_generator(
     serve: Callable[..., RpcServer], client: RpcClient, trio: TopicTrio
 ) -> None:

@@ -14,7 +14,7 @@ on ``{requested}.cancel`` (best effort: the deadline stops the stream anyway).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
@@ -156,7 +156,8 @@ class ReplyStream(Generic[ItemT]):
     last item; it raises ``RemoteError`` when the responder failed (after the items
     sent before the failure), ``RequestTimeout`` when the deadline passed first.
     Leaving an ``async with`` block (or ``aclose()``) stops listening early and
-    cancels the responder's generator (docs/patterns.md).
+    cancels the responder's generator (docs/patterns.md); so does a plain ``break``
+    out of ``async for``, once the event loop finalizes the dropped iteration.
     """
 
     @overload
@@ -187,8 +188,23 @@ class ReplyStream(Generic[ItemT]):
         self.received = 0
         """Items handed to the caller so far."""
 
-    def __aiter__(self) -> Self:
-        return self
+    def __aiter__(self) -> AsyncIterator[ItemT]:
+        # An async generator rather than ``self``: a caller that breaks out of
+        # ``async for`` without ``async with`` drops it, the event loop's
+        # async-generator finalizer (asyncio and trio both install one) closes it,
+        # and its ``finally`` cancels the responder's generator as ``aclose`` does.
+        return self._items()
+
+    async def _items(self) -> AsyncGenerator[ItemT, None]:
+        try:
+            while True:
+                try:
+                    item = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            await self.aclose()
 
     def start(self) -> None:
         """Send the request now rather than at the first ``async for`` step."""
