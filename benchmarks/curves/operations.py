@@ -22,7 +22,7 @@ from benchmarks.kafka import OperationTopics
 from benchmarks.level import run_level
 from benchmarks.progress import Progress
 from benchmarks.stats import LevelResult
-from benchmarks.systems import SystemSpec
+from benchmarks.systems import SYSTEMS as ALL_SYSTEMS
 from benchmarks.workload import Workload
 
 __all__ = ["CURVE", "SYSTEMS", "judge_answered", "judge_throughput"]
@@ -42,24 +42,11 @@ LEVEL_DEADLINE_S = 120.0
 TARGET_RATIO = 0.8
 TARGET_OPERATIONS = 200
 
-SYSTEMS = {
-    spec.name: spec
-    for spec in (
-        SystemSpec(
-            "raw",
-            "benchmarks.systems.raw",
-            "benchmarks.systems.raw_responder",
-            ("confluent_kafka",),
-            "raw confluent-kafka loop over N topic trios, one responder consumer for all",
-        ),
-        SystemSpec(
-            "kafkarpc",
-            "benchmarks.systems.kafkarpc_system",
-            "benchmarks.systems.kafkarpc_system",
-            ("kafkarpc.client.facade", "kafkarpc.server.facade"),
-            "one kafkarpc RpcServer serving N operations, one RpcClient calling all N",
-        ),
-    )
+# The level systems themselves: given ``OperationTopics`` they serve and call all N trios.
+SYSTEMS = {name: ALL_SYSTEMS[name] for name in ("raw", "kafkarpc")}
+_ROLES = {
+    "raw": "raw confluent-kafka loop over N topic trios, one responder consumer for all",
+    "kafkarpc": "one kafkarpc RpcServer serving N operations, one RpcClient calling all N",
 }
 
 
@@ -139,7 +126,7 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
         ctx.broker.bootstrap, ctx.admin, largest, timeout_s=FIRST_CALLS_TIMEOUT_S
     )
     return {
-        "systems": {name: spec.summary for name, spec in SYSTEMS.items()},
+        "systems": {name: _ROLES[name] for name in SYSTEMS},
         "load": QUICK_LOAD if ctx.quick else LOAD,
         "partitions_per_topic": PARTITIONS,
         "payload_bytes": PAYLOAD_BYTES,

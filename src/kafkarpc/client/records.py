@@ -70,15 +70,7 @@ class RecordWriter:
             causation_id=None if cause is None else cause.event_id,
             version=self.version,
         )
-        # HOT PATH: ReplyPartitions.of inlined. Callgrind (benchmarks.instructions --side
-        # client): 185,850 instructions per request calling it, 185,415 reading the two
-        # attributes here, 185,302 with the plain int before "auto" existed.
-        # test_auto_reads_and_asks_for_the_same_partition_chosen_from_the_reply_topics
-        # holds the two equal.
-        partitions = self.reply_partitions
-        chosen = partitions.chosen
-        reply_partition = partitions.fixed if chosen is None else chosen.get(trio.completed)
-        routing = call_routing(call, trio.completed, reply_partition)
+        routing = call_routing(call, trio.completed, self.reply_partitions.of(trio))
         return OutboundRecord(
             topic=trio.requested,
             value=message.value,

@@ -52,20 +52,19 @@ def spread_reply_partition(slot: int, partition_counts: Sequence[int]) -> int:
 class ReplyPartitions:
     """This client's reply partition per operation: fixed, chosen per instance, or all (None)."""
 
-    __slots__ = ("_slot", "chosen", "fixed")
+    __slots__ = ("_chosen", "_fixed", "_slot")
 
     def __init__(self, setting: ReplyPartitionSetting = None, *, slot: int | None = None) -> None:
-        self.fixed = setting if isinstance(setting, int) else None
-        """The pinned partition; None for every partition or an automatic choice."""
-        self.chosen: dict[str, int] | None = {} if setting == "auto" else None
-        """With ``"auto"``: the partition chosen per completed topic; None otherwise.
-        Read on every request (``RecordWriter.request``); written only by ``choose``."""
+        # The pinned partition; None for every partition or an automatic choice.
+        self._fixed = setting if isinstance(setting, int) else None
+        # With "auto": the partition chosen per completed topic; None otherwise.
+        self._chosen: dict[str, int] | None = {} if setting == "auto" else None
         self._slot = new_instance_slot() if slot is None else slot
 
     @property
     def automatic(self) -> bool:
         """True with ``"auto"``: the partition depends on the reply topics' partition counts."""
-        return self.chosen is not None
+        return self._chosen is not None
 
     def choose(self, trio: TopicTrio, partition_counts: Sequence[int]) -> int | None:
         """The partition to read ``trio``'s replies from, remembered for its requests.
@@ -73,16 +72,16 @@ class ReplyPartitions:
         ``partition_counts`` are those of ``trio.reply_topics``; only an automatic
         choice reads them.
         """
-        chosen = self.chosen
+        chosen = self._chosen
         if chosen is None:
-            return self.fixed
+            return self._fixed
         partition = spread_reply_partition(self._slot, partition_counts)
         chosen[trio.completed] = partition
         return partition
 
     def of(self, trio: TopicTrio) -> int | None:
         """The partition a request of ``trio`` asks its reply on (after ``choose``)."""
-        chosen = self.chosen
+        chosen = self._chosen
         if chosen is None:
-            return self.fixed
+            return self._fixed
         return chosen.get(trio.completed)

@@ -36,12 +36,8 @@ def record_wire_size(record: OutboundRecord) -> int:
     """
     size = RECORD_OVERHEAD + len(record.value) + (len(record.key) if record.key else 0)
     for name, value in record.headers:
-        name_size = len(name) if name.isascii() else len(name.encode())
-        value_size = len(value)
-        if name_size < 64 and value_size < 64:  # both lengths fit one varint byte
-            size += name_size + value_size + 2
-        else:
-            size += name_size + value_size + _varint_size(name_size) + _varint_size(value_size)
+        name_size = len(name.encode())
+        size += name_size + len(value) + _varint_size(name_size) + _varint_size(len(value))
     return size
 
 
