@@ -23,7 +23,7 @@ from benchmarks.stats import CpuPerRequest, LevelResult, failed_level, summarize
 from benchmarks.systems import SystemSpec
 from benchmarks.workload import Workload
 
-__all__ = ["LevelError", "run_level"]
+__all__ = ["LevelError", "reap", "receive", "run_level"]
 
 # Process start-up plus a consumer-group join, which Tansu holds ~3 s.
 _READY_TIMEOUT_S = 60.0
@@ -36,7 +36,7 @@ class LevelError(Exception):
     """A process of the level crashed, exited early or hung."""
 
 
-def _receive(
+def receive(
     conn: Connection,
     expected: str,
     who: str,
@@ -61,7 +61,7 @@ def _receive(
             progress.update(int(body))
 
 
-def _reap(process: BaseProcess) -> None:
+def reap(process: BaseProcess) -> None:
     process.join(_JOIN_TIMEOUT_S)
     if process.is_alive():
         process.kill()
@@ -113,8 +113,8 @@ def _exchange(
     responder_end.close()
     client_end.close()
     try:
-        _receive(responder_conn, "ready", "responder", _READY_TIMEOUT_S)
-        _receive(client_conn, "ready", "client", _READY_TIMEOUT_S)
+        receive(responder_conn, "ready", "responder", _READY_TIMEOUT_S)
+        receive(client_conn, "ready", "client", _READY_TIMEOUT_S)
         progress.status("running")
         # From "go" to the client's result the processes do nothing but this level
         # (warm-up, measured requests and the tail); the responder counts them all.
@@ -124,7 +124,7 @@ def _exchange(
         workload = client_spec.workload
         # The deadline stops new requests; the last ones may still take a timeout
         # each to fail, then the unmeasured tail drains for up to one more.
-        client_report: ClientReport = _receive(
+        client_report: ClientReport = receive(
             client_conn,
             "result",
             "client",
@@ -133,7 +133,7 @@ def _exchange(
         )
         cpu_after = _cpu_mark(pids)
         responder_conn.send("stop")
-        responder_report: ResponderReport = _receive(
+        responder_report: ResponderReport = receive(
             responder_conn, "stopped", "responder", _STOP_TIMEOUT_S
         )
         cpu = _cpu_per_request(cpu_before, cpu_after, responder_report.handled)
@@ -141,8 +141,8 @@ def _exchange(
     finally:
         for conn in (client_conn, responder_conn):
             conn.close()
-        _reap(client)
-        _reap(responder)
+        reap(client)
+        reap(responder)
 
 
 def run_level(

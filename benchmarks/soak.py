@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 from benchmarks import child
 from benchmarks.config import DEFAULT_OUT
 from benchmarks.kafka import TopicAdmin, fresh_topics
-from benchmarks.level import _reap, _receive
+from benchmarks.level import reap, receive
 from benchmarks.memory import current_rss_mb
 from benchmarks.protocol import ResponderSpec
 from benchmarks.session import SetupError, broker
@@ -124,13 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             responder.start()
             child_end.close()
             try:
-                _receive(conn, "ready", "responder", _READY_TIMEOUT_S)
+                receive(conn, "ready", "responder", _READY_TIMEOUT_S)
                 samples = asyncio.run(_drive(bootstrap, args, spec))
                 conn.send("stop")
-                _receive(conn, "stopped", "responder", _STOP_TIMEOUT_S)
+                receive(conn, "stopped", "responder", _STOP_TIMEOUT_S)
             finally:
                 conn.close()
-                _reap(responder)
+                reap(responder)
                 admin.delete(topics)
     except SetupError as exc:
         print(f"soak not run: {exc}", file=sys.stderr)

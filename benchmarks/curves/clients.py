@@ -23,12 +23,12 @@ from typing import Any
 
 from benchmarks.curves.base import Curve, CurveContext, Target
 from benchmarks.curves.clients_level import (
-    ClientsLevelError,
     LevelSettings,
     ReplyPartitionSetting,
     run_clients_level,
 )
 from benchmarks.kafka import fresh_topics
+from benchmarks.level import LevelError
 
 __all__ = ["CURVE", "measure", "targets"]
 
@@ -142,7 +142,7 @@ def measure(ctx: CurveContext) -> dict[str, Any]:
             ctx.admin.create(topics)
             try:
                 level = run_clients_level(ctx.broker, topics, clients, _SETTINGS[name], settings)
-            except ClientsLevelError as exc:
+            except LevelError as exc:
                 level = {"clients": clients, "failure": str(exc)}
             finally:
                 ctx.admin.delete(topics)

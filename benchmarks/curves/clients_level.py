@@ -16,26 +16,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any, Literal
 
 from benchmarks import child
-from benchmarks.cpu import cpu_seconds
+from benchmarks.cpu import cpu_seconds, precise_cpu_seconds
 from benchmarks.curves.clients_proc import ClientJob, ClientOutcome, client_main
 from benchmarks.kafka import BrokerInfo, TopicSet
+from benchmarks.level import LevelError, reap, receive
 from benchmarks.protocol import ResponderReport, ResponderSpec
 
-__all__ = ["ClientsLevelError", "LevelSettings", "run_clients_level"]
+__all__ = ["LevelSettings", "run_clients_level"]
 
 ReplyPartitionSetting = int | Literal["auto"] | None
 
 _RESPONDER_MODULE = "benchmarks.systems.kafkarpc_system"
 _STOP_TIMEOUT_S = 45.0
-_JOIN_TIMEOUT_S = 10.0
-
-
-class ClientsLevelError(Exception):
-    """A process of the level crashed, exited early or hung."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,43 +46,6 @@ class LevelSettings:
     ready_timeout_s: float
     """Spawning 16 interpreters that import kafkarpc takes a while on two cores."""
     responder_config: dict[str, str]
-
-
-def _receive(conn: Connection, expected: str, who: str, timeout_s: float) -> Any:
-    if not conn.poll(timeout_s):
-        raise ClientsLevelError(f"{who}: no {expected!r} within {timeout_s:.0f}s")
-    try:
-        kind, body = conn.recv()
-    except EOFError:
-        raise ClientsLevelError(f"{who}: exited before sending {expected!r}") from None
-    if kind == "error":
-        raise ClientsLevelError(f"{who} crashed:\n{body}")
-    if kind != expected:
-        raise ClientsLevelError(f"{who}: sent {kind!r}, expected {expected!r}")
-    return body
-
-
-def _reap(process: BaseProcess) -> None:
-    process.join(_JOIN_TIMEOUT_S)
-    if process.is_alive():
-        process.kill()
-        process.join()
-
-
-def process_cpu_seconds(pid: int | None) -> float | None:
-    """CPU of every live thread of ``pid``, in nanoseconds' precision: the sum of
-    /proc/PID/task/*/schedstat. A client spends a few hundred µs per call, and the
-    10 ms ticks of /proc/PID/stat (benchmarks.cpu) would blur a 1-client level by ~10%.
-    Falls back to benchmarks.cpu where schedstat cannot be read."""
-    if pid is None:
-        return None
-    total_ns = 0
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            total_ns += int((task / "schedstat").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return cpu_seconds(pid)
-    return total_ns / 1e9
 
 
 def _micros_per_call(start: float | None, end: float | None, calls: int) -> float | None:
@@ -123,10 +81,10 @@ class _ClientCpu:
 
 def _idle_cpu(pids: dict[int, int | None], idle_s: float) -> dict[int, float | None]:
     """Each client's CPU a second while every client is warmed up and waiting for go."""
-    before = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
+    before = {index: precise_cpu_seconds(pid) for index, pid in pids.items()}
     started = time.monotonic()
     time.sleep(idle_s)
-    after = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
+    after = {index: precise_cpu_seconds(pid) for index, pid in pids.items()}
     elapsed = time.monotonic() - started
     rates: dict[int, float | None] = {}
     for index in pids:
@@ -147,12 +105,12 @@ def _collect(
         remaining = deadline - time.monotonic()
         ready = wait(list(waiting), remaining) if remaining > 0 else []
         if not ready:
-            raise ClientsLevelError(f"clients {sorted(waiting.values())}: no result in time")
+            raise LevelError(f"clients {sorted(waiting.values())}: no result in time")
         for conn in ready:
             assert isinstance(conn, Connection)
             index = waiting.pop(conn)
-            outcomes[index] = _receive(conn, "result", f"client {index}", 0)
-            cpu_at_end[index] = (process_cpu_seconds(pids[index]), time.monotonic())
+            outcomes[index] = receive(conn, "result", f"client {index}", _STOP_TIMEOUT_S)
+            cpu_at_end[index] = (precise_cpu_seconds(pids[index]), time.monotonic())
     return outcomes, cpu_at_end
 
 
@@ -213,13 +171,13 @@ def run_clients_level(
     for end in child_ends:
         end.close()
     try:
-        _receive(responder_conn, "ready", "responder", settings.ready_timeout_s)
+        receive(responder_conn, "ready", "responder", settings.ready_timeout_s)
         for conn, index in conns.items():
-            _receive(conn, "ready", f"client {index}", settings.ready_timeout_s)
+            receive(conn, "ready", f"client {index}", settings.ready_timeout_s)
         pids = {index: processes[index].pid for index in range(clients)}
         shared_pids = (responder.pid, broker.pid)
         idle = _idle_cpu(pids, settings.idle_s)
-        cpu_before = {index: process_cpu_seconds(pid) for index, pid in pids.items()}
+        cpu_before = {index: precise_cpu_seconds(pid) for index, pid in pids.items()}
         shared_before = [cpu_seconds(pid) for pid in shared_pids]
         started = time.monotonic()
         for conn in conns:
@@ -231,12 +189,12 @@ def run_clients_level(
         for conn in conns:
             conn.send("stop")
         responder_conn.send("stop")
-        report: ResponderReport = _receive(responder_conn, "stopped", "responder", _STOP_TIMEOUT_S)
+        report: ResponderReport = receive(responder_conn, "stopped", "responder", _STOP_TIMEOUT_S)
     finally:
         for conn in (*conns, responder_conn):
             conn.close()
         for process in (*processes, responder):
-            _reap(process)
+            reap(process)
     readings = {
         index: _ClientCpu(cpu_before[index], ends[index][0], ends[index][1] - started, idle[index])
         for index in outcomes
