@@ -103,23 +103,35 @@ async def test_replies_with_unknown_ids_or_bad_bytes_are_counted_and_dropped(
     await ensure_topics(kafkarpc_broker, [route.request_topic, route.reply_topic])
 
     def answer(request: Seen) -> list[Send]:
-        # First a stranger's reply and garbage, then the real answer.
+        # First a stranger's reply and garbage, then the real answer, all on one
+        # partition: spread over several, the answer could be read before the others
+        # and the counts below checked before those arrived.
         if kind == "payload":
             task = json.loads(request.value or b"")["task_id"]
             good = {"task_id": task, "status": "success", "output": {"ok": True}}
             stranger = {**good, "task_id": "someone-else"}
             return [
-                Send(route.reply_topic, json.dumps(stranger).encode(), []),
-                Send(route.reply_topic, b"\x00garbage", []),
-                Send(route.reply_topic, json.dumps(good).encode(), []),
+                Send(route.reply_topic, json.dumps(stranger).encode(), [], partition=0),
+                Send(route.reply_topic, b"\x00garbage", [], partition=0),
+                Send(route.reply_topic, json.dumps(good).encode(), [], partition=0),
             ]
         correlation = request.header("kafka_correlationId")
         assert correlation is not None
         stranger_id = uuid.uuid4().bytes if kind == "spring" else b"stranger"
         return [
-            Send(route.reply_topic, b'{"ok":false}', [("kafka_correlationId", stranger_id)]),
-            Send(route.reply_topic, b"\x00garbage", []),
-            Send(route.reply_topic, b'{"ok":true}', [("kafka_correlationId", correlation)]),
+            Send(
+                route.reply_topic,
+                b'{"ok":false}',
+                [("kafka_correlationId", stranger_id)],
+                partition=0,
+            ),
+            Send(route.reply_topic, b"\x00garbage", [], partition=0),
+            Send(
+                route.reply_topic,
+                b'{"ok":true}',
+                [("kafka_correlationId", correlation)],
+                partition=0,
+            ),
         ]
 
     with responder(kafkarpc_broker, route.request_topic, answer):
